@@ -1,0 +1,75 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Edp.Data;
+
+/// <summary>The training columns, checked against the options: where the pixels and labels are and how many classes there are.</summary>
+internal sealed class EdpInputSchema
+{
+    public DataViewSchema.Column Features { get; }
+    public DataViewSchema.Column Label { get; }
+    public int ClassCount { get; }
+    public int PixelCount { get; }
+
+    private EdpInputSchema(DataViewSchema.Column features, DataViewSchema.Column label, int classCount, int pixelCount)
+        => (Features, Label, ClassCount, PixelCount) = (features, label, classCount, pixelCount);
+
+    /// <summary>Checks the data view's schema; throws an <see cref="ArgumentOutOfRangeException"/> naming the column,
+    /// what was expected and what was found, as ML.NET's own estimators do.</summary>
+    public static EdpInputSchema Validate(DataViewSchema schema, EdpCompressOptions options, string role = "training")
+    {
+        int pixels = options.ImageChannels * options.ImageHeight * options.ImageWidth;
+        string expectedFeatures = $"a known-size vector of Single with {pixels} values ({options.ImageChannels}x{options.ImageHeight}x{options.ImageWidth}, row-major CHW)";
+
+        var features = Find(schema, options.FeatureColumnName, "feature", expectedFeatures, role);
+        if (features.Type is not VectorDataViewType { ItemType: var item, Size: var size } || item != NumberDataViewType.Single || size != pixels)
+            throw Mismatch("feature", options.FeatureColumnName, expectedFeatures, features.Type, role);
+
+        const string expectedLabel = "a key type with at least 2 classes (use MapValueToKey)";
+        var label = Find(schema, options.LabelColumnName, "label", expectedLabel, role);
+        if (label.Type is not KeyDataViewType key)
+            throw Mismatch("label", options.LabelColumnName, expectedLabel, label.Type, role);
+        if (key.Count < 2 || key.Count > int.MaxValue)
+            throw Mismatch("label", options.LabelColumnName, expectedLabel, $"a key type with {key.Count} class(es)", role);
+
+        return new EdpInputSchema(features, label, (int)key.Count, pixels);
+    }
+
+    /// <summary>The schema-shape check behind <see cref="IEstimator{T}.GetOutputSchema"/>, where sizes are not known yet.</summary>
+    public static void Validate(SchemaShape shape, EdpCompressOptions options)
+    {
+        int pixels = options.ImageChannels * options.ImageHeight * options.ImageWidth;
+        string expectedFeatures = $"a known-size vector of Single with {pixels} values ({options.ImageChannels}x{options.ImageHeight}x{options.ImageWidth})";
+        if (!TryFind(shape, options.FeatureColumnName, out var features))
+            throw Missing("feature", options.FeatureColumnName, expectedFeatures, "training");
+        if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
+            throw Mismatch("feature", options.FeatureColumnName, expectedFeatures, $"{features.Kind} of {features.ItemType}", "training");
+        const string expectedLabel = "a key type (use MapValueToKey)";
+        if (!TryFind(shape, options.LabelColumnName, out var label))
+            throw Missing("label", options.LabelColumnName, expectedLabel, "training");
+        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
+            throw Mismatch("label", options.LabelColumnName, expectedLabel, $"{label.Kind} of {label.ItemType}", "training");
+    }
+
+    /// <summary>The validation set must carry the same feature and label columns as the training set.</summary>
+    public void ValidateCompatible(DataViewSchema other, EdpCompressOptions options)
+    {
+        var v = Validate(other, options, "validation");
+        if (v.ClassCount != ClassCount)
+            throw Mismatch("label", options.LabelColumnName, $"a key type with {ClassCount} classes, as in the training data", v.Label.Type, "validation");
+    }
+
+    private static bool TryFind(SchemaShape shape, string name, out SchemaShape.Column column)
+    {
+        column = shape.FirstOrDefault(c => c.Name == name);
+        return column.Name == name;
+    }
+
+    private static DataViewSchema.Column Find(DataViewSchema schema, string name, string kind, string expected, string role)
+        => schema.GetColumnOrNull(name) ?? throw Missing(kind, name, expected, role);
+
+    private static ArgumentOutOfRangeException Missing(string kind, string name, string expected, string role)
+        => new(name, $"The {role} data has no {kind} column '{name}': expected {expected}.");
+
+    private static ArgumentOutOfRangeException Mismatch(string kind, string name, string expected, object found, string role)
+        => new(name, $"Schema mismatch for {kind} column '{name}' in the {role} data: expected {expected}, found {found}.");
+}

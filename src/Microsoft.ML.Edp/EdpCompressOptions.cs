@@ -1,0 +1,156 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Edp;
+
+/// <summary>The built-in network families that <see cref="EdpCompressEstimator"/> can train and compress.</summary>
+public enum EdpArchitecture
+{
+    /// <summary>VGG-S: 3x3 convs of widths 16,16,32,32,64,64 with BN and ReLU, a 2x2 max pool after the 2nd and 4th conv,
+    /// global average pooling and a linear classifier (72,666 parameters and 7.34M MACs at 1x28x28, 10 classes).</summary>
+    VggSmall,
+    /// <summary>VGG-M: the VGG-S layout with widths 32,32,64,64,128,128.</summary>
+    VggMedium,
+    /// <summary>The VGG-S layout with the conv widths given in <see cref="EdpCompressOptions.ConvWidths"/>.</summary>
+    CustomVgg,
+}
+
+/// <summary>Where the network trains.</summary>
+public enum EdpDevice
+{
+    /// <summary>The CPU (libtorch CPU backend).</summary>
+    Cpu,
+    /// <summary>A CUDA GPU, when the app references TorchSharp's CUDA backend and a GPU is present.</summary>
+    Cuda,
+}
+
+/// <summary>How the learning rate changes over training.</summary>
+public enum EdpLearningRateSchedule
+{
+    /// <summary>Cosine decay from <see cref="EdpCompressOptions.LearningRate"/> to zero over all steps.</summary>
+    Cosine,
+    /// <summary>A constant learning rate.</summary>
+    Constant,
+    /// <summary>Divide the learning rate by 10 at 50% and again at 75% of the steps.</summary>
+    Step,
+}
+
+/// <summary>How a compressed-aware block's coefficient matrix A and basis B start.</summary>
+public enum EdpCoefficientInit
+{
+    /// <summary>A is the identity and B is the plain layer's initial weight (SVD of it where the rank is capped below the
+    /// output width), so an untrained block computes exactly what the plain layer computes.</summary>
+    Identity,
+    /// <summary>A is a random orthogonal matrix and B = A^T W, so A.B = W but the rank and channel groups of A differ.</summary>
+    RandomOrthogonal,
+}
+
+/// <summary>One training progress event, passed to <see cref="EdpCompressOptions.Progress"/>.</summary>
+/// <param name="Epoch">The 1-based epoch.</param>
+/// <param name="Epochs">The number of epochs.</param>
+/// <param name="Batch">The 1-based batch within the epoch.</param>
+/// <param name="Loss">The mean cross-entropy of this epoch's batches so far.</param>
+/// <param name="Accuracy">The training accuracy of this epoch's batches so far.</param>
+/// <param name="EpochCompleted">True on the event that closes an epoch.</param>
+/// <param name="LiveMacs">On the event that closes an epoch, the MACs the network would have after Pruning &amp; Merging now; else null.</param>
+public sealed record EdpProgress(int Epoch, int Epochs, int Batch, double Loss, double Accuracy, bool EpochCompleted, long? LiveMacs);
+
+/// <summary>Options for <see cref="EdpCompressEstimator"/>. Defaults are written beside each field.</summary>
+public sealed class EdpCompressOptions
+{
+    /// <summary>The input column: a known-size <c>Vector&lt;Single&gt;</c> of Channels*Height*Width pixels, row-major CHW.</summary>
+    public string FeatureColumnName = "Features";
+
+    /// <summary>The label column: a key type whose key values name the classes.</summary>
+    public string LabelColumnName = "Label";
+
+    /// <summary>The output column of class probabilities (<c>Vector&lt;Single&gt;</c> of the class count).</summary>
+    public string ScoreColumnName = "Score";
+
+    /// <summary>The output column of the predicted class, a key with the label's key values.</summary>
+    public string PredictedLabelColumnName = "PredictedLabel";
+
+    /// <summary>Image channels (1 for grayscale, 3 for RGB).</summary>
+    public int ImageChannels = 1;
+
+    /// <summary>Image height in pixels.</summary>
+    public int ImageHeight = 28;
+
+    /// <summary>Image width in pixels.</summary>
+    public int ImageWidth = 28;
+
+    /// <summary>The network to train.</summary>
+    public EdpArchitecture Architecture = EdpArchitecture.VggSmall;
+
+    /// <summary>Conv widths for <see cref="EdpArchitecture.CustomVgg"/>; convs come in pairs, with a max pool between pairs.</summary>
+    public int[]? ConvWidths = null;
+
+    /// <summary>Train with compressed-aware blocks and run Pruning &amp; Merging. False trains the same architecture with
+    /// plain layers and no PM: the baseline every comparison is made against.</summary>
+    public bool Compress = true;
+
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs = 5;
+
+    /// <summary>Images per mini-batch.</summary>
+    public int BatchSize = 128;
+
+    /// <summary>Peak SGD learning rate.</summary>
+    public double LearningRate = 0.05;
+
+    /// <summary>How the learning rate decays.</summary>
+    public EdpLearningRateSchedule LearningRateSchedule = EdpLearningRateSchedule.Cosine;
+
+    /// <summary>SGD momentum.</summary>
+    public double Momentum = 0.9;
+
+    /// <summary>L2 weight decay on every parameter except the coefficient matrices A, which carry the group penalties instead.</summary>
+    public double WeightDecay = 5e-4;
+
+    /// <summary>Random seed for weight initialisation and shuffling.</summary>
+    public int Seed = 1;
+
+    /// <summary>libtorch intra-op threads; null uses one per core.</summary>
+    public int? NumberOfThreads = null;
+
+    /// <summary>Rows held in the shuffle buffer; the whole data set is never held.</summary>
+    public int ShuffleBufferSize = 16_384;
+
+    /// <summary>Optional validation data with the training schema; its accuracy is reported before and after PM.</summary>
+    public IDataView? ValidationSet = null;
+
+    /// <summary>Called after every batch, and once at the end of each epoch.</summary>
+    public Action<EdpProgress>? Progress = null;
+
+    /// <summary>Cancels training between batches.</summary>
+    public CancellationToken CancellationToken = default;
+
+    /// <summary>Where to train.</summary>
+    public EdpDevice Device = EdpDevice.Cpu;
+
+    /// <summary>ONNX Runtime GPU device for scoring, as in ML.NET's ApplyOnnxModel; null scores on the CPU.</summary>
+    public int? GpuDeviceId = null;
+
+    /// <summary>With <see cref="EdpDevice.Cuda"/> or <see cref="GpuDeviceId"/> and no usable GPU: true falls back to the CPU with a warning, false throws.</summary>
+    public bool FallbackToCpu = true;
+
+    /// <summary>L2,1 strength on the columns of A (the rank groups).</summary>
+    public double RankPenalty = 0.05;
+
+    /// <summary>L2,1 strength on the rows of A with their BN gamma and beta (the channel groups).</summary>
+    public double ChannelPenalty = 0.05;
+
+    /// <summary>Fraction of training over which the penalties ramp from 0 to full strength along a sigmoid.</summary>
+    public double PenaltyRampFraction = 0.5;
+
+    /// <summary>Scale each group's shrink by the square root of its size (classic group lasso) instead of uniformly.</summary>
+    public bool ScalePenaltyByGroupSize = false;
+
+    /// <summary>How A and B start.</summary>
+    public EdpCoefficientInit CoefficientInit = EdpCoefficientInit.Identity;
+
+    /// <summary>Keep the first conv and the classifier as plain layers.</summary>
+    public bool ExcludeFirstAndLast = false;
+
+    /// <summary>PM keeps a group whose norm exceeds this fraction of the largest norm of its kind in the layer; 0 keeps every non-zero group.</summary>
+    public double PruneThreshold = 1e-2;
+}

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Pruning;
+using Microsoft.ML.Edp.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp;
+
+/// <summary>The stages of one fit, in order: check the data, train (with the proximal group steps), Pruning &amp;
+/// Merging, ONNX export, and validation of the export against TorchSharp. Knows nothing of ML.NET's pipelines beyond
+/// reading an <see cref="IDataView"/>.</summary>
+internal sealed class EdpCompression(EdpCompressOptions options, Action<string> info, Action<string> warning)
+{
+    /// <summary>Largest |ONNX Runtime - TorchSharp| logit difference accepted for an exported model.</summary>
+    public const double ExportTolerance = 1e-4;
+
+    public sealed record Result(byte[] Onnx, EdpCompressionReport Report, InferenceGraph Graph);
+
+    public Result Run(IDataView train, EdpInputSchema schema, IReadOnlyList<string> classNames)
+    {
+        var total = Stopwatch.StartNew();
+        var scan = DataScan.Run(train, schema, "training", options.CancellationToken);
+        if (scan.ClassesPresent < 2)
+            throw new InvalidOperationException(
+                $"Label column '{schema.Label.Name}' holds {scan.ClassesPresent} distinct class in {scan.RowCount} rows: expected at least 2 classes to train a classifier.");
+        if (options.BatchSize > scan.RowCount)
+            throw new ArgumentOutOfRangeException(nameof(options.BatchSize),
+                $"BatchSize is {options.BatchSize} but the training data has only {scan.RowCount} rows: expected a batch size no larger than the data.");
+        if (options.ValidationSet is { } v)
+            DataScan.Run(v, EdpInputSchema.Validate(v.Schema, options, "validation"), "validation", options.CancellationToken);
+
+        TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
+        var device = TorchRuntime.SelectDevice(options.Device, options.FallbackToCpu, warning);
+        var spec = NetworkSpec.Vgg(options, schema.ClassCount);
+        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {options.Architecture} ({(options.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
+
+        using var net = new EdpNet(spec, options.CoefficientInit);
+        net.to(device);
+        var clock = Stopwatch.StartNew();
+        var trainStream = new ImageBatchStream(train, schema, options.BatchSize, options.ShuffleBufferSize);
+        var epochs = new EdpTrainer(options, device, info).Train(net, trainStream, scan.RowCount);
+        double trainingSeconds = clock.Elapsed.TotalSeconds;
+        net.eval();
+
+        var validation = options.ValidationSet is { } val
+            ? new ImageBatchStream(val, EdpInputSchema.Validate(val.Schema, options, "validation"), options.BatchSize, 0)
+            : null;
+        double? accuracyBefore = validation is null ? null : EdpTrainer.Accuracy(x => net.forward(x), validation, spec, device);
+
+        net.to(CPU);
+        var plans = PruningPlanner.Plan(net, options.Compress ? options.PruneThreshold : 0);
+        var graph = PruneAndMerge.Apply(net, plans);
+        var bare = OnnxModelWriter.Write(graph, new Dictionary<string, string>());
+        double maxDiff = CheckExport(bare, graph, trainStream);
+        double? accuracyAfter = validation is null ? null : OnnxAccuracy(bare, validation, spec);
+
+        var report = new EdpCompressionReport
+        {
+            Architecture = options.Architecture.ToString(),
+            Compressed = options.Compress,
+            ClassNames = classNames.ToArray(),
+            TrainingRows = scan.RowCount,
+            Layers = plans.Select(ToReport).ToArray(),
+            Epochs = epochs.ToArray(),
+            ValidationAccuracyBeforePruning = accuracyBefore,
+            ValidationAccuracyAfterPruning = accuracyAfter,
+            OnnxMaxAbsDifference = maxDiff,
+            TrainingSeconds = trainingSeconds,
+            TotalSeconds = total.Elapsed.TotalSeconds,
+            OnnxSizeBytes = bare.LongLength,
+            OnnxParameterCount = graph.ParameterCount,
+            Threads = get_num_threads(),
+        };
+        info($"EDP: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, ONNX {report.OnnxSizeBytes:N0} bytes.");
+        var onnx = OnnxModelWriter.Write(graph, new Dictionary<string, string> { [OnnxNames.ReportMetadataKey] = report.ToJson() });
+        return new Result(onnx, report, graph);
+    }
+
+    /// <summary>Every export is checked: ONNX Runtime must reproduce TorchSharp's logits for the same graph on real
+    /// training images, or the fit fails rather than ship a wrong model.</summary>
+    private static double CheckExport(byte[] onnx, InferenceGraph graph, ImageBatchStream data)
+    {
+        var batch = data.Read(random: null).First();
+        using var scorer = new OnnxScorer(onnx);
+        var ort = scorer.Logits(batch.Pixels, batch.Count, graph.Channels, graph.Height, graph.Width);
+        using var scope = NewDisposeScope();
+        var (x, _) = EdpTrainer.ToTensors(batch, graph.Channels, graph.Height, graph.Width, CPU);
+        var reference = InferenceGraphRunner.Logits(graph, x).data<float>().ToArray();
+        double maxDiff = ort.Zip(reference, (a, b) => (double)Math.Abs(a - b)).Max();
+        if (maxDiff > ExportTolerance)
+            throw new InvalidOperationException($"The exported ONNX model disagrees with TorchSharp: max |logit difference| {maxDiff:G3}, expected at most {ExportTolerance:G1}.");
+        return maxDiff;
+    }
+
+    private static double OnnxAccuracy(byte[] onnx, ImageBatchStream data, NetworkSpec spec)
+    {
+        using var scorer = new OnnxScorer(onnx);
+        long correct = 0, seen = 0;
+        foreach (var batch in data.Read(random: null))
+        {
+            var logits = scorer.Logits(batch.Pixels, batch.Count, spec.InChannels, spec.Height, spec.Width);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                var row = logits.AsSpan(i * spec.Classes, spec.Classes);
+                if (row.IndexOf(MaxOf(row)) == batch.Labels[i])
+                    correct++;
+            }
+            seen += batch.Count;
+        }
+        return (double)correct / seen;
+    }
+
+    private static float MaxOf(ReadOnlySpan<float> row)
+    {
+        float max = float.NegativeInfinity;
+        foreach (var v in row)
+            max = Math.Max(max, v);
+        return max;
+    }
+
+    private static EdpLayerReport ToReport(LayerPlan p) => new()
+    {
+        Name = p.Name,
+        Kind = p.IsConv ? "conv" : "linear",
+        OriginalShape = p.OriginalShape,
+        Compressed = p.KeptRank is not null,
+        KeptRank = p.KeptRank?.Length,
+        KeptOutputChannels = p.KeptOutputs.Length,
+        KeptInputChannels = p.KeptInputs.Length,
+        Merged = p.Merged,
+        ParamsBefore = p.Before.Params,
+        ParamsAfter = p.After.Params,
+        MacsBefore = p.Before.Macs,
+        MacsAfter = p.After.Macs,
+    };
+}

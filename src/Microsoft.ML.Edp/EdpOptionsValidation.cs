@@ -1,0 +1,38 @@
+namespace Microsoft.ML.Edp;
+
+/// <summary>Rejects out-of-range options when the estimator is created, naming the option, the range and the value.</summary>
+internal static class EdpOptionsValidation
+{
+    public static void Validate(EdpCompressOptions o)
+    {
+        Positive(o.ImageChannels, nameof(o.ImageChannels));
+        Positive(o.ImageHeight, nameof(o.ImageHeight));
+        Positive(o.ImageWidth, nameof(o.ImageWidth));
+        Positive(o.Epochs, nameof(o.Epochs));
+        Positive(o.BatchSize, nameof(o.BatchSize));
+        Positive(o.ShuffleBufferSize, nameof(o.ShuffleBufferSize));
+        if (o.NumberOfThreads is int t)
+            Positive(t, nameof(o.NumberOfThreads));
+        Check(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), "a positive number", o.LearningRate);
+        NonNegative(o.Momentum, nameof(o.Momentum));
+        NonNegative(o.WeightDecay, nameof(o.WeightDecay));
+        NonNegative(o.RankPenalty, nameof(o.RankPenalty));
+        NonNegative(o.ChannelPenalty, nameof(o.ChannelPenalty));
+        Check(o.PenaltyRampFraction is >= 0 and <= 1, nameof(o.PenaltyRampFraction), "a fraction in [0, 1]", o.PenaltyRampFraction);
+        Check(o.PruneThreshold is >= 0 and < 1, nameof(o.PruneThreshold), "a fraction in [0, 1)", o.PruneThreshold);
+        if (o.Architecture == EdpArchitecture.CustomVgg)
+            Check(o.ConvWidths is { Length: > 0 } w && w.All(x => x > 0), nameof(o.ConvWidths), "at least one positive conv width", o.ConvWidths is null ? "null" : string.Join(",", o.ConvWidths));
+        foreach (var (name, value) in new[] { (nameof(o.FeatureColumnName), o.FeatureColumnName), (nameof(o.LabelColumnName), o.LabelColumnName), (nameof(o.ScoreColumnName), o.ScoreColumnName), (nameof(o.PredictedLabelColumnName), o.PredictedLabelColumnName) })
+            Check(!string.IsNullOrWhiteSpace(value), name, "a column name", value ?? "null");
+    }
+
+    private static void Positive(int value, string name) => Check(value > 0, name, "a positive integer", value);
+
+    private static void NonNegative(double value, string name) => Check(value >= 0 && double.IsFinite(value), name, "a finite number >= 0", value);
+
+    private static void Check(bool ok, string name, string expected, object actual)
+    {
+        if (!ok)
+            throw new ArgumentOutOfRangeException(name, actual, $"{name} must be {expected}; found {actual}.");
+    }
+}

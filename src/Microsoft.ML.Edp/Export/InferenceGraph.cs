@@ -1,0 +1,43 @@
+namespace Microsoft.ML.Edp.Export;
+
+/// <summary>A dense tensor in row-major order.</summary>
+internal sealed record DenseTensor(long[] Shape, float[] Values)
+{
+    public long Count => Values.LongLength;
+}
+
+/// <summary>An inference-only op. Values flow between nodes by name.</summary>
+internal abstract record GraphNode(string Name, string[] Inputs, string Output);
+
+/// <summary>A 2-D convolution with square kernel, stride and padding, and an optional bias (BN already folded in).</summary>
+internal sealed record ConvNode(string Name, string Input, string Output, DenseTensor Weight, DenseTensor? Bias, int Stride, int Padding)
+    : GraphNode(Name, [Input], Output)
+{
+    public int Kernel => (int)Weight.Shape[2];
+}
+
+/// <summary>y = x W^T + b, on [N, c] inputs.</summary>
+internal sealed record GemmNode(string Name, string Input, string Output, DenseTensor Weight, DenseTensor? Bias)
+    : GraphNode(Name, [Input], Output);
+
+internal sealed record ReluNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);
+
+internal sealed record MaxPoolNode(string Name, string Input, string Output, int Kernel, int Stride) : GraphNode(Name, [Input], Output);
+
+/// <summary>Global average pooling followed by flattening to [N, C].</summary>
+internal sealed record GlobalAveragePoolNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);
+
+internal sealed record AddNode(string Name, string Left, string Right, string Output) : GraphNode(Name, [Left, Right], Output);
+
+/// <summary>The exported network: an image input [N, C, H, W] to class logits [N, K], with training-only parts
+/// (BN statistics, zero groups, factor pairs not worth keeping) already removed or folded.</summary>
+internal sealed record InferenceGraph(string Input, int Channels, int Height, int Width, string Logits, int Classes, IReadOnlyList<GraphNode> Nodes)
+{
+    /// <summary>Weights and biases the graph holds.</summary>
+    public long ParameterCount => Nodes.Sum(n => n switch
+    {
+        ConvNode c => c.Weight.Count + (c.Bias?.Count ?? 0),
+        GemmNode g => g.Weight.Count + (g.Bias?.Count ?? 0),
+        _ => 0L,
+    });
+}

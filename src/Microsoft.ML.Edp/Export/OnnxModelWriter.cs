@@ -1,0 +1,118 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using Onnx;
+using static Onnx.TensorShapeProto.Types;
+
+namespace Microsoft.ML.Edp.Export;
+
+/// <summary>Writes an <see cref="InferenceGraph"/> as an ONNX model (IR 8, opset 13, symbolic batch dimension), with a
+/// softmax and an argmax appended. It knows nothing of training.</summary>
+internal static class OnnxModelWriter
+{
+    public const string BatchDimension = "batch";
+    private const long IrVersion = 8;
+    private const long Opset = 13;
+    private const int FloatType = (int)TensorProto.Types.DataType.Float;
+    private const int Int64Type = (int)TensorProto.Types.DataType.Int64;
+
+    /// <summary>Serialises the graph; <paramref name="metadata"/> goes into the model's metadata_props.</summary>
+    public static byte[] Write(InferenceGraph graph, IReadOnlyDictionary<string, string> metadata)
+    {
+        var g = new GraphProto { Name = "edp" };
+        g.Input.Add(ValueInfo(graph.Input, FloatType, graph.Channels, graph.Height, graph.Width));
+        foreach (var node in graph.Nodes)
+            AddNode(g, node);
+        g.Node.Add(Node("Softmax", "softmax", [graph.Logits], OnnxNames.Probabilities, Int("axis", 1)));
+        g.Node.Add(Node("ArgMax", "argmax", [OnnxNames.Probabilities], OnnxNames.PredictedIndex, Int("axis", 1), Int("keepdims", 1)));
+        g.Output.Add(ValueInfo(OnnxNames.Probabilities, FloatType, graph.Classes));
+        g.Output.Add(ValueInfo(OnnxNames.PredictedIndex, Int64Type, 1));
+        g.Output.Add(ValueInfo(graph.Logits, FloatType, graph.Classes));
+
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "Microsoft.ML.Edp",
+            ProducerVersion = typeof(OnnxModelWriter).Assembly.GetName().Version?.ToString() ?? "",
+            Graph = g,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (var (key, value) in metadata)
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        return model.ToByteArray();
+    }
+
+    /// <summary>Reads one metadata_props entry back from serialised ONNX bytes.</summary>
+    public static string? ReadMetadata(byte[] onnx, string key)
+        => ModelProto.Parser.ParseFrom(onnx).MetadataProps.FirstOrDefault(p => p.Key == key)?.Value;
+
+    private static void AddNode(GraphProto g, GraphNode node)
+    {
+        switch (node)
+        {
+            case ConvNode c:
+                var inputs = new List<string> { c.Input, Initializer(g, c.Name + ".weight", c.Weight) };
+                if (c.Bias is not null)
+                    inputs.Add(Initializer(g, c.Name + ".bias", c.Bias));
+                g.Node.Add(Node("Conv", c.Name, inputs, c.Output, Ints("kernel_shape", c.Kernel, c.Kernel),
+                    Ints("strides", c.Stride, c.Stride), Ints("pads", c.Padding, c.Padding, c.Padding, c.Padding)));
+                break;
+            case GemmNode m:
+                var gemmInputs = new List<string> { m.Input, Initializer(g, m.Name + ".weight", m.Weight) };
+                if (m.Bias is not null)
+                    gemmInputs.Add(Initializer(g, m.Name + ".bias", m.Bias));
+                g.Node.Add(Node("Gemm", m.Name, gemmInputs, m.Output, Int("transB", 1)));
+                break;
+            case ReluNode r:
+                g.Node.Add(Node("Relu", r.Name, [r.Inputs[0]], r.Output));
+                break;
+            case MaxPoolNode p:
+                g.Node.Add(Node("MaxPool", p.Name, [p.Inputs[0]], p.Output, Ints("kernel_shape", p.Kernel, p.Kernel), Ints("strides", p.Stride, p.Stride)));
+                break;
+            case GlobalAveragePoolNode gap:
+                g.Node.Add(Node("GlobalAveragePool", gap.Name, [gap.Inputs[0]], gap.Output + "_4d"));
+                g.Node.Add(Node("Flatten", gap.Name + "_flatten", [gap.Output + "_4d"], gap.Output, Int("axis", 1)));
+                break;
+            case AddNode a:
+                g.Node.Add(Node("Add", a.Name, a.Inputs, a.Output));
+                break;
+            default:
+                throw new NotSupportedException($"The ONNX writer has no mapping for graph node '{node.Name}' of type {node.GetType().Name}.");
+        }
+    }
+
+    private static string Initializer(GraphProto g, string name, DenseTensor t)
+    {
+        var proto = new TensorProto { Name = name, DataType = FloatType, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(t.Values.AsSpan())) };
+        proto.Dims.AddRange(t.Shape);
+        g.Initializer.Add(proto);
+        return name;
+    }
+
+    private static NodeProto Node(string op, string name, IEnumerable<string> inputs, string output, params AttributeProto[] attributes)
+    {
+        var n = new NodeProto { OpType = op, Name = name };
+        n.Input.AddRange(inputs);
+        n.Output.Add(output);
+        n.Attribute.AddRange(attributes);
+        return n;
+    }
+
+    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    private static AttributeProto Ints(string name, params long[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(values);
+        return a;
+    }
+
+    /// <summary>A tensor value [batch, dims...] with a symbolic batch dimension.</summary>
+    private static ValueInfoProto ValueInfo(string name, int elementType, params long[] dims)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new Dimension { DimParam = BatchDimension });
+        foreach (var d in dims)
+            shape.Dim.Add(new Dimension { DimValue = d });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elementType, Shape = shape } } };
+    }
+}

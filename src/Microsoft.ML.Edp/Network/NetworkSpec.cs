@@ -1,0 +1,40 @@
+namespace Microsoft.ML.Edp.Network;
+
+/// <summary>One 3x3 conv + BN + ReLU layer of a VGG-style net.</summary>
+/// <param name="Name">A stable name used in logs, the report and the ONNX graph.</param>
+/// <param name="Compressed">Whether the layer trains as a compressed-aware block.</param>
+/// <param name="PoolAfter">Whether a 2x2 max pool follows the activation.</param>
+internal sealed record ConvLayerSpec(string Name, int InChannels, int OutChannels, int Kernel, int Stride, int Padding, bool Compressed, bool PoolAfter);
+
+/// <summary>The shape of a VGG-style classifier: conv layers, then global average pooling, then a linear classifier.</summary>
+internal sealed record NetworkSpec(int InChannels, int Height, int Width, IReadOnlyList<ConvLayerSpec> Convs, int Classes, bool CompressedClassifier)
+{
+    public const string ClassifierName = "classifier";
+
+    public static readonly int[] VggSmallWidths = [16, 16, 32, 32, 64, 64];
+    public static readonly int[] VggMediumWidths = [32, 32, 64, 64, 128, 128];
+
+    /// <summary>Builds the layer list: convs in pairs, a max pool after each pair but the last.</summary>
+    public static NetworkSpec Vgg(EdpCompressOptions options, int classes)
+    {
+        int[] widths = options.Architecture switch
+        {
+            EdpArchitecture.VggSmall => VggSmallWidths,
+            EdpArchitecture.VggMedium => VggMediumWidths,
+            _ => options.ConvWidths is { Length: > 0 } w ? w
+                : throw new ArgumentException($"{nameof(EdpCompressOptions.ConvWidths)} must list at least one conv width for {EdpArchitecture.CustomVgg}.", nameof(options)),
+        };
+        var convs = new List<ConvLayerSpec>();
+        int inChannels = options.ImageChannels;
+        int lastPair = (widths.Length - 1) / 2;
+        for (int i = 0; i < widths.Length; i++)
+        {
+            bool compressed = options.Compress && !(options.ExcludeFirstAndLast && i == 0);
+            bool poolAfter = i % 2 == 1 && i / 2 < lastPair;
+            convs.Add(new ConvLayerSpec($"conv{i + 1}", inChannels, widths[i], 3, 1, 1, compressed, poolAfter));
+            inChannels = widths[i];
+        }
+        return new NetworkSpec(options.ImageChannels, options.ImageHeight, options.ImageWidth, convs, classes,
+            options.Compress && !options.ExcludeFirstAndLast);
+    }
+}

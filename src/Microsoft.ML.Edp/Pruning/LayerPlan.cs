@@ -1,0 +1,23 @@
+using Microsoft.ML.Edp.Cost;
+
+namespace Microsoft.ML.Edp.Pruning;
+
+/// <summary>What Pruning &amp; Merging does to one layer: which inputs, outputs and basis filters stay, and whether the
+/// pair merges back into one layer.</summary>
+/// <param name="KeptRank">Kept basis filters of a CAB; null for a plain layer.</param>
+internal sealed record LayerPlan(
+    string Name, bool IsConv, long[] OriginalShape, long OutputPixels,
+    long[] KeptInputs, long[] KeptOutputs, long[]? KeptRank)
+{
+    private long KernelArea => IsConv ? OriginalShape[2] * OriginalShape[3] : 1;
+
+    /// <summary>True when the kept pair is no cheaper than one layer, so PM multiplies it back into one.</summary>
+    public bool Merged => KeptRank is { } r && !LayerCost.PairIsCheaper(KeptOutputs.Length, KeptInputs.Length, KernelArea, r.Length);
+
+    public LayerCost Before => Cost(OriginalShape[0], OriginalShape[1], null);
+
+    public LayerCost After => Cost(KeptOutputs.Length, KeptInputs.Length, KeptRank is { } r && !Merged ? r.Length : null);
+
+    private LayerCost Cost(long n, long c, long? rank)
+        => IsConv ? LayerCost.Conv(n, c, OriginalShape[2], OutputPixels, rank) : LayerCost.Linear(n, c, rank);
+}

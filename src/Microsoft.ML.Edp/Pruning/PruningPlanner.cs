@@ -1,0 +1,39 @@
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Training;
+
+namespace Microsoft.ML.Edp.Pruning;
+
+/// <summary>Decides, from the group norms alone, what Pruning &amp; Merging keeps in each layer. Cheap enough to run
+/// every epoch for the live rank and width.</summary>
+internal static class PruningPlanner
+{
+    public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold)
+    {
+        var plans = new List<LayerPlan>();
+        long h = net.Spec.Height, w = net.Spec.Width;
+        long[] inputs = GroupSelection.All(net.Spec.InChannels);
+        foreach (var block in net.Blocks)
+        {
+            var s = block.Spec;
+            h = (h + 2 * s.Padding - s.Kernel) / s.Stride + 1;
+            w = (w + 2 * s.Padding - s.Kernel) / s.Stride + 1;
+            var (outputs, rank) = Select(block.conv, block.bn, s.Name, s.OutChannels, relativeThreshold);
+            plans.Add(new LayerPlan(s.Name, true, [s.OutChannels, s.InChannels, s.Kernel, s.Kernel], h * w, inputs, outputs, rank));
+            inputs = outputs;
+            if (s.PoolAfter)
+                (h, w) = (h / 2, w / 2);
+        }
+        var (classes, headRank) = Select(net.head.linear, null, NetworkSpec.ClassifierName, net.Spec.Classes, relativeThreshold);
+        plans.Add(new LayerPlan(NetworkSpec.ClassifierName, false, [net.Spec.Classes, net.Spec.Convs[^1].OutChannels], 1, inputs, classes, headRank));
+        return plans;
+    }
+
+    private static (long[] Outputs, long[]? Rank) Select(LayerWeight weight, TorchSharp.Modules.BatchNorm? bn, string name, long outChannels, double threshold)
+    {
+        if (weight is not CompressedWeight cab)
+            return (GroupSelection.All(outChannels), null);
+        var (rankNorms, channelNorms) = ProximalGroupLasso.GroupNorms(new ProximalGroupLasso.Layer(name, cab, bn));
+        var outputs = channelNorms is null ? GroupSelection.All(outChannels) : GroupSelection.Keep(channelNorms, threshold);
+        return (outputs, GroupSelection.Keep(rankNorms, threshold));
+    }
+}

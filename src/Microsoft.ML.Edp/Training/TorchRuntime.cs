@@ -1,0 +1,49 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp.Training;
+
+/// <summary>Process-wide libtorch setup: OpenMP wait policy, thread count, seeds and device.</summary>
+internal static class TorchRuntime
+{
+    private static int _prepared;
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetNativeEnvironment(string name, string value, int overwrite);
+
+    /// <summary>Must run before the first torch call. libgomp reads OMP_WAIT_POLICY once, when libtorch loads; its
+    /// default (spin) made two threads on two busy cores 9x slower than one thread. The user's own setting wins.
+    /// .NET's Environment.SetEnvironmentVariable does not reach native getenv on Unix, hence setenv.</summary>
+    public static void PrepareProcess()
+    {
+        if (Interlocked.Exchange(ref _prepared, 1) == 1 || !OperatingSystem.IsLinux())
+            return;
+        try { SetNativeEnvironment("OMP_WAIT_POLICY", "PASSIVE", 0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    /// <summary>Applies the thread count and seeds the global generators, so the same seed on one thread gives the same model.</summary>
+    public static void Configure(int? threads, int seed)
+    {
+        PrepareProcess();
+        torch.set_num_threads(threads ?? Environment.ProcessorCount);
+        torch.random.manual_seed(seed);
+    }
+
+    /// <summary>Picks the training device. CUDA needs TorchSharp's CUDA backend and a GPU; without them,
+    /// <paramref name="fallbackToCpu"/> decides between a warning and an error.</summary>
+    public static Device SelectDevice(EdpDevice requested, bool fallbackToCpu, Action<string> warn)
+    {
+        PrepareProcess();
+        if (requested == EdpDevice.Cpu)
+            return CPU;
+        if (cuda.is_available())
+            return CUDA;
+        const string reason = "CUDA was requested but TorchSharp reports no usable GPU (the app must reference TorchSharp-cuda-linux or TorchSharp-cuda-windows, e.g. build with -p:EdpTorchBackend=cuda, and the machine needs an NVIDIA driver)";
+        if (!fallbackToCpu)
+            throw new InvalidOperationException(reason + ". Set FallbackToCpu = true to train on the CPU instead.");
+        warn(reason + "; training on the CPU.");
+        return CPU;
+    }
+}
