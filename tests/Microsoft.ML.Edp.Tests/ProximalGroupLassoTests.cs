@@ -1,0 +1,63 @@
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp.Tests;
+
+public class ProximalGroupLassoTests
+{
+    [Fact]
+    public void ChannelStepZeroesSmallGroupsAndScalesTheOthersExactly()
+    {
+        using var cab = CompressedWeight.FromWeight("c", zeros(3, 2, 1, 1), EdpCoefficientInit.Identity);
+        using var bn = nn.BatchNorm2d(3);
+        using (no_grad())
+        {
+            cab.coefficients.copy_(tensor(new float[] { 3, 0, 0, 0.05f, 0, 0 }, [3, 2]));
+            bn.weight!.copy_(tensor(new float[] { 4, 0.05f, 0 }));
+            bn.bias!.copy_(tensor(new float[] { 0, 0, 0 }));
+        }
+        // Row norms: 5 (3 with gamma 4), ~0.0707, 0. Shrink 0.5 keeps row 0 scaled by 1 - 0.5/5 = 0.9.
+        new ProximalGroupLasso([new("c", cab, bn)], false).Step(rankShrink: 0, channelShrink: 0.5);
+        var a = cab.coefficients.data<float>().ToArray();
+        Assert.Equal(new[] { 2.7f, 0, 0, 0, 0, 0 }, a, new FloatTolerance(1e-6f));
+        Assert.Equal(new[] { 3.6f, 0, 0 }, bn.weight!.data<float>().ToArray(), new FloatTolerance(1e-6f));
+        Assert.Equal(0, cab.coefficients[1].abs().sum().item<float>());
+    }
+
+    [Fact]
+    public void RankStepShrinksColumnsOnly()
+    {
+        using var cab = CompressedWeight.FromWeight("c", zeros(2, 2, 1, 1), EdpCoefficientInit.Identity);
+        using (no_grad())
+            cab.coefficients.copy_(tensor(new float[] { 3, 0.1f, 4, 0 }, [2, 2]));
+        // Column norms 5 and 0.1; shrink 1 scales column 0 by 0.8 and zeroes column 1.
+        new ProximalGroupLasso([new("c", cab, null)], false).Step(rankShrink: 1, channelShrink: 1);
+        Assert.Equal(new[] { 2.4f, 0, 3.2f, 0 }, cab.coefficients.data<float>().ToArray(), new FloatTolerance(1e-6f));
+    }
+
+    [Fact]
+    public void GroupSizeScalingUsesTheSquareRootOfTheGroupSize()
+    {
+        using var cab = CompressedWeight.FromWeight("c", zeros(4, 1, 1, 1), EdpCoefficientInit.Identity);
+        using (no_grad())
+            cab.coefficients.copy_(tensor(new float[] { 10, 0, 0, 0 }, [4, 1]));
+        new ProximalGroupLasso([new("c", cab, null)], scaleByGroupSize: true).Step(rankShrink: 1, channelShrink: 0);
+        Assert.Equal(8f, cab.coefficients[0, 0].item<float>(), 1e-5f); // 10 * (1 - 1 * sqrt(4) / 10)
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.5, 0.0)]
+    [InlineData(0.25, 0.5, 0.5)]
+    [InlineData(0.5, 0.5, 1.0)]
+    [InlineData(0.9, 0.5, 1.0)]
+    public void RampGoesFromZeroToOne(double progress, double fraction, double expected)
+        => Assert.Equal(expected, SparsityRamp.At(progress, fraction), 1e-9);
+}
+
+internal sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+{
+    public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
+    public int GetHashCode(float obj) => 0;
+}
