@@ -44,6 +44,30 @@ public enum EdpCoefficientInit
     RandomOrthogonal,
 }
 
+/// <summary>How each group's proximal shrink is weighted.</summary>
+public enum EdpPenaltyWeighting
+{
+    /// <summary>Every group shrinks by the same amount.</summary>
+    Uniform,
+    /// <summary>By the square root of the group's size (classic group lasso).</summary>
+    GroupSize,
+    /// <summary>By the multiply-accumulates the group carries, relative to the mean over all groups of its kind, so
+    /// that expensive channels and basis filters are pushed harder than cheap ones.</summary>
+    Cost,
+}
+
+/// <summary>What the channel group's norm, and so its shrink, is measured on.</summary>
+public enum EdpChannelGroup
+{
+    /// <summary>The row of A with the channel's BN gamma and beta, all shrunk together (the method document's form).</summary>
+    CoefficientsAndBatchNorm,
+    /// <summary>The channel's BN gamma and beta only; the row of A is zeroed with them. BN makes the output blind to the
+    /// scale of A's rows, so shrinking them costs the loss nothing and, under strong penalties, every row of a layer
+    /// shrinks together until BN's epsilon swamps them and the whole layer dies; measuring on gamma and beta prunes
+    /// channels one by one instead.</summary>
+    BatchNorm,
+}
+
 /// <summary>One training progress event, passed to <see cref="EdpCompressOptions.Progress"/>.</summary>
 /// <param name="Epoch">The 1-based epoch.</param>
 /// <param name="Epochs">The number of epochs.</param>
@@ -142,8 +166,19 @@ public sealed class EdpCompressOptions
     /// <summary>Fraction of training over which the penalties ramp from 0 to full strength along a sigmoid.</summary>
     public double PenaltyRampFraction = 0.5;
 
-    /// <summary>Scale each group's shrink by the square root of its size (classic group lasso) instead of uniformly.</summary>
-    public bool ScalePenaltyByGroupSize = false;
+    /// <summary>Fraction of training after which the sparsity pattern is frozen: groups that are zero stay zero and the
+    /// others are no longer shrunk, so the rest of training recovers accuracy on the final structure. 1 never freezes.</summary>
+    public double PenaltyHoldFraction = 1.0;
+
+    /// <summary>What a channel group's norm is measured on.</summary>
+    public EdpChannelGroup ChannelGroup = EdpChannelGroup.BatchNorm;
+
+    /// <summary>How each group's shrink is weighted.</summary>
+    public EdpPenaltyWeighting PenaltyWeighting = EdpPenaltyWeighting.Uniform;
+
+    /// <summary>Training batches over which BN statistics are recomputed after training, before PM folds them; 0 keeps
+    /// the running averages.</summary>
+    public int BatchNormRecalibrationBatches = 50;
 
     /// <summary>How A and B start.</summary>
     public EdpCoefficientInit CoefficientInit = EdpCoefficientInit.Identity;

@@ -51,7 +51,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         double? accuracyBefore = validation is null ? null : EdpTrainer.Accuracy(x => net.forward(x), validation, spec, device);
 
         net.to(CPU);
-        var plans = PruningPlanner.Plan(net, options.Compress ? options.PruneThreshold : 0);
+        var plans = PruningPlanner.Plan(net, options.Compress ? options.PruneThreshold : 0, options.ChannelGroup);
         var graph = PruneAndMerge.Apply(net, plans);
         var bare = OnnxModelWriter.Write(graph, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, graph, trainStream);

@@ -11,6 +11,7 @@ internal static class EdpOptionsValidation
         Positive(o.Epochs, nameof(o.Epochs));
         Positive(o.BatchSize, nameof(o.BatchSize));
         Positive(o.ShuffleBufferSize, nameof(o.ShuffleBufferSize));
+        Check(o.BatchNormRecalibrationBatches >= 0, nameof(o.BatchNormRecalibrationBatches), "an integer >= 0", o.BatchNormRecalibrationBatches);
         if (o.NumberOfThreads is int t)
             Positive(t, nameof(o.NumberOfThreads));
         Check(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), "a positive number", o.LearningRate);
@@ -19,6 +20,7 @@ internal static class EdpOptionsValidation
         NonNegative(o.RankPenalty, nameof(o.RankPenalty));
         NonNegative(o.ChannelPenalty, nameof(o.ChannelPenalty));
         Check(o.PenaltyRampFraction is >= 0 and <= 1, nameof(o.PenaltyRampFraction), "a fraction in [0, 1]", o.PenaltyRampFraction);
+        Check(o.PenaltyHoldFraction is > 0 and <= 1, nameof(o.PenaltyHoldFraction), "a fraction in (0, 1]", o.PenaltyHoldFraction);
         Check(o.PruneThreshold is >= 0 and < 1, nameof(o.PruneThreshold), "a fraction in [0, 1)", o.PruneThreshold);
         if (o.Architecture == EdpArchitecture.CustomVgg)
             Check(o.ConvWidths is { Length: > 0 } w && w.All(x => x > 0), nameof(o.ConvWidths), "at least one positive conv width", o.ConvWidths is null ? "null" : string.Join(",", o.ConvWidths));

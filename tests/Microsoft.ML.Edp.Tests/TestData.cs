@@ -11,4 +11,9 @@ internal static class TestData
 
     public static IReadOnlyList<FashionMnistImage> Train => _train.Value;
     public static IReadOnlyList<FashionMnistImage> Test => _test.Value;
+
+    /// <summary>Class index of a label under MapValueToKey fitted on <see cref="Train"/>: keys follow first occurrence.</summary>
+    public static long KeyIndex(string label) => _keyOrder.Value.IndexOf(label);
+
+    private static readonly Lazy<List<string>> _keyOrder = new(() => Train.Select(i => i.Label).Distinct().ToList());
 }

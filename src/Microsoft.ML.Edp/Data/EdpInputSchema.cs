@@ -42,12 +42,12 @@ internal sealed class EdpInputSchema
         if (!TryFind(shape, options.FeatureColumnName, out var features))
             throw Missing("feature", options.FeatureColumnName, expectedFeatures, "training");
         if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
-            throw Mismatch("feature", options.FeatureColumnName, expectedFeatures, $"{features.Kind} of {features.ItemType}", "training");
+            throw Mismatch("feature", options.FeatureColumnName, expectedFeatures, Describe(features), "training");
         const string expectedLabel = "a key type (use MapValueToKey)";
         if (!TryFind(shape, options.LabelColumnName, out var label))
             throw Missing("label", options.LabelColumnName, expectedLabel, "training");
         if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
-            throw Mismatch("label", options.LabelColumnName, expectedLabel, $"{label.Kind} of {label.ItemType}", "training");
+            throw Mismatch("label", options.LabelColumnName, expectedLabel, Describe(label), "training");
     }
 
     /// <summary>The validation set must carry the same feature and label columns as the training set.</summary>
@@ -57,6 +57,13 @@ internal sealed class EdpInputSchema
         if (v.ClassCount != ClassCount)
             throw Mismatch("label", options.LabelColumnName, $"a key type with {ClassCount} classes, as in the training data", v.Label.Type, "validation");
     }
+
+    private static string Describe(SchemaShape.Column c) => c.Kind switch
+    {
+        SchemaShape.Column.VectorKind.Scalar => c.ItemType.ToString(),
+        SchemaShape.Column.VectorKind.Vector => $"Vector<{c.ItemType}>",
+        _ => $"variable-size Vector<{c.ItemType}>",
+    };
 
     private static bool TryFind(SchemaShape shape, string name, out SchemaShape.Column column)
     {

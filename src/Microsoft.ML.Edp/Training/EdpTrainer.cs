@@ -20,7 +20,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
         if (coefficients.Count > 0)
             groups.Add(new(coefficients, new SGD.Options { weight_decay = 0, momentum = options.Momentum }));
         using var optimizer = optim.SGD(groups, options.LearningRate, options.Momentum);
-        var prox = ProximalGroupLasso.For(net, options.ScalePenaltyByGroupSize);
+        var prox = ProximalGroupLasso.For(net, options.PenaltyWeighting, options.ChannelGroup);
 
         long stepsPerEpoch = (rows + options.BatchSize - 1) / options.BatchSize;
         long totalSteps = stepsPerEpoch * options.Epochs, step = 0;
@@ -37,6 +37,8 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
             foreach (var batch in stream.Read(new Random(random.Next()), options.CancellationToken))
             {
                 double progress = (double)step++ / totalSteps;
+                if (!prox.IsFrozen && progress >= options.PenaltyHoldFraction)
+                    prox.Freeze();
                 double lr = LearningRateSchedules.At(options.LearningRateSchedule, options.LearningRate, progress);
                 using (var scope = NewDisposeScope())
                 {
@@ -56,7 +58,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                 seen += batch.Count;
                 options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, ++batchIndex, lossSum / seen, (double)correct / seen, false, null));
             }
-            var plans = PruningPlanner.Plan(net, options.PruneThreshold);
+            var plans = PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup);
             var report = new EdpEpochReport
             {
                 Epoch = epoch, Loss = lossSum / seen, Accuracy = (double)correct / seen, Seconds = clock.Elapsed.TotalSeconds,
@@ -67,6 +69,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                 $"live MACs {report.LiveMacs:N0}; rank/width {string.Join(" ", plans.Select(Describe))}");
             options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs));
         }
+        BatchNormRecalibration.Run(net, stream, options.BatchNormRecalibrationBatches, options.Seed, device);
         return epochs;
     }
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command (README, "Tests"): restore, build the whole solution and run the unit tests.
+# Needs only the repository: the tests train on the Fashion-MNIST subset shipped in examples/FashionMnist/data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dotnet restore Microsoft.ML.Edp.sln
+dotnet build Microsoft.ML.Edp.sln -c Release --no-restore
+dotnet test tests/Microsoft.ML.Edp.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"

@@ -1,0 +1,39 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>One <c>CompressEdp</c> fit on the embedded subset through the public API, shared by the pipeline tests.</summary>
+public sealed class EdpPipelineFixture : IDisposable
+{
+    public const int Epochs = 6;
+    public const int BatchSize = 32;
+
+    public MLContext Ml { get; } = new(seed: 1);
+    public IDataView Train { get; }
+    public IDataView Test { get; }
+    public TransformerChain<EdpCompressTransformer> Model { get; }
+    public IDataView Scored { get; }
+    public List<EdpProgress> Progress { get; } = [];
+    public List<string> Log { get; } = [];
+
+    /// <summary>Small batches and strong penalties, so that 3,000 images in a few epochs are enough steps to prune.</summary>
+    public static EdpCompressOptions Options(IDataView validation) => new()
+    {
+        Epochs = Epochs, BatchSize = BatchSize, Seed = 1, NumberOfThreads = 2, ValidationSet = validation,
+        RankPenalty = 0.25, ChannelPenalty = 0.25, PenaltyHoldFraction = 0.7,
+    };
+
+    public EdpPipelineFixture()
+    {
+        Ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress")) lock (Log) Log.Add(e.Message); };
+        Train = Ml.Data.LoadFromEnumerable(TestData.Train);
+        Test = Ml.Data.LoadFromEnumerable(TestData.Test);
+        var toKey = Ml.Transforms.Conversion.MapValueToKey("Label");
+        var options = Options(toKey.Fit(Train).Transform(Test));
+        options.Progress = Progress.Add;
+        Model = toKey.Append(Ml.Transforms.CompressEdp(options)).Fit(Train);
+        Scored = Model.Transform(Test);
+    }
+
+    public void Dispose() => Model.LastTransformer.Dispose();
+}
