@@ -60,7 +60,7 @@ internal sealed class EdpInputSchema
 
     private static string Describe(SchemaShape.Column c) => c.Kind switch
     {
-        SchemaShape.Column.VectorKind.Scalar => c.ItemType.ToString(),
+        SchemaShape.Column.VectorKind.Scalar => $"{c.ItemType}",
         SchemaShape.Column.VectorKind.Vector => $"Vector<{c.ItemType}>",
         _ => $"variable-size Vector<{c.ItemType}>",
     };

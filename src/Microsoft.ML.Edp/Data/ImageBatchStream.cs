@@ -7,6 +7,7 @@ internal sealed class ImageBatchStream(IDataView data, EdpInputSchema schema, in
 {
     /// <summary>Yields the batches of one pass. The same <see cref="ImageBatch"/> instance is refilled each time.</summary>
     /// <param name="random">Shuffles the order; null reads in cursor order (for evaluation).</param>
+    /// <param name="cancellation">Checked before every row.</param>
     public IEnumerable<ImageBatch> Read(Random? random, CancellationToken cancellation = default)
     {
         var batch = new ImageBatch(batchSize, schema.PixelCount);

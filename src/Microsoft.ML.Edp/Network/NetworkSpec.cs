@@ -1,9 +1,7 @@
 namespace Microsoft.ML.Edp.Network;
 
-/// <summary>One 3x3 conv + BN + ReLU layer of a VGG-style net.</summary>
-/// <param name="Name">A stable name used in logs, the report and the ONNX graph.</param>
-/// <param name="Compressed">Whether the layer trains as a compressed-aware block.</param>
-/// <param name="PoolAfter">Whether a 2x2 max pool follows the activation.</param>
+/// <summary>One conv + BN + ReLU layer of a VGG-style net, named stably for logs, the report and the ONNX graph;
+/// <c>Compressed</c> says whether it trains as a compressed-aware block, <c>PoolAfter</c> whether a 2x2 max pool follows.</summary>
 internal sealed record ConvLayerSpec(string Name, int InChannels, int OutChannels, int Kernel, int Stride, int Padding, bool Compressed, bool PoolAfter);
 
 /// <summary>The shape of a VGG-style classifier: conv layers, then global average pooling, then a linear classifier.</summary>

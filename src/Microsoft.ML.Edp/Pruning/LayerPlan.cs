@@ -2,9 +2,8 @@ using Microsoft.ML.Edp.Cost;
 
 namespace Microsoft.ML.Edp.Pruning;
 
-/// <summary>What Pruning &amp; Merging does to one layer: which inputs, outputs and basis filters stay, and whether the
-/// pair merges back into one layer.</summary>
-/// <param name="KeptRank">Kept basis filters of a CAB; null for a plain layer.</param>
+/// <summary>What Pruning &amp; Merging does to one layer: which inputs, outputs and basis filters stay (<c>KeptRank</c> is
+/// null for a plain layer), and whether the pair merges back into one layer.</summary>
 internal sealed record LayerPlan(
     string Name, bool IsConv, long[] OriginalShape, long OutputPixels,
     long[] KeptInputs, long[] KeptOutputs, long[]? KeptRank)

@@ -18,7 +18,7 @@ internal static class PruneAndMerge
         {
             var s = block.Spec;
             var bn = block.bn;
-            var (gamma, beta, mean, variance) = (Cpu(bn.weight), Cpu(bn.bias), Cpu(bn.running_mean), Cpu(bn.running_var));
+            var (gamma, beta, mean, variance) = (Cpu(bn.weight!), Cpu(bn.bias!), Cpu(bn.running_mean!), Cpu(bn.running_var!));
             var keep = plan.KeptOutputs;
             (gamma, beta, mean, variance) = (LayerSurgery.KeepOutputs(gamma, keep), LayerSurgery.KeepOutputs(beta, keep),
                 LayerSurgery.KeepOutputs(mean, keep), LayerSurgery.KeepOutputs(variance, keep));

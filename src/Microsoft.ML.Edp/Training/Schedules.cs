@@ -3,7 +3,7 @@ namespace Microsoft.ML.Edp.Training;
 /// <summary>The learning rate at a point of training.</summary>
 internal static class LearningRateSchedules
 {
-    /// <param name="progress">Fraction of all steps done, in [0, 1).</param>
+    /// <summary><paramref name="progress"/> is the fraction of all steps done, in [0, 1).</summary>
     public static double At(EdpLearningRateSchedule schedule, double baseRate, double progress) => schedule switch
     {
         EdpLearningRateSchedule.Constant => baseRate,

@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Microsoft.ML.Edp.Benchmarks;
+
+/// <summary>Plain training against EDP at the default and the strong operating point, each run in its own process, on
+/// full Fashion-MNIST (or the embedded subset with --quick), with the targets judged against the plain run of the
+/// same invocation.</summary>
+public static class CompressionBenchmark
+{
+    /// <summary>The strong operating point: about a quarter of the MACs.</summary>
+    public static readonly RunConfig Strong = new("edp-strong", RankPenalty: 0.06, ChannelPenalty: 0.06);
+
+    public static readonly RunConfig[] Configs = [new("plain", Compress: false), new("edp-default"), Strong];
+
+    public static void Run(BenchmarkArguments args)
+    {
+        var workDir = Path.Combine(args.ResultsDirectory, "runs", args.Quick ? "compression-quick" : "compression");
+        var results = Configs.Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
+        var plain = results[0];
+        var targets = new List<Target>
+        {
+            AccuracyAtMacs("EDP default: >= 50% fewer MACs within 0.3 pt of plain accuracy", results[1], plain, 0.5, 0.3),
+            AccuracyAtMacs("EDP strong: >= 75% fewer MACs within 1.0 pt of plain accuracy", results[2], plain, 0.25, 1.0),
+            new("Whole EDP run (default) <= 1.3x plain training time", $"{results[1].FitSeconds / plain.FitSeconds:F2}x", results[1].FitSeconds <= 1.3 * plain.FitSeconds),
+            new("Peak training RSS < 2 GiB (every run)", $"{results.Max(r => r.PeakRssBytes) / (1024.0 * 1024 * 1024):F2} GiB", results.All(r => r.PeakRssBytes < 2L << 30)),
+        };
+        Directory.CreateDirectory(args.ResultsDirectory);
+        var name = args.Quick ? "compression-quick" : "compression";
+        var machine = MachineInfo.Current();
+        File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".json"),
+            JsonSerializer.Serialize(new { machine, threads = args.Threads, targets, results }, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".md"), Markdown(args, machine, results, targets));
+        Console.WriteLine(File.ReadAllText(Path.Combine(args.ResultsDirectory, name + ".md")));
+    }
+
+    public sealed record Target(string Name, string Measured, bool Pass);
+
+    private static Target AccuracyAtMacs(string name, RunResult run, RunResult plain, double maxMacsRatio, double maxPointsLost)
+    {
+        double macs = (double)run.Macs / plain.Macs, lost = (plain.TestAccuracy - run.TestAccuracy) * 100;
+        return new(name, $"{1 - macs:P1} fewer MACs, {-lost:+0.00;-0.00} pt", macs <= maxMacsRatio && lost <= maxPointsLost);
+    }
+
+    private static string Markdown(BenchmarkArguments args, MachineInfo machine, List<RunResult> results, List<Target> targets)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var plain = results[0];
+        var md = new StringBuilder();
+        md.AppendLine(c, $"# Compression benchmark: VGG-S on Fashion-MNIST{(args.Quick ? " (quick: embedded subset)" : "")}").AppendLine();
+        md.AppendLine(machine.ToMarkdown(args.Threads));
+        md.AppendLine(c, $"{plain.Epochs} epochs on {plain.TrainRows:N0} training images, test accuracy through ML.NET `Evaluate` on the ONNX model. Ratios are against the plain run of this invocation.").AppendLine();
+        md.AppendLine("| run | test accuracy | vs plain (pt) | params | MACs | MACs kept | ONNX bytes | ONNX ratio | fit time | time ratio | peak RSS |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+            md.AppendLine(c, $"| {r.Config.Name} | {r.TestAccuracy:P2} | {(r.TestAccuracy - plain.TestAccuracy) * 100:+0.00;-0.00} | {r.Params:N0} | {r.Macs:N0} | {(double)r.Macs / plain.Macs:P1} | {r.OnnxBytes:N0} | {(double)r.OnnxBytes / plain.OnnxBytes:F3} | {r.FitSeconds:F0} s | {r.FitSeconds / plain.FitSeconds:F2}x | {r.PeakRssBytes / 1048576.0:F0} MiB |");
+        md.AppendLine().AppendLine("## Targets").AppendLine();
+        md.AppendLine("| target | measured | result |").AppendLine("|---|---|---|");
+        foreach (var t in targets)
+            md.AppendLine(c, $"| {t.Name} | {t.Measured} | {(t.Pass ? "pass" : "**miss**")} |");
+        md.AppendLine().AppendLine("## Working set at the end of each epoch (MiB)").AppendLine();
+        foreach (var r in results)
+            md.AppendLine(c, $"- {r.Config.Name}: {string.Join(", ", r.RssPerEpochBytes.Select(b => (b / 1048576.0).ToString("F0", c)))}");
+        md.AppendLine().AppendLine("## Per-layer reports").AppendLine();
+        foreach (var r in results.Skip(1))
+            md.AppendLine(r.ReportMarkdown.Replace("## EDP compression report", "### " + r.Config.Name + ":"));
+        return md.ToString();
+    }
+}

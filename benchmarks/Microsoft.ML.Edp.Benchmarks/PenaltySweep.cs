@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Microsoft.ML.Edp.Benchmarks;
+
+/// <summary>How the penalties trade accuracy for size on VGG-S: one run per setting, against plain training.</summary>
+public static class PenaltySweep
+{
+    private const EdpChannelGroup Doc = EdpChannelGroup.CoefficientsAndBatchNorm;
+    private const EdpChannelGroup Bn = EdpChannelGroup.BatchNorm;
+
+    public static readonly RunConfig[] Configs =
+    [
+        new("plain", Compress: false),
+        new("doc-0.05", RankPenalty: 0.05, ChannelPenalty: 0.05, ChannelGroup: Doc),
+        new("doc-0.05-hold0.6", RankPenalty: 0.05, ChannelPenalty: 0.05, ChannelGroup: Doc, HoldFraction: 0.6),
+        new("bn-0.02-hold0.6", RankPenalty: 0.02, ChannelPenalty: 0.02, ChannelGroup: Bn, HoldFraction: 0.6),
+        new("bn-0.04-hold0.6", RankPenalty: 0.04, ChannelPenalty: 0.04, ChannelGroup: Bn, HoldFraction: 0.6),
+        new("bn-cost-0.04-hold0.6", RankPenalty: 0.04, ChannelPenalty: 0.04, ChannelGroup: Bn, HoldFraction: 0.6, Weighting: EdpPenaltyWeighting.Cost),
+    ];
+
+    public static void Run(BenchmarkArguments args)
+    {
+        var filter = Environment.GetEnvironmentVariable("EDP_SWEEP_ONLY")?.Split(',');
+        var results = Previous(args);
+        foreach (var config in Configs.Where(c => (filter is null || filter.Contains(c.Name)) && !results.Any(r => r.Config.Name == c.Name)))
+        {
+            results.Add(SingleRun.InChildProcess(config, args, Path.Combine(args.ResultsDirectory, "runs", "sweep")));
+            Write(args, results);
+        }
+    }
+
+    /// <summary>Runs already in sweep.json (same epochs and threads) are kept, so an interrupted sweep resumes.</summary>
+    private static List<RunResult> Previous(BenchmarkArguments args)
+    {
+        var path = Path.Combine(args.ResultsDirectory, "sweep.json");
+        if (!File.Exists(path))
+            return [];
+        var saved = JsonSerializer.Deserialize<SweepFile>(File.ReadAllText(path));
+        return saved?.Results.Where(r => r.Epochs == args.Epochs && r.Threads == args.Threads && Configs.Any(c => c == r.Config)).ToList() ?? [];
+    }
+
+    private sealed record SweepFile(MachineInfo Machine, List<RunResult> Results);
+
+    private static void Write(BenchmarkArguments args, List<RunResult> results)
+    {
+        var machine = MachineInfo.Current();
+        Directory.CreateDirectory(args.ResultsDirectory);
+        File.WriteAllText(Path.Combine(args.ResultsDirectory, "sweep.json"), JsonSerializer.Serialize(new SweepFile(machine, results), new JsonSerializerOptions { WriteIndented = true }));
+        var plain = results.FirstOrDefault(r => !r.Config.Compress);
+        var c = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        md.AppendLine("# EDP penalty sweep (VGG-S, Fashion-MNIST)").AppendLine();
+        md.AppendLine(machine.ToMarkdown(args.Threads)).AppendLine(c, $"{results[0].Epochs} epochs on {results[0].TrainRows:N0} training images; accuracy on the test split.").AppendLine();
+        md.AppendLine("| run | rank / channel penalty | channel group | weighting | hold | test accuracy | vs plain (pt) | MACs kept | params kept | fit time | vs plain time |");
+        md.AppendLine("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            string delta = plain is null ? "" : ((r.TestAccuracy - plain.TestAccuracy) * 100).ToString("+0.00;-0.00", c);
+            string macs = plain is null ? "" : ((double)r.Macs / plain.Macs).ToString("P1", c);
+            string prms = plain is null ? "" : ((double)r.Params / plain.Params).ToString("P1", c);
+            string time = plain is null ? "" : (r.FitSeconds / plain.FitSeconds).ToString("F2", c) + "x";
+            md.AppendLine(c, $"| {r.Config.Name} | {(r.Config.Compress ? $"{r.Config.RankPenalty ?? new EdpCompressOptions().RankPenalty} / {r.Config.ChannelPenalty ?? new EdpCompressOptions().ChannelPenalty}" : "-")} | {(r.Config.Compress ? (r.Config.ChannelGroup ?? new EdpCompressOptions().ChannelGroup).ToString() : "-")} | {r.Config.Weighting?.ToString() ?? (r.Config.Compress ? "default" : "-")} | {r.Config.HoldFraction?.ToString(c) ?? "-"} | {r.TestAccuracy:P2} | {delta} | {macs} | {prms} | {r.FitSeconds:F0} s | {time} |");
+        }
+        File.WriteAllText(Path.Combine(args.ResultsDirectory, "sweep.md"), md.ToString());
+    }
+}

@@ -1,0 +1,33 @@
+using System.Text.Json;
+using Microsoft.ML.Edp;
+
+namespace Microsoft.ML.Edp.Benchmarks;
+
+/// <summary>One training run: a name and the option overrides that distinguish it.</summary>
+public sealed record RunConfig(
+    string Name, bool Compress = true, EdpArchitecture Architecture = EdpArchitecture.VggSmall,
+    double? RankPenalty = null, double? ChannelPenalty = null, double? HoldFraction = null, double? RampFraction = null,
+    EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null)
+{
+    public EdpCompressOptions ToOptions(int epochs, int threads)
+    {
+        var o = new EdpCompressOptions { Architecture = Architecture, Compress = Compress, Epochs = epochs, NumberOfThreads = threads, Seed = 1 };
+        if (RankPenalty is { } r) o.RankPenalty = r;
+        if (ChannelPenalty is { } c) o.ChannelPenalty = c;
+        if (HoldFraction is { } h) o.PenaltyHoldFraction = h;
+        if (RampFraction is { } f) o.PenaltyRampFraction = f;
+        if (Weighting is { } w) o.PenaltyWeighting = w;
+        if (Init is { } i) o.CoefficientInit = i;
+        if (ChannelGroup is { } g) o.ChannelGroup = g;
+        return o;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this);
+    public static RunConfig FromJson(string json) => JsonSerializer.Deserialize<RunConfig>(json)!;
+}
+
+/// <summary>What one run measured.</summary>
+public sealed record RunResult(
+    RunConfig Config, int Epochs, int Threads, long TrainRows, double TestAccuracy,
+    long Params, long Macs, long OnnxBytes, long OnnxParameters, double FitSeconds, double TrainingSeconds,
+    long PeakRssBytes, long[] RssPerEpochBytes, double? AccuracyBeforePruning, double? AccuracyAfterPruning, string ReportMarkdown);

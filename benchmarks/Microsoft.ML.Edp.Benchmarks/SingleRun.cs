@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML.Edp.Data;
+
+namespace Microsoft.ML.Edp.Benchmarks;
+
+/// <summary>One training run in its own process, so that peak RSS belongs to that run alone.</summary>
+public static class SingleRun
+{
+    public static void Execute(RunConfig config, string resultPath, int epochs, int threads, int trainLimit)
+    {
+        var dataDir = Path.GetDirectoryName(resultPath) is { } d && File.Exists(Path.Combine(d, "data-dir.txt"))
+            ? File.ReadAllText(Path.Combine(d, "data-dir.txt")).Trim()
+            : FashionMnist.DebianPackageDirectory;
+        var ml = new MLContext(seed: 1);
+        ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress") && e.Kind == Runtime.ChannelMessageKind.Info) Console.WriteLine($"[{config.Name}] {e.Message}"); };
+        var train = ml.Data.LoadFromEnumerable(FashionMnist.Load(dataDir, "train", trainLimit));
+        var test = ml.Data.LoadFromEnumerable(FashionMnist.Load(dataDir, "t10k"));
+        var toKey = ml.Transforms.Conversion.MapValueToKey("Label");
+        var options = config.ToOptions(epochs, threads);
+        options.ValidationSet = toKey.Fit(train).Transform(test);
+
+        var clock = Stopwatch.StartNew();
+        var model = toKey.Append(ml.Transforms.CompressEdp(options)).Fit(train);
+        double fitSeconds = clock.Elapsed.TotalSeconds;
+        var accuracy = ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
+        var report = model.LastTransformer.Report;
+
+        var modelDir = Path.Combine(Path.GetDirectoryName(resultPath)!, "models");
+        Directory.CreateDirectory(modelDir);
+        model.LastTransformer.SaveOnnx(Path.Combine(modelDir, config.Name + ".onnx"));
+        ml.Model.Save(model, train.Schema, Path.Combine(modelDir, config.Name + ".zip"));
+
+        var result = new RunResult(config, epochs, threads, report.TrainingRows, accuracy,
+            report.ParamsAfter, report.MacsAfter, report.OnnxSizeBytes, report.OnnxParameterCount, fitSeconds, report.TrainingSeconds,
+            PeakRssBytes(), report.Epochs.Select(e => e.WorkingSetBytes).ToArray(),
+            report.ValidationAccuracyBeforePruning, report.ValidationAccuracyAfterPruning, report.ToMarkdown());
+        File.WriteAllText(resultPath, JsonSerializer.Serialize(result));
+    }
+
+    /// <summary>VmHWM: the process's peak resident set size.</summary>
+    private static long PeakRssBytes()
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    }
+
+    /// <summary>Runs <paramref name="config"/> in a child process of this program and reads its result.</summary>
+    public static RunResult InChildProcess(RunConfig config, BenchmarkArguments args, string workDir, int trainLimit = int.MaxValue)
+    {
+        Directory.CreateDirectory(workDir);
+        File.WriteAllText(Path.Combine(workDir, "data-dir.txt"), args.DataDirectory);
+        var resultPath = Path.Combine(workDir, config.Name + ".json");
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false };
+        foreach (var a in new[] { typeof(SingleRun).Assembly.Location, "run", config.ToJson(), resultPath, args.Epochs.ToString(), args.Threads.ToString(), trainLimit.ToString() })
+            start.ArgumentList.Add(a);
+        // libgomp's default spin-wait costs up to 9x on a busy 2-core machine; the library sets this too, but only the
+        // environment of a new process is certain to reach libgomp before it loads.
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        using var process = Process.Start(start)!;
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"Run '{config.Name}' failed with exit code {process.ExitCode}.");
+        return JsonSerializer.Deserialize<RunResult>(File.ReadAllText(resultPath))!;
+    }
+}
