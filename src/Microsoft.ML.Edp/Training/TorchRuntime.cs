@@ -12,6 +12,11 @@ internal static class TorchRuntime
     [DllImport("libc", EntryPoint = "setenv")]
     private static extern int SetNativeEnvironment(string name, string value, int overwrite);
 
+    [DllImport("libc", EntryPoint = "mallopt")]
+    private static extern int MallocOption(int parameter, int value);
+
+    private const int MallocTrimThreshold = -1, MallocTopPad = -2, MallocMmapThreshold = -3;
+
     /// <summary>Must run before the first torch call. libgomp reads OMP_WAIT_POLICY once, when libtorch loads; its
     /// default (spin) made two threads on two busy cores 9x slower than one thread. The user's own setting wins.
     /// .NET's Environment.SetEnvironmentVariable does not reach native getenv on Unix, hence setenv.</summary>
@@ -19,8 +24,25 @@ internal static class TorchRuntime
     {
         if (Interlocked.Exchange(ref _prepared, 1) == 1 || !OperatingSystem.IsLinux())
             return;
-        try { SetNativeEnvironment("OMP_WAIT_POLICY", "PASSIVE", 0); }
+        try
+        {
+            SetNativeEnvironment("OMP_WAIT_POLICY", "PASSIVE", 0);
+            KeepAllocatorMemory();
+        }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    /// <summary>libtorch frees each batch's activations (megabytes per layer) and glibc hands such blocks back to the
+    /// kernel, so every batch page-faults them in again; on the 2-core VMs here that was half of all CPU time, in the
+    /// kernel. Serving blocks up to 32 MB from the heap and not trimming it made an epoch 1.8x faster (8.6 s against
+    /// 15.7 s for 10,000 images). Skipped when the user tunes glibc's allocator through the environment.</summary>
+    private static void KeepAllocatorMemory()
+    {
+        if (Environment.GetEnvironmentVariables().Keys.Cast<string>().Any(k => k.StartsWith("MALLOC_", StringComparison.Ordinal)))
+            return;
+        MallocOption(MallocMmapThreshold, 32 << 20);
+        MallocOption(MallocTrimThreshold, 1 << 30);
+        MallocOption(MallocTopPad, 64 << 20);
     }
 
     /// <summary>Applies the thread count and seeds the global generators, so the same seed on one thread gives the same model.</summary>
