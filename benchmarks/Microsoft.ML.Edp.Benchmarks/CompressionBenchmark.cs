@@ -10,7 +10,7 @@ namespace Microsoft.ML.Edp.Benchmarks;
 public static class CompressionBenchmark
 {
     /// <summary>The strong operating point: about a quarter of the MACs.</summary>
-    public static readonly RunConfig Strong = new("edp-strong", RankPenalty: 0.06, ChannelPenalty: 0.06);
+    public static readonly RunConfig Strong = new("edp-strong", RankPenalty: 0.13, ChannelPenalty: 0.13);
 
     public static readonly RunConfig[] Configs = [new("plain", Compress: false), new("edp-default"), Strong];
 

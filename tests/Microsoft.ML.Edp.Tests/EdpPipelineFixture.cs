@@ -20,7 +20,7 @@ public sealed class EdpPipelineFixture : IDisposable
     public static EdpCompressOptions Options(IDataView validation) => new()
     {
         Epochs = Epochs, BatchSize = BatchSize, Seed = 1, NumberOfThreads = 2, ValidationSet = validation,
-        RankPenalty = 0.25, ChannelPenalty = 0.25, PenaltyHoldFraction = 0.7,
+        RankPenalty = 0.25, ChannelPenalty = 0.25, PenaltyHoldFraction = 0.7, ChannelGroup = EdpChannelGroup.BatchNorm,
     };
 
     public EdpPipelineFixture()
