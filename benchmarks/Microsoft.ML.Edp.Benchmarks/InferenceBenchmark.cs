@@ -13,9 +13,11 @@ namespace Microsoft.ML.Edp.Benchmarks;
 /// latency at batch 1 and 64, and throughput through ML.NET's Transform + cursor and PredictionEngine.</summary>
 public static class InferenceBenchmark
 {
+    // The saved pipeline starts with MapValueToKey("Label"), so scoring rows carry a label column, as Model Builder's do.
     private sealed class Input
     {
         [VectorType(FashionMnistImage.PixelCount)] public float[] Features { get; set; } = [];
+        public string Label { get; set; } = "";
     }
 
     private sealed class Output
