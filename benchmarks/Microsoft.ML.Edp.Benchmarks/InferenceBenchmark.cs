@@ -33,7 +33,7 @@ public static class InferenceBenchmark
     {
         var name = args.Quick ? "compression-quick" : "compression";
         var modelDir = Path.Combine(args.ResultsDirectory, "runs", name, "models");
-        var models = new[] { "plain", "edp-default", CompressionBenchmark.Strong.Name };
+        var models = CompressionBenchmark.Configs.Select(c => c.Name).ToArray();
         var images = FashionMnist.Load(args.DataDirectory, "t10k");
         int iterations = args.Quick ? 50 : 400;
 

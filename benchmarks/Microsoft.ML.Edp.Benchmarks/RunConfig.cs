@@ -7,7 +7,7 @@ namespace Microsoft.ML.Edp.Benchmarks;
 public sealed record RunConfig(
     string Name, bool Compress = true, EdpArchitecture Architecture = EdpArchitecture.VggSmall,
     double? RankPenalty = null, double? ChannelPenalty = null, double? HoldFraction = null, double? RampFraction = null,
-    EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null)
+    EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null, int? ChannelMultiple = null)
 {
     public EdpCompressOptions ToOptions(int epochs, int threads)
     {
@@ -19,6 +19,7 @@ public sealed record RunConfig(
         if (Weighting is { } w) o.PenaltyWeighting = w;
         if (Init is { } i) o.CoefficientInit = i;
         if (ChannelGroup is { } g) o.ChannelGroup = g;
+        if (ChannelMultiple is { } m) o.ChannelMultiple = m;
         return o;
     }
 

@@ -17,7 +17,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
     /// <summary>Largest |ONNX Runtime - TorchSharp| logit difference accepted for an exported model.</summary>
     public const double ExportTolerance = 1e-4;
 
-    public sealed record Result(byte[] Onnx, EdpCompressionReport Report, InferenceGraph Graph);
+    public sealed record Result(byte[] Onnx, EdpCompressionReport Report);
 
     public Result Run(IDataView train, EdpInputSchema schema, IReadOnlyList<string> classNames)
     {
@@ -29,8 +29,9 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         if (options.BatchSize > scan.RowCount)
             throw new ArgumentOutOfRangeException(nameof(options.BatchSize),
                 $"BatchSize is {options.BatchSize} but the training data has only {scan.RowCount} rows: expected a batch size no larger than the data.");
-        if (options.ValidationSet is { } v)
-            DataScan.Run(v, EdpInputSchema.Validate(v.Schema, options, "validation"), "validation", options.CancellationToken);
+        var validationSchema = options.ValidationSet is { } v ? EdpInputSchema.Validate(v.Schema, options, "validation") : null;
+        if (validationSchema is not null)
+            DataScan.Run(options.ValidationSet!, validationSchema, "validation", options.CancellationToken);
 
         TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
         var device = TorchRuntime.SelectDevice(options.Device, options.FallbackToCpu, warning);
@@ -45,13 +46,11 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         double trainingSeconds = clock.Elapsed.TotalSeconds;
         net.eval();
 
-        var validation = options.ValidationSet is { } val
-            ? new ImageBatchStream(val, EdpInputSchema.Validate(val.Schema, options, "validation"), options.BatchSize, 0)
-            : null;
+        var validation = validationSchema is null ? null : new ImageBatchStream(options.ValidationSet!, validationSchema, options.BatchSize, 0);
         double? accuracyBefore = validation is null ? null : EdpTrainer.Accuracy(x => net.forward(x), validation, spec, device);
 
         net.to(CPU);
-        var plans = PruningPlanner.Plan(net, options.Compress ? options.PruneThreshold : 0, options.ChannelGroup);
+        var plans = PruningPlanner.Plan(net, options.Compress ? options.PruneThreshold : 0, options.ChannelGroup, options.ChannelMultiple);
         var graph = PruneAndMerge.Apply(net, plans);
         var bare = OnnxModelWriter.Write(graph, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, graph, trainStream);
@@ -76,7 +75,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         };
         info($"EDP: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, ONNX {report.OnnxSizeBytes:N0} bytes.");
         var onnx = OnnxModelWriter.Write(graph, new Dictionary<string, string> { [OnnxNames.ReportMetadataKey] = report.ToJson() });
-        return new Result(onnx, report, graph);
+        return new Result(onnx, report);
     }
 
     /// <summary>Every export is checked: ONNX Runtime must reproduce TorchSharp's logits for the same graph on real

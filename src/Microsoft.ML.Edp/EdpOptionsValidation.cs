@@ -11,6 +11,7 @@ internal static class EdpOptionsValidation
         Positive(o.Epochs, nameof(o.Epochs));
         Positive(o.BatchSize, nameof(o.BatchSize));
         Positive(o.ShuffleBufferSize, nameof(o.ShuffleBufferSize));
+        Positive(o.ChannelMultiple, nameof(o.ChannelMultiple));
         Check(o.BatchNormRecalibrationBatches >= 0, nameof(o.BatchNormRecalibrationBatches), "an integer >= 0", o.BatchNormRecalibrationBatches);
         if (o.NumberOfThreads is int t)
             Positive(t, nameof(o.NumberOfThreads));

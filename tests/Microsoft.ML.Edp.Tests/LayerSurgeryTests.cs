@@ -51,6 +51,17 @@ public class LayerSurgeryTests
         => Assert.Equal(pairCheaper, LayerCost.PairIsCheaper(n, c, area, rank));
 
     [Fact]
+    public void GroupSelectionKeepsGroupsAboveTheRelativeThresholdAndRoundsUpByNorm()
+    {
+        float[] norms = [0, 5, 0.04f, 2, 0, 0.06f, 1, 0, 0, 3];
+        Assert.Equal([1L, 2, 3, 5, 6, 9], Pruning.GroupSelection.Keep(norms, 0));
+        Assert.Equal([1L, 3, 5, 6, 9], Pruning.GroupSelection.Keep(norms, 0.01));          // 0.04 <= 0.05
+        Assert.Equal([0L, 1, 2, 3, 4, 5, 6, 9], Pruning.GroupSelection.Keep(norms, 0.01, multiple: 8)); // adds 0.04, then zeros by index
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), Pruning.GroupSelection.Keep(norms, 0.5, multiple: 16)); // capped at all
+        Assert.Equal([1L], Pruning.GroupSelection.Keep([0f, 2, 1], 0.9));                   // the largest always survives
+    }
+
+    [Fact]
     public void VggSmallCostMatchesThePublishedCounts()
     {
         var net = new Network.EdpNet(Network.NetworkSpec.Vgg(new EdpCompressOptions { Compress = false }, 10));

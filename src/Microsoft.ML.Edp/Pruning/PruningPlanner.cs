@@ -7,7 +7,7 @@ namespace Microsoft.ML.Edp.Pruning;
 /// every epoch for the live rank and width.</summary>
 internal static class PruningPlanner
 {
-    public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold, EdpChannelGroup channelGroup)
+    public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold, EdpChannelGroup channelGroup, int channelMultiple = 1)
     {
         var plans = new List<LayerPlan>();
         long h = net.Spec.Height, w = net.Spec.Width;
@@ -17,23 +17,23 @@ internal static class PruningPlanner
             var s = block.Spec;
             h = (h + 2 * s.Padding - s.Kernel) / s.Stride + 1;
             w = (w + 2 * s.Padding - s.Kernel) / s.Stride + 1;
-            var (outputs, rank) = Select(block.conv, block.bn, s.Name, s.OutChannels, relativeThreshold, channelGroup);
+            var (outputs, rank) = Select(block.conv, block.bn, s.Name, s.OutChannels, relativeThreshold, channelGroup, channelMultiple);
             plans.Add(new LayerPlan(s.Name, true, [s.OutChannels, s.InChannels, s.Kernel, s.Kernel], h * w, inputs, outputs, rank));
             inputs = outputs;
             if (s.PoolAfter)
                 (h, w) = (h / 2, w / 2);
         }
-        var (classes, headRank) = Select(net.head.linear, null, NetworkSpec.ClassifierName, net.Spec.Classes, relativeThreshold, channelGroup);
+        var (classes, headRank) = Select(net.head.linear, null, NetworkSpec.ClassifierName, net.Spec.Classes, relativeThreshold, channelGroup, channelMultiple);
         plans.Add(new LayerPlan(NetworkSpec.ClassifierName, false, [net.Spec.Classes, net.Spec.Convs[^1].OutChannels], 1, inputs, classes, headRank));
         return plans;
     }
 
-    private static (long[] Outputs, long[]? Rank) Select(LayerWeight weight, TorchSharp.Modules.BatchNorm? bn, string name, long outChannels, double threshold, EdpChannelGroup channelGroup)
+    private static (long[] Outputs, long[]? Rank) Select(LayerWeight weight, TorchSharp.Modules.BatchNorm? bn, string name, long outChannels, double threshold, EdpChannelGroup channelGroup, int multiple)
     {
         if (weight is not CompressedWeight cab)
             return (GroupSelection.All(outChannels), null);
         var (rankNorms, channelNorms) = ProximalGroupLasso.GroupNorms(new ProximalGroupLasso.Layer(name, cab, bn), channelGroup);
-        var outputs = channelNorms is null ? GroupSelection.All(outChannels) : GroupSelection.Keep(channelNorms, threshold);
-        return (outputs, GroupSelection.Keep(rankNorms, threshold));
+        var outputs = channelNorms is null ? GroupSelection.All(outChannels) : GroupSelection.Keep(channelNorms, threshold, multiple);
+        return (outputs, GroupSelection.Keep(rankNorms, threshold, multiple));
     }
 }

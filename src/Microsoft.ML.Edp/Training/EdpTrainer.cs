@@ -58,7 +58,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                 seen += batch.Count;
                 options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, ++batchIndex, lossSum / seen, (double)correct / seen, false, null));
             }
-            var plans = PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup);
+            var plans = PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple);
             var report = new EdpEpochReport
             {
                 Epoch = epoch, Loss = lossSum / seen, Accuracy = (double)correct / seen, Seconds = clock.Elapsed.TotalSeconds,
