@@ -18,8 +18,6 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
 
     private List<(Tensor Rows, Tensor Columns)>? _frozen;
 
-    public IReadOnlyList<Layer> Layers => layers;
-
     public static ProximalGroupLasso For(EdpNet net, EdpPenaltyWeighting weighting, EdpChannelGroup channelGroup)
     {
         var list = net.Blocks.Where(b => b.conv is CompressedWeight)
