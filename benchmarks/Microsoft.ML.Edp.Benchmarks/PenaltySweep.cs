@@ -21,6 +21,9 @@ public static class PenaltySweep
         new("doc-0.1-hold0.6", RankPenalty: 0.1, ChannelPenalty: 0.1, ChannelGroup: Doc, HoldFraction: 0.6),
         new("bn-cost-0.1-hold0.6", RankPenalty: 0.1, ChannelPenalty: 0.1, ChannelGroup: Bn, HoldFraction: 0.6, Weighting: EdpPenaltyWeighting.Cost),
         new("doc-0.07-hold0.6", RankPenalty: 0.07, ChannelPenalty: 0.07, ChannelGroup: Doc, HoldFraction: 0.6),
+        new("doc-0.1-ramp0.3-hold0.5", RankPenalty: 0.1, ChannelPenalty: 0.1, ChannelGroup: Doc, RampFraction: 0.3, HoldFraction: 0.5),
+        new("doc-0.085-hold0.5", RankPenalty: 0.085, ChannelPenalty: 0.085, ChannelGroup: Doc, HoldFraction: 0.5),
+        new("doc-0.095-hold0.5", RankPenalty: 0.095, ChannelPenalty: 0.095, ChannelGroup: Doc, HoldFraction: 0.5),
     ];
 
     public static void Run(BenchmarkArguments args)
