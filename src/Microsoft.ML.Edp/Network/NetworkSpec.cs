@@ -9,6 +9,23 @@ internal sealed record NetworkSpec(int InChannels, int Height, int Width, IReadO
 {
     public const string ClassifierName = "classifier";
 
+    /// <summary>Output pixels (height x width) of each conv, in order: the one place spatial sizes are worked out.</summary>
+    public long[] ConvOutputPixels()
+    {
+        long h = Height, w = Width;
+        var pixels = new long[Convs.Count];
+        for (int i = 0; i < Convs.Count; i++)
+        {
+            var c = Convs[i];
+            h = (h + 2 * c.Padding - c.Kernel) / c.Stride + 1;
+            w = (w + 2 * c.Padding - c.Kernel) / c.Stride + 1;
+            pixels[i] = h * w;
+            if (c.PoolAfter)
+                (h, w) = (h / 2, w / 2);
+        }
+        return pixels;
+    }
+
     public static readonly int[] VggSmallWidths = [16, 16, 32, 32, 64, 64];
     public static readonly int[] VggMediumWidths = [32, 32, 64, 64, 128, 128];
 

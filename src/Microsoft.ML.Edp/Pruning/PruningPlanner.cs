@@ -10,18 +10,14 @@ internal static class PruningPlanner
     public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold, EdpChannelGroup channelGroup, int channelMultiple = 1)
     {
         var plans = new List<LayerPlan>();
-        long h = net.Spec.Height, w = net.Spec.Width;
+        var pixels = net.Spec.ConvOutputPixels();
         long[] inputs = GroupSelection.All(net.Spec.InChannels);
-        foreach (var block in net.Blocks)
+        for (int i = 0; i < net.Blocks.Count; i++)
         {
-            var s = block.Spec;
-            h = (h + 2 * s.Padding - s.Kernel) / s.Stride + 1;
-            w = (w + 2 * s.Padding - s.Kernel) / s.Stride + 1;
+            var (block, s) = (net.Blocks[i], net.Blocks[i].Spec);
             var (outputs, rank) = Select(block.conv, block.bn, s.Name, s.OutChannels, relativeThreshold, channelGroup, channelMultiple);
-            plans.Add(new LayerPlan(s.Name, true, [s.OutChannels, s.InChannels, s.Kernel, s.Kernel], h * w, inputs, outputs, rank));
+            plans.Add(new LayerPlan(s.Name, true, [s.OutChannels, s.InChannels, s.Kernel, s.Kernel], pixels[i], inputs, outputs, rank));
             inputs = outputs;
-            if (s.PoolAfter)
-                (h, w) = (h / 2, w / 2);
         }
         var (classes, headRank) = Select(net.head.linear, null, NetworkSpec.ClassifierName, net.Spec.Classes, relativeThreshold, channelGroup, channelMultiple);
         plans.Add(new LayerPlan(NetworkSpec.ClassifierName, false, [net.Spec.Classes, net.Spec.Convs[^1].OutChannels], 1, inputs, classes, headRank));

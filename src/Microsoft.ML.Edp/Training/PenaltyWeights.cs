@@ -36,16 +36,7 @@ internal static class PenaltyWeights
     public static Dictionary<string, (double Rank, double Channel)> GroupCosts(NetworkSpec spec)
     {
         var result = new Dictionary<string, (double, double)>();
-        long h = spec.Height, w = spec.Width;
-        var pixels = new List<long>();
-        foreach (var c in spec.Convs)
-        {
-            h = (h + 2 * c.Padding - c.Kernel) / c.Stride + 1;
-            w = (w + 2 * c.Padding - c.Kernel) / c.Stride + 1;
-            pixels.Add(h * w);
-            if (c.PoolAfter)
-                (h, w) = (h / 2, w / 2);
-        }
+        var pixels = spec.ConvOutputPixels();
         for (int i = 0; i < spec.Convs.Count; i++)
         {
             var c = spec.Convs[i];
