@@ -36,15 +36,14 @@ public sealed class EdpCompressEstimator : IEstimator<EdpCompressTransformer>
     {
         ArgumentNullException.ThrowIfNull(input);
         var schema = EdpInputSchema.Validate(input.Schema, _options);
-        if (_options.ValidationSet is { } validation)
-            schema.ValidateCompatible(validation.Schema, _options);
+        var validationSchema = _options.ValidationSet is { } validation ? schema.ValidateCompatible(validation.Schema, _options) : null;
         var labels = LabelKeyValues.Read(schema.Label, schema.ClassCount);
 
         var host = _env.Register("EdpCompress");
         using var channel = host.Start("Fit");
         var result = new EdpCompression(_options,
             m => channel.Info(MessageSensitivity.Unknown, m),
-            m => channel.Warning(MessageSensitivity.Unknown, m)).Run(input, schema, labels.Names);
+            m => channel.Warning(MessageSensitivity.Unknown, m)).Run(input, schema, validationSchema, labels.Names);
         var chain = ScoringChainBuilder.Build(_ml, result.Onnx, _options, labels, input);
         return new EdpCompressTransformer(chain, result.Onnx, result.Report);
     }

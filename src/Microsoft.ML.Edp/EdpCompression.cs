@@ -19,7 +19,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
     public sealed record Result(byte[] Onnx, EdpCompressionReport Report);
 
-    public Result Run(IDataView train, EdpInputSchema schema, IReadOnlyList<string> classNames)
+    public Result Run(IDataView train, EdpInputSchema schema, EdpInputSchema? validationSchema, IReadOnlyList<string> classNames)
     {
         var total = Stopwatch.StartNew();
         var scan = DataScan.Run(train, schema, "training", options.CancellationToken);
@@ -29,7 +29,6 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         if (options.BatchSize > scan.RowCount)
             throw new ArgumentOutOfRangeException(nameof(options.BatchSize),
                 $"BatchSize is {options.BatchSize} but the training data has only {scan.RowCount} rows: expected a batch size no larger than the data.");
-        var validationSchema = options.ValidationSet is { } v ? EdpInputSchema.Validate(v.Schema, options, "validation") : null;
         if (validationSchema is not null)
             DataScan.Run(options.ValidationSet!, validationSchema, "validation", options.CancellationToken);
 

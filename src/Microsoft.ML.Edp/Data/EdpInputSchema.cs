@@ -51,11 +51,12 @@ internal sealed class EdpInputSchema
     }
 
     /// <summary>The validation set must carry the same feature and label columns as the training set.</summary>
-    public void ValidateCompatible(DataViewSchema other, EdpCompressOptions options)
+    public EdpInputSchema ValidateCompatible(DataViewSchema other, EdpCompressOptions options)
     {
         var v = Validate(other, options, "validation");
         if (v.ClassCount != ClassCount)
             throw Mismatch("label", options.LabelColumnName, $"a key type with {ClassCount} classes, as in the training data", v.Label.Type, "validation");
+        return v;
     }
 
     private static string Describe(SchemaShape.Column c) => c.Kind switch
