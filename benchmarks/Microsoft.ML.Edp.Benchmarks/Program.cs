@@ -2,13 +2,13 @@
 //   compression [--quick] [--epochs N] [--threads N]   plain vs EDP operating points, one child process per run
 //   sweep [--epochs N] [--threads N]                    the penalty sweep
 //   inference [--quick]                                 ONNX Runtime and ML.NET latency, original vs compressed
-//   run <config-json> <result-path> <epochs> <threads> <train-limit>   (internal: one training run)
+//   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 using Microsoft.ML.Edp.Benchmarks;
 
 var command = args.Length > 0 ? args[0] : "compression";
 if (command == "run")
 {
-    SingleRun.Execute(RunConfig.FromJson(args[1]), args[2], int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]));
+    SingleRun.Execute(RunConfig.FromJson(args[1]), args[2], args[3], int.Parse(args[4]), int.Parse(args[5]));
     return 0;
 }
 var options = BenchmarkArguments.Parse(args.Skip(1).ToArray());

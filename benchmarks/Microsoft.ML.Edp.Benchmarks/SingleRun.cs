@@ -7,14 +7,11 @@ namespace Microsoft.ML.Edp.Benchmarks;
 /// <summary>One training run in its own process, so that peak RSS belongs to that run alone.</summary>
 public static class SingleRun
 {
-    public static void Execute(RunConfig config, string resultPath, int epochs, int threads, int trainLimit)
+    public static void Execute(RunConfig config, string resultPath, string dataDir, int epochs, int threads)
     {
-        var dataDir = Path.GetDirectoryName(resultPath) is { } d && File.Exists(Path.Combine(d, "data-dir.txt"))
-            ? File.ReadAllText(Path.Combine(d, "data-dir.txt")).Trim()
-            : FashionMnist.DebianPackageDirectory;
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress") && e.Kind == Runtime.ChannelMessageKind.Info) Console.WriteLine($"[{config.Name}] {e.Message}"); };
-        var train = ml.Data.LoadFromEnumerable(FashionMnist.Load(dataDir, "train", trainLimit));
+        var train = ml.Data.LoadFromEnumerable(FashionMnist.Load(dataDir, "train"));
         var test = ml.Data.LoadFromEnumerable(FashionMnist.Load(dataDir, "t10k"));
         var toKey = ml.Transforms.Conversion.MapValueToKey("Label");
         var options = config.ToOptions(epochs, threads);
@@ -46,13 +43,12 @@ public static class SingleRun
     }
 
     /// <summary>Runs <paramref name="config"/> in a child process of this program and reads its result.</summary>
-    public static RunResult InChildProcess(RunConfig config, BenchmarkArguments args, string workDir, int trainLimit = int.MaxValue)
+    public static RunResult InChildProcess(RunConfig config, BenchmarkArguments args, string workDir)
     {
         Directory.CreateDirectory(workDir);
-        File.WriteAllText(Path.Combine(workDir, "data-dir.txt"), args.DataDirectory);
         var resultPath = Path.Combine(workDir, config.Name + ".json");
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false };
-        foreach (var a in new[] { typeof(SingleRun).Assembly.Location, "run", config.ToJson(), resultPath, args.Epochs.ToString(), args.Threads.ToString(), trainLimit.ToString() })
+        foreach (var a in new[] { typeof(SingleRun).Assembly.Location, "run", config.ToJson(), resultPath, args.DataDirectory, args.Epochs.ToString(), args.Threads.ToString() })
             start.ArgumentList.Add(a);
         // libgomp's default spin-wait costs up to 9x on a busy 2-core machine; the library sets this too, but only the
         // environment of a new process is certain to reach libgomp before it loads.
