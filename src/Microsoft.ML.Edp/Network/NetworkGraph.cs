@@ -1,0 +1,96 @@
+using Microsoft.ML.Edp.Export;
+
+namespace Microsoft.ML.Edp.Network;
+
+/// <summary>One layer of a network description. Its output value is named after the layer; <see cref="Inputs"/> name
+/// the values it reads (the graph input is <see cref="NetworkGraph.InputName"/>). Names are stable: logs, the report,
+/// checkpoints and the ONNX graph use them, so they hold only letters, digits and underscores.</summary>
+internal abstract record LayerNode(string Name, string[] Inputs)
+{
+    public string Input => Inputs[0];
+}
+
+/// <summary>A square-kernel 2-D convolution (group 1). <c>Compressed</c> makes it a compressed-aware block.
+/// <c>Weight</c> and <c>Bias</c> hold given (imported) values; without them it starts from PyTorch's default init.</summary>
+internal sealed record ConvLayer(string Name, string Input, int InChannels, int OutChannels, int Kernel, int Stride, int Padding,
+    bool Compressed, bool HasBias = false, DenseTensor? Weight = null, DenseTensor? Bias = null) : LayerNode(Name, [Input]);
+
+/// <summary>A fully connected layer on [N, InFeatures] inputs, always with a bias.</summary>
+internal sealed record LinearLayer(string Name, string Input, int InFeatures, int OutFeatures, bool Compressed,
+    DenseTensor? Weight = null, DenseTensor? Bias = null) : LayerNode(Name, [Input]);
+
+/// <summary>BatchNorm over channels, with given (imported) affine parameters and running statistics when present.</summary>
+internal sealed record BatchNormLayer(string Name, string Input, int Channels, double Epsilon = 1e-5,
+    DenseTensor? Scale = null, DenseTensor? Shift = null, DenseTensor? Mean = null, DenseTensor? Variance = null) : LayerNode(Name, [Input]);
+
+/// <summary>ReLU, or with <c>Max</c> a clipped ReLU such as ReLU6 (ONNX Clip with min 0).</summary>
+internal sealed record ReluLayer(string Name, string Input, float? Max = null) : LayerNode(Name, [Input]);
+
+/// <summary>Max or average pooling with a square window; average pooling ignores padded cells (ONNX's default).</summary>
+internal sealed record PoolLayer(string Name, string Input, bool IsMax, int Kernel, int Stride, int Padding = 0) : LayerNode(Name, [Input]);
+
+/// <summary>Global average pooling straight to [N, C].</summary>
+internal sealed record GlobalPoolLayer(string Name, string Input) : LayerNode(Name, [Input]);
+
+/// <summary>[N, C, H, W] to [N, C*H*W].</summary>
+internal sealed record FlattenLayer(string Name, string Input) : LayerNode(Name, [Input]);
+
+/// <summary>The element-wise sum of two values of the same shape: the residual join.</summary>
+internal sealed record AddLayer(string Name, string Left, string Right) : LayerNode(Name, [Left, Right]);
+
+/// <summary>A network description: an image input [N, C, H, W], layers in execution order (every input is defined
+/// before it is read), and the value holding the class logits [N, Classes].</summary>
+internal sealed record NetworkGraph(int InChannels, int Height, int Width, IReadOnlyList<LayerNode> Layers, string Output, int Classes)
+{
+    public const string InputName = "input";
+
+    /// <summary>The shape of every value without the batch dimension: [C, H, W] for maps, [F] for features. Also checks
+    /// that the graph is well formed, so a bad description fails here and not deep inside training.</summary>
+    public IReadOnlyDictionary<string, long[]> Shapes()
+    {
+        var shapes = new Dictionary<string, long[]> { [InputName] = [InChannels, Height, Width] };
+        foreach (var layer in Layers)
+        {
+            var inputs = layer.Inputs.Select(i => shapes.TryGetValue(i, out var s) ? s
+                : throw new InvalidOperationException($"Layer '{layer.Name}' reads '{i}', which no earlier layer produces.")).ToArray();
+            var x = inputs[0];
+            if (shapes.ContainsKey(layer.Name))
+                throw new InvalidOperationException($"Two layers are named '{layer.Name}'.");
+            shapes[layer.Name] = layer switch
+            {
+                ConvLayer c => Window(layer, x, c.InChannels, c.OutChannels, c.Kernel, c.Stride, c.Padding),
+                PoolLayer p => Window(layer, x, null, x[0], p.Kernel, p.Stride, p.Padding),
+                GlobalPoolLayer => Window(layer, x, null, x[0], 1, 1, 0)[..1],
+                FlattenLayer => [x.Aggregate(1L, (a, b) => a * b)],
+                LinearLayer l => x.Length == 1 && x[0] == l.InFeatures ? [l.OutFeatures]
+                    : throw Mismatch(layer, $"[{l.InFeatures}] features", x),
+                BatchNormLayer b => x[0] == b.Channels ? x : throw Mismatch(layer, $"{b.Channels} channels", x),
+                AddLayer => x.SequenceEqual(inputs[1]) ? x : throw Mismatch(layer, $"two inputs of one shape, [{string.Join(", ", x)}]", inputs[1]),
+                _ => x,
+            };
+        }
+        if (!shapes.TryGetValue(Output, out var output) || output.Length != 1 || output[0] != Classes)
+            throw new InvalidOperationException($"The network output '{Output}' must be [{Classes}] class logits, found {(output is null ? "no such value" : $"[{string.Join(", ", output)}]")}.");
+        return shapes;
+    }
+
+    /// <summary>Output height x width of every conv, the spatial factor of its MACs.</summary>
+    public long OutputPixels(string layer, IReadOnlyDictionary<string, long[]> shapes)
+        => shapes[layer] is { Length: 3 } s ? s[1] * s[2] : 1;
+
+    /// <summary>The layers that read <paramref name="value"/>.</summary>
+    public IEnumerable<LayerNode> Consumers(string value) => Layers.Where(l => l.Inputs.Contains(value));
+
+    /// <summary>The output shape of a sliding window over a [C, H, W] map.</summary>
+    private static long[] Window(LayerNode layer, long[] x, int? inChannels, long outChannels, int kernel, int stride, int padding)
+    {
+        if (x.Length != 3 || (inChannels is int c && x[0] != c))
+            throw Mismatch(layer, inChannels is int n ? $"a [{n}, H, W] map" : "a [C, H, W] map", x);
+        if (Math.Min(x[1], x[2]) + 2 * padding < kernel)
+            throw Mismatch(layer, $"a map of at least {kernel - 2 * padding}x{kernel - 2 * padding} pixels for its {kernel}x{kernel} window", x);
+        return [outChannels, (x[1] + 2 * padding - kernel) / stride + 1, (x[2] + 2 * padding - kernel) / stride + 1];
+    }
+
+    private static InvalidOperationException Mismatch(LayerNode layer, string expected, long[] found)
+        => new($"Layer '{layer.Name}' ({layer.GetType().Name.Replace("Layer", "")}) expects {expected}, found [{string.Join(", ", found)}].");
+}
