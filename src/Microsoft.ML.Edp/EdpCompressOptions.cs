@@ -12,6 +12,12 @@ public enum EdpArchitecture
     VggMedium,
     /// <summary>The VGG-S layout with the conv widths given in <see cref="EdpCompressOptions.ConvWidths"/>.</summary>
     CustomVgg,
+    /// <summary>ResNet-20 for small images (He et al. 2016): a 3x3 stem, three stages of three basic blocks at widths
+    /// 16, 32, 64 (see <see cref="EdpCompressOptions.ResNetWidths"/>), 1x1 projection shortcuts where the shape
+    /// changes, global average pooling and a linear classifier.</summary>
+    ResNet20,
+    /// <summary>ResNet-56: the <see cref="ResNet20"/> layout with nine basic blocks a stage.</summary>
+    ResNet56,
 }
 
 /// <summary>Where the network trains.</summary>
@@ -107,6 +113,20 @@ public sealed class EdpCompressOptions
 
     /// <summary>Conv widths for <see cref="EdpArchitecture.CustomVgg"/>; convs come in pairs, with a max pool between pairs.</summary>
     public int[]? ConvWidths = null;
+
+    /// <summary>Widths of the stem and of the three stages for <see cref="EdpArchitecture.ResNet20"/> and
+    /// <see cref="EdpArchitecture.ResNet56"/>: four positive numbers. Null (the default) means 16, 16, 32, 64.</summary>
+    public int[]? ResNetWidths = null;
+
+    /// <summary>A budget: the fraction of the plain network's multiply-accumulates to keep, in (0, 1], e.g. 0.5 for half.
+    /// Null (the default) trains with the fixed <see cref="RankPenalty"/> and <see cref="ChannelPenalty"/>. With a
+    /// budget, a controller scales both penalties during the ramp so that the projected post-PM cost follows the ramp
+    /// down to the target; when the pattern freezes (<see cref="PenaltyHoldFraction"/>) the weakest remaining groups
+    /// are cut to meet it, and the rest of training recovers. Too small a target fails fast, naming the reachable ratio.</summary>
+    public double? TargetMacsRatio = null;
+
+    /// <summary>A budget on parameters, like <see cref="TargetMacsRatio"/>; both may be set, and both are met.</summary>
+    public double? TargetParamsRatio = null;
 
     /// <summary>Train with compressed-aware blocks and run Pruning &amp; Merging. False trains the same architecture with
     /// plain layers and no PM: the baseline every comparison is made against.</summary>

@@ -34,10 +34,10 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
         TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
         var device = TorchRuntime.SelectDevice(options.Device, options.FallbackToCpu, warning);
-        var spec = NetworkSpec.Vgg(options, schema.ClassCount);
+        var graph = Architectures.Build(options, schema.ClassCount);
         info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {options.Architecture} ({(options.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
 
-        using var net = new EdpNet(spec, options.CoefficientInit);
+        using var net = new EdpNet(graph, options.CoefficientInit);
         net.to(device);
         var clock = Stopwatch.StartNew();
         var trainStream = new ImageBatchStream(train, schema, options.BatchSize, options.ShuffleBufferSize);
@@ -46,14 +46,14 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         net.eval();
 
         var validation = validationSchema is null ? null : new ImageBatchStream(options.ValidationSet!, validationSchema, options.BatchSize, 0);
-        double? accuracyBefore = validation is null ? null : EdpTrainer.Accuracy(x => net.forward(x), validation, spec, device);
+        double? accuracyBefore = validation is null ? null : EdpTrainer.Accuracy(x => net.forward(x), validation, graph, device);
 
         net.to(CPU);
         var plans = PruningPlanner.Plan(net, options.Compress ? options.PruneThreshold : 0, options.ChannelGroup, options.ChannelMultiple);
-        var graph = PruneAndMerge.Apply(net, plans);
-        var bare = OnnxModelWriter.Write(graph, new Dictionary<string, string>());
-        double maxDiff = CheckExport(bare, graph, trainStream);
-        double? accuracyAfter = validation is null ? null : OnnxAccuracy(bare, validation, spec);
+        var exported = PruneAndMerge.Apply(net, plans);
+        var bare = OnnxModelWriter.Write(exported, new Dictionary<string, string>());
+        double maxDiff = CheckExport(bare, exported, trainStream);
+        double? accuracyAfter = validation is null ? null : OnnxAccuracy(bare, validation, graph);
 
         var report = new EdpCompressionReport
         {
@@ -64,17 +64,32 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             Layers = plans.Select(ToReport).ToArray(),
             Epochs = epochs.ToArray(),
             ValidationAccuracyBeforePruning = accuracyBefore,
+            TargetMacsRatio = options.TargetMacsRatio,
+            TargetParamsRatio = options.TargetParamsRatio,
             ValidationAccuracyAfterPruning = accuracyAfter,
             OnnxMaxAbsDifference = maxDiff,
             TrainingSeconds = trainingSeconds,
             TotalSeconds = total.Elapsed.TotalSeconds,
             OnnxSizeBytes = bare.LongLength,
-            OnnxParameterCount = graph.ParameterCount,
+            OnnxParameterCount = exported.ParameterCount,
             Threads = get_num_threads(),
         };
         info($"EDP: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, ONNX {report.OnnxSizeBytes:N0} bytes.");
-        var onnx = OnnxModelWriter.Write(graph, new Dictionary<string, string> { [OnnxNames.ReportMetadataKey] = report.ToJson() });
+        WarnOnMissedBudget(report);
+        var onnx = OnnxModelWriter.Write(exported, new Dictionary<string, string> { [OnnxNames.ReportMetadataKey] = report.ToJson() });
         return new Result(onnx, report);
+    }
+
+    /// <summary>Budgets are met within this fraction of the plain network's cost.</summary>
+    public const double BudgetTolerance = 0.03;
+
+    private void WarnOnMissedBudget(EdpCompressionReport report)
+    {
+        foreach (var (name, target, achieved) in new[] { ("MACs", report.TargetMacsRatio, report.MacsRatio), ("parameter", report.TargetParamsRatio, report.ParamsRatio) })
+            if (target is double t && Math.Abs(achieved - t) > BudgetTolerance)
+                warning($"EDP: the {name} budget of {t:P1} was missed: {achieved:P1} achieved. " + (achieved > t
+                    ? $"The other budget, {nameof(options.ChannelMultiple)} rounding or the layers that cannot shrink kept more."
+                    : $"The penalties pruned past the budget before the pattern froze; lower {nameof(options.RankPenalty)} and {nameof(options.ChannelPenalty)}, which a budget scales from."));
     }
 
     /// <summary>Every export is checked: ONNX Runtime must reproduce TorchSharp's logits for the same graph on real
@@ -93,7 +108,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         return maxDiff;
     }
 
-    private static double OnnxAccuracy(byte[] onnx, ImageBatchStream data, NetworkSpec spec)
+    private static double OnnxAccuracy(byte[] onnx, ImageBatchStream data, NetworkGraph spec)
     {
         using var scorer = new OnnxScorer(onnx);
         long correct = 0, seen = 0;

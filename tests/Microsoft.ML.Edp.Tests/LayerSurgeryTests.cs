@@ -28,7 +28,7 @@ public class LayerSurgeryTests
         var (gamma, beta, mean, variance) = (randn(6), randn(6), randn(6), rand(6) + 0.5);
         var x = randn(2, 3, 9, 9);
         var expected = F.batch_norm(F.conv2d(x, w, padding: [1, 1]), mean, variance, gamma, beta, training: false, eps: 1e-5);
-        var (fw, fb) = LayerSurgery.FoldBatchNorm(w, gamma, beta, mean, variance, 1e-5);
+        var (fw, fb) = LayerSurgery.FoldBatchNorm(w, null, gamma, beta, mean, variance, 1e-5);
         var actual = F.conv2d(x, fw, fb, padding: [1, 1]);
         Assert.True((expected - actual).abs().max().item<float>() < 1e-4f);
     }
@@ -64,7 +64,7 @@ public class LayerSurgeryTests
     [Fact]
     public void VggSmallCostMatchesThePublishedCounts()
     {
-        var net = new Network.EdpNet(Network.NetworkSpec.Vgg(new EdpCompressOptions { Compress = false }, 10));
+        var net = new Network.EdpNet(Network.Architectures.Build(new EdpCompressOptions { Compress = false }, 10));
         var plans = PruningPlanner.Plan(net, 0, TrainedNetFixture.StrongOptions.ChannelGroup);
         Assert.Equal(72_666, plans.Sum(p => p.Before.Params));
         Assert.Equal(7_338_880, plans.Sum(p => p.Before.Macs));

@@ -35,14 +35,14 @@ public sealed class TrainedNetFixture : IDisposable
         TestLabels = tensor(TestData.Test.Take(CheckImages).Select(i => TestData.KeyIndex(i.Label)).ToArray());
     }
 
-    private static EdpNet Train(EdpCompressOptions options)
+    internal static EdpNet Train(EdpCompressOptions options)
     {
         var ml = new MLContext(1);
         var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(TestData.Train))
             .Transform(ml.Data.LoadFromEnumerable(TestData.Train));
         var schema = EdpInputSchema.Validate(data.Schema, options);
         TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
-        var net = new EdpNet(NetworkSpec.Vgg(options, schema.ClassCount), options.CoefficientInit);
+        var net = new EdpNet(Architectures.Build(options, schema.ClassCount), options.CoefficientInit);
         new EdpTrainer(options, CPU, _ => { }).Train(net, new ImageBatchStream(data, schema, options.BatchSize, options.ShuffleBufferSize), TestData.Train.Count);
         net.eval();
         return net;

@@ -8,19 +8,21 @@ public readonly record struct LayerCost(long Params, long Macs)
     /// <summary>Sum of two costs.</summary>
     public static LayerCost operator +(LayerCost a, LayerCost b) => new(a.Params + b.Params, a.Macs + b.Macs);
 
-    /// <summary>A k x k conv from c to n channels with BN, at an output of <paramref name="outputPixels"/> pixels;
+    /// <summary>A k x k conv from c to n channels at an output of <paramref name="outputPixels"/> pixels, with
+    /// <paramref name="perChannel"/> parameters per output channel (2 for BN's gamma and beta, 1 more for a bias);
     /// with <paramref name="rank"/>, the unmerged CAB pair (basis r x c x k x k, then coefficients n x r).</summary>
-    public static LayerCost Conv(long n, long c, long k, long outputPixels, long? rank = null)
+    public static LayerCost Conv(long n, long c, long k, long outputPixels, long? rank = null, int perChannel = 2)
     {
         long weights = rank is long r ? r * c * k * k + n * r : n * c * k * k;
-        return new LayerCost(weights + 2 * n, weights * outputPixels);
+        return new LayerCost(weights + perChannel * n, weights * outputPixels);
     }
 
-    /// <summary>A linear layer from c to n features with a bias; with <paramref name="rank"/>, the unmerged CAB pair.</summary>
-    public static LayerCost Linear(long n, long c, long? rank = null)
+    /// <summary>A linear layer from c to n features with a bias (<paramref name="perChannel"/> 1); with
+    /// <paramref name="rank"/>, the unmerged CAB pair.</summary>
+    public static LayerCost Linear(long n, long c, long? rank = null, int perChannel = 1)
     {
         long weights = rank is long r ? r * c + n * r : n * c;
-        return new LayerCost(weights + n, weights);
+        return new LayerCost(weights + perChannel * n, weights);
     }
 
     /// <summary>The merge rule: keep the pair only when it is cheaper than one layer, r (c k^2 + n) &lt; n c k^2.</summary>

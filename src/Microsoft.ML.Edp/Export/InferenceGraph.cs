@@ -20,9 +20,14 @@ internal sealed record ConvNode(string Name, string Input, string Output, DenseT
 internal sealed record GemmNode(string Name, string Input, string Output, DenseTensor Weight, DenseTensor? Bias)
     : GraphNode(Name, [Input], Output);
 
-internal sealed record ReluNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);
+/// <summary>ReLU, or with <c>Max</c> a clipped ReLU (ONNX Clip from 0 to Max).</summary>
+internal sealed record ReluNode(string Name, string Input, string Output, float? Max = null) : GraphNode(Name, [Input], Output);
 
-internal sealed record MaxPoolNode(string Name, string Input, string Output, int Kernel, int Stride) : GraphNode(Name, [Input], Output);
+/// <summary>Max or average pooling with a square window; average pooling excludes padded cells.</summary>
+internal sealed record PoolNode(string Name, string Input, string Output, bool IsMax, int Kernel, int Stride, int Padding) : GraphNode(Name, [Input], Output);
+
+/// <summary>[N, C, H, W] to [N, C*H*W].</summary>
+internal sealed record FlattenNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);
 
 /// <summary>Global average pooling followed by flattening to [N, C].</summary>
 internal sealed record GlobalAveragePoolNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);

@@ -23,8 +23,11 @@ internal static class InferenceGraphRunner
             {
                 ConvNode c => F.conv2d(x, Tensor(c.Weight), c.Bias is null ? null : Tensor(c.Bias), strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding]),
                 GemmNode g => F.linear(x, Tensor(g.Weight), g.Bias is null ? null : Tensor(g.Bias)),
+                ReluNode { Max: float max } => x.clamp(0, max),
                 ReluNode => F.relu(x),
-                MaxPoolNode p => F.max_pool2d(x, p.Kernel, p.Stride),
+                PoolNode { IsMax: true } p => F.max_pool2d(x, p.Kernel, p.Stride, p.Padding),
+                PoolNode p => F.avg_pool2d(x, p.Kernel, p.Stride, p.Padding, count_include_pad: false),
+                FlattenNode => x.flatten(1),
                 GlobalAveragePoolNode => x.mean([2, 3]),
                 AddNode => x + values[node.Inputs[1]],
                 _ => throw new NotSupportedException($"No TorchSharp mapping for graph node '{node.Name}' ({node.GetType().Name})."),

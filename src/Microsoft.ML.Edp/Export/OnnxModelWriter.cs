@@ -62,11 +62,19 @@ internal static class OnnxModelWriter
                     gemmInputs.Add(Initializer(g, m.Name + ".bias", m.Bias));
                 g.Node.Add(Node("Gemm", m.Name, gemmInputs, m.Output, Int("transB", 1)));
                 break;
+            case ReluNode { Max: float max } r:
+                // Opset 13's Clip takes its bounds as inputs.
+                g.Node.Add(Node("Clip", r.Name, [r.Inputs[0], Scalar(g, r.Name + ".min", 0), Scalar(g, r.Name + ".max", max)], r.Output));
+                break;
             case ReluNode r:
                 g.Node.Add(Node("Relu", r.Name, [r.Inputs[0]], r.Output));
                 break;
-            case MaxPoolNode p:
-                g.Node.Add(Node("MaxPool", p.Name, [p.Inputs[0]], p.Output, Ints("kernel_shape", p.Kernel, p.Kernel), Ints("strides", p.Stride, p.Stride)));
+            case PoolNode p:
+                g.Node.Add(Node(p.IsMax ? "MaxPool" : "AveragePool", p.Name, [p.Inputs[0]], p.Output, Ints("kernel_shape", p.Kernel, p.Kernel),
+                    Ints("strides", p.Stride, p.Stride), Ints("pads", p.Padding, p.Padding, p.Padding, p.Padding)));
+                break;
+            case FlattenNode f:
+                g.Node.Add(Node("Flatten", f.Name, [f.Inputs[0]], f.Output, Int("axis", 1)));
                 break;
             case GlobalAveragePoolNode gap:
                 g.Node.Add(Node("GlobalAveragePool", gap.Name, [gap.Inputs[0]], gap.Output + "_4d"));
@@ -87,6 +95,8 @@ internal static class OnnxModelWriter
         g.Initializer.Add(proto);
         return name;
     }
+
+    private static string Scalar(GraphProto g, string name, float value) => Initializer(g, name, new DenseTensor([], [value]));
 
     private static NodeProto Node(string op, string name, IEnumerable<string> inputs, string output, params AttributeProto[] attributes)
     {

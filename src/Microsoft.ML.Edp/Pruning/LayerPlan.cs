@@ -3,10 +3,11 @@ using Microsoft.ML.Edp.Cost;
 namespace Microsoft.ML.Edp.Pruning;
 
 /// <summary>What Pruning &amp; Merging does to one layer: which inputs, outputs and basis filters stay (<c>KeptRank</c> is
-/// null for a plain layer), and whether the pair merges back into one layer.</summary>
+/// null for a plain layer), and whether the pair merges back into one layer. <c>PerChannelParams</c> counts the BN
+/// and bias parameters each output channel carries.</summary>
 internal sealed record LayerPlan(
     string Name, bool IsConv, long[] OriginalShape, long OutputPixels,
-    long[] KeptInputs, long[] KeptOutputs, long[]? KeptRank)
+    long[] KeptInputs, long[] KeptOutputs, long[]? KeptRank, int PerChannelParams)
 {
     private long KernelArea => IsConv ? OriginalShape[2] * OriginalShape[3] : 1;
 
@@ -18,5 +19,5 @@ internal sealed record LayerPlan(
     public LayerCost After => Cost(KeptOutputs.Length, KeptInputs.Length, KeptRank is { } r && !Merged ? r.Length : null);
 
     private LayerCost Cost(long n, long c, long? rank)
-        => IsConv ? LayerCost.Conv(n, c, OriginalShape[2], OutputPixels, rank) : LayerCost.Linear(n, c, rank);
+        => IsConv ? LayerCost.Conv(n, c, OriginalShape[2], OutputPixels, rank, PerChannelParams) : LayerCost.Linear(n, c, rank, PerChannelParams);
 }

@@ -19,12 +19,12 @@ internal static class LayerSurgery
         return coefficients.mm(basis.flatten(1)).view(shape);
     }
 
-    /// <summary>Folds inference-mode BN into the layer before it: W' = W * s and b = beta - mean * s, with
-    /// s = gamma / sqrt(var + eps) per output channel.</summary>
-    public static (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor weight, Tensor gamma, Tensor beta, Tensor mean, Tensor variance, double eps)
+    /// <summary>Folds inference-mode BN into the layer before it: W' = W * s and b' = beta + (b - mean) * s, with
+    /// s = gamma / sqrt(var + eps) per output channel and b the layer's own bias (0 without one).</summary>
+    public static (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor weight, Tensor? bias, Tensor gamma, Tensor beta, Tensor mean, Tensor variance, double eps)
     {
         var scale = gamma / (variance + eps).sqrt();
         var broadcast = scale.view([scale.shape[0], .. Enumerable.Repeat(1L, (int)weight.dim() - 1)]);
-        return (weight * broadcast, beta - mean * scale);
+        return (weight * broadcast, beta + (bias is null ? -mean : bias - mean) * scale);
     }
 }

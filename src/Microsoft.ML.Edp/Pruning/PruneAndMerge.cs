@@ -5,56 +5,85 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Edp.Pruning;
 
 /// <summary>Pruning &amp; Merging: applies the layer plans to the trained network and emits the inference graph, with
-/// zero groups removed, cheap-enough pairs merged and BN folded. A plain network passes through with BN folded.</summary>
+/// zero groups removed, cheap-enough pairs merged and BN folded into the layer before it. A plain network passes
+/// through with BN folded.</summary>
 internal static class PruneAndMerge
 {
     public static InferenceGraph Apply(EdpNet net, IReadOnlyList<LayerPlan> plans)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        var graph = net.Graph;
+        var planOf = plans.ToDictionary(p => p.Name);
+        var folded = ChannelCoupling.Analyse(graph).Where(c => c.Norm is not null).ToDictionary(c => c.Layer.Name, c => c.Norm!);
+        var foldedNorms = folded.Values.Select(n => n.Name).ToHashSet();
+        // Values keep their graph names in the export, except that a folded BN's output comes straight from its layer
+        // and the network output is the logits.
+        string Name(string value) => value == NetworkGraph.InputName ? OnnxNames.Input : value == graph.Output ? OnnxNames.Logits : value;
         var nodes = new List<GraphNode>();
-        string x = OnnxNames.Input;
-        foreach (var (block, plan) in net.Blocks.Zip(plans))
+        foreach (var layer in graph.Layers)
         {
-            var s = block.Spec;
-            var bn = block.bn;
-            var (gamma, beta, mean, variance) = (Cpu(bn.weight!), Cpu(bn.bias!), Cpu(bn.running_mean!), Cpu(bn.running_var!));
-            var keep = plan.KeptOutputs;
-            (gamma, beta, mean, variance) = (LayerSurgery.KeepOutputs(gamma, keep), LayerSurgery.KeepOutputs(beta, keep),
-                LayerSurgery.KeepOutputs(mean, keep), LayerSurgery.KeepOutputs(variance, keep));
-
-            var (first, second) = Weights(block.conv, plan);
-            string y = $"{s.Name}_out";
-            if (second is null)
+            string input = Name(layer.Input);
+            switch (layer)
             {
-                var (w, b) = LayerSurgery.FoldBatchNorm(first, gamma, beta, mean, variance, bn.eps);
-                nodes.Add(new ConvNode(s.Name, x, y, Dense(w), Dense(b), s.Stride, s.Padding));
+                case ConvLayer or LinearLayer:
+                    var norm = folded.GetValueOrDefault(layer.Name);
+                    string output = Name(norm?.Name ?? layer.Name);
+                    nodes.AddRange(Emit(net.Weighted[layer.Name], planOf[layer.Name], norm is null ? null : net.Norms[norm.Name], input, output));
+                    break;
+                case BatchNormLayer when foldedNorms.Contains(layer.Name):
+                    break;
+                case ReluLayer r:
+                    nodes.Add(new ReluNode(r.Name, input, Name(r.Name), r.Max));
+                    break;
+                case PoolLayer p:
+                    nodes.Add(new PoolNode(p.Name, input, Name(p.Name), p.IsMax, p.Kernel, p.Stride, p.Padding));
+                    break;
+                case GlobalPoolLayer:
+                    nodes.Add(new GlobalAveragePoolNode(layer.Name, input, Name(layer.Name)));
+                    break;
+                case FlattenLayer:
+                    nodes.Add(new FlattenNode(layer.Name, input, Name(layer.Name)));
+                    break;
+                case AddLayer:
+                    nodes.Add(new AddNode(layer.Name, input, Name(layer.Inputs[1]), Name(layer.Name)));
+                    break;
+                default:
+                    throw new NotSupportedException($"Pruning & Merging cannot export layer '{layer.Name}' ({layer.GetType().Name}): a BatchNorm must directly follow the conv or linear layer it folds into.");
             }
-            else
-            {
-                var (a, b) = LayerSurgery.FoldBatchNorm(second, gamma, beta, mean, variance, bn.eps);
-                string basisOut = $"{s.Name}_basis_out";
-                nodes.Add(new ConvNode($"{s.Name}_basis", x, basisOut, Dense(first), null, s.Stride, s.Padding));
-                nodes.Add(new ConvNode($"{s.Name}_coefficients", basisOut, y, Dense(a.view(a.shape[0], a.shape[1], 1, 1)), Dense(b), 1, 0));
-            }
-            nodes.Add(new ReluNode($"{s.Name}_relu", y, x = $"{s.Name}_relu_out"));
-            if (s.PoolAfter)
-                nodes.Add(new MaxPoolNode($"{s.Name}_pool", x, x = $"{s.Name}_pool_out", 2, 2));
         }
-        nodes.Add(new GlobalAveragePoolNode("global_pool", x, x = "pooled"));
-
-        var headPlan = plans[^1];
-        var bias = LayerSurgery.KeepOutputs(Cpu(net.head.bias), headPlan.KeptOutputs);
-        var (hw, ha) = Weights(net.head.linear, headPlan);
-        if (ha is null)
-            nodes.Add(new GemmNode(NetworkSpec.ClassifierName, x, OnnxNames.Logits, Dense(hw), Dense(bias)));
-        else
-        {
-            nodes.Add(new GemmNode($"{NetworkSpec.ClassifierName}_basis", x, "classifier_basis_out", Dense(hw), null));
-            nodes.Add(new GemmNode($"{NetworkSpec.ClassifierName}_coefficients", "classifier_basis_out", OnnxNames.Logits, Dense(ha), Dense(bias)));
-        }
-        return new InferenceGraph(OnnxNames.Input, net.Spec.InChannels, net.Spec.Height, net.Spec.Width, OnnxNames.Logits, net.Spec.Classes, nodes);
+        return new InferenceGraph(OnnxNames.Input, graph.InChannels, graph.Height, graph.Width, OnnxNames.Logits, graph.Classes, nodes);
     }
+
+    /// <summary>One conv or linear layer as one node (plain or merged) or as the basis and coefficient pair, with its
+    /// kept channels and its BN folded into the last node.</summary>
+    private static IEnumerable<GraphNode> Emit(WeightedLayer layer, LayerPlan plan, TorchSharp.Modules.BatchNorm? bn, string input, string output)
+    {
+        var keep = plan.KeptOutputs;
+        Tensor? bias = layer.bias is null ? null : LayerSurgery.KeepOutputs(Cpu(layer.bias), keep);
+        var (first, coefficients) = Weights(layer.weight, plan);
+        var last = coefficients ?? first;
+        if (bn is not null)
+            (last, bias) = LayerSurgery.FoldBatchNorm(last, bias, Kept(bn.weight!), Kept(bn.bias!), Kept(bn.running_mean!), Kept(bn.running_var!), bn.eps);
+        Tensor Kept(Tensor t) => LayerSurgery.KeepOutputs(Cpu(t), keep);
+
+        string name = plan.Name;
+        if (coefficients is null)
+        {
+            yield return Node(name, input, output, last, bias, layer.Node);
+            yield break;
+        }
+        string basisOut = $"{name}_basis_out";
+        yield return Node($"{name}_basis", input, basisOut, first, null, layer.Node);
+        var a = layer.IsConv ? last.view(last.shape[0], last.shape[1], 1, 1) : last;
+        yield return layer.IsConv
+            ? new ConvNode($"{name}_coefficients", basisOut, output, Dense(a), bias is null ? null : Dense(bias), 1, 0)
+            : new GemmNode($"{name}_coefficients", basisOut, output, Dense(a), bias is null ? null : Dense(bias));
+    }
+
+    private static GraphNode Node(string name, string input, string output, Tensor weight, Tensor? bias, LayerNode spec) => spec is ConvLayer c
+        ? new ConvNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias), c.Stride, c.Padding)
+        : new GemmNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias));
 
     /// <summary>The kept weights: one merged or plain weight, or the pruned basis and coefficients of a pair.</summary>
     private static (Tensor First, Tensor? Coefficients) Weights(LayerWeight weight, LayerPlan plan)

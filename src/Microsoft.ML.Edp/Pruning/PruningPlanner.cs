@@ -9,26 +9,42 @@ internal static class PruningPlanner
 {
     public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold, EdpChannelGroup channelGroup, int channelMultiple = 1)
     {
+        var graph = net.Graph;
+        var shapes = graph.Shapes();
+        var couplings = ChannelCoupling.Analyse(graph).ToDictionary(c => c.Layer.Name);
+        // The kept channels of every value: a layer's kept outputs flow through the channel-wise ops to its readers.
+        var kept = new Dictionary<string, long[]> { [NetworkGraph.InputName] = GroupSelection.All(graph.InChannels) };
         var plans = new List<LayerPlan>();
-        var pixels = net.Spec.ConvOutputPixels();
-        long[] inputs = GroupSelection.All(net.Spec.InChannels);
-        for (int i = 0; i < net.Blocks.Count; i++)
+        foreach (var layer in graph.Layers)
         {
-            var (block, s) = (net.Blocks[i], net.Blocks[i].Spec);
-            var (outputs, rank) = Select(block.conv, block.bn, s.Name, s.OutChannels, relativeThreshold, channelGroup, channelMultiple);
-            plans.Add(new LayerPlan(s.Name, true, [s.OutChannels, s.InChannels, s.Kernel, s.Kernel], pixels[i], inputs, outputs, rank));
-            inputs = outputs;
+            if (couplings.TryGetValue(layer.Name, out var coupling))
+            {
+                long outChannels = shapes[layer.Name][0];
+                var (outputs, rank) = ProximalGroupLasso.LayerOf(net, coupling) is { } groups
+                    ? Select(groups, outChannels, relativeThreshold, channelGroup, channelMultiple)
+                    : (GroupSelection.All(outChannels), null);
+                int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
+                plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, Shape(layer), graph.OutputPixels(layer.Name, shapes),
+                    kept[layer.Input], outputs, rank, perChannel));
+                kept[layer.Name] = outputs;
+            }
+            else
+                kept[layer.Name] = layer is ReluLayer or PoolLayer or GlobalPoolLayer or BatchNormLayer
+                    ? kept[layer.Input] : GroupSelection.All(shapes[layer.Name][0]);
         }
-        var (classes, headRank) = Select(net.head.linear, null, NetworkSpec.ClassifierName, net.Spec.Classes, relativeThreshold, channelGroup, channelMultiple);
-        plans.Add(new LayerPlan(NetworkSpec.ClassifierName, false, [net.Spec.Classes, net.Spec.Convs[^1].OutChannels], 1, inputs, classes, headRank));
         return plans;
     }
 
-    private static (long[] Outputs, long[]? Rank) Select(LayerWeight weight, TorchSharp.Modules.BatchNorm? bn, string name, long outChannels, double threshold, EdpChannelGroup channelGroup, int multiple)
+    private static long[] Shape(LayerNode layer) => layer switch
     {
-        if (weight is not CompressedWeight cab)
-            return (GroupSelection.All(outChannels), null);
-        var (rankNorms, channelNorms) = ProximalGroupLasso.GroupNorms(new ProximalGroupLasso.Layer(name, cab, bn), channelGroup);
+        ConvLayer c => [c.OutChannels, c.InChannels, c.Kernel, c.Kernel],
+        LinearLayer l => [l.OutFeatures, l.InFeatures],
+        _ => throw new ArgumentException($"Layer '{layer.Name}' has no weight."),
+    };
+
+    private static (long[] Outputs, long[]? Rank) Select(ProximalGroupLasso.Layer groups, long outChannels, double threshold, EdpChannelGroup channelGroup, int multiple)
+    {
+        var (rankNorms, channelNorms) = ProximalGroupLasso.GroupNorms(groups, channelGroup);
         var outputs = channelNorms is null ? GroupSelection.All(outChannels) : GroupSelection.Keep(channelNorms, threshold, multiple);
         return (outputs, GroupSelection.Keep(rankNorms, threshold, multiple));
     }

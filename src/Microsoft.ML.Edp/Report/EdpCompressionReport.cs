@@ -88,6 +88,12 @@ public sealed class EdpCompressionReport
     public double ParamsRatio => ParamsBefore == 0 ? 1 : (double)ParamsAfter / ParamsBefore;
     /// <summary>Validation accuracy of the trained network before Pruning &amp; Merging; null without a validation set.</summary>
     public double? ValidationAccuracyBeforePruning { get; init; }
+    /// <summary>The MACs budget asked for (<see cref="EdpCompressOptions.TargetMacsRatio"/>); null without one.
+    /// <see cref="MacsRatio"/> is what was achieved.</summary>
+    public double? TargetMacsRatio { get; init; }
+    /// <summary>The parameter budget asked for (<see cref="EdpCompressOptions.TargetParamsRatio"/>); null without one.
+    /// <see cref="ParamsRatio"/> is what was achieved.</summary>
+    public double? TargetParamsRatio { get; init; }
     /// <summary>Validation accuracy of the exported ONNX model, scored by ONNX Runtime; null without a validation set.</summary>
     public double? ValidationAccuracyAfterPruning { get; init; }
     /// <summary>Largest absolute difference between ONNX Runtime's and TorchSharp's logits on a check batch.</summary>
@@ -123,6 +129,10 @@ public sealed class EdpCompressionReport
             sb.AppendLine(c, $"| {l.Name} | {string.Join("x", l.OriginalShape)} | {(l.KeptRank?.ToString(c) ?? "-")} | {l.KeptOutputChannels} | {l.KeptInputChannels} | {(l.Merged ? "yes" : "no")} | {l.ParamsBefore:N0} | {l.ParamsAfter:N0} | {l.MacsBefore:N0} | {l.MacsAfter:N0} |");
         sb.AppendLine(c, $"| **total** | | | | | | {ParamsBefore:N0} | {ParamsAfter:N0} ({ParamsRatio:P1}) | {MacsBefore:N0} | {MacsAfter:N0} ({MacsRatio:P1}) |");
         sb.AppendLine();
+        if (TargetMacsRatio is { } macsTarget)
+            sb.AppendLine(c, $"- MACs budget: {macsTarget:P1} asked, {MacsRatio:P1} achieved");
+        if (TargetParamsRatio is { } paramsTarget)
+            sb.AppendLine(c, $"- parameter budget: {paramsTarget:P1} asked, {ParamsRatio:P1} achieved");
         if (ValidationAccuracyBeforePruning is { } before && ValidationAccuracyAfterPruning is { } after)
             sb.AppendLine(c, $"- validation accuracy: {before:P2} before PM, {after:P2} after PM (ONNX Runtime)");
         sb.AppendLine(c, $"- ONNX: {OnnxSizeBytes:N0} bytes, {OnnxParameterCount:N0} stored parameters, max |ONNX - TorchSharp| logit difference {OnnxMaxAbsDifference:G3}");

@@ -14,14 +14,14 @@ internal static class BatchNormRecalibration
     {
         if (batches <= 0)
             return;
-        var norms = net.Blocks.Select(b => b.bn).ToList();
+        var norms = net.Norms.Values.ToList();
         var momenta = norms.Select(bn => bn.momentum).ToList();
         foreach (var bn in norms)
             bn.reset_running_stats();
         net.train();
         using (no_grad())
         {
-            var spec = net.Spec;
+            var graph = net.Graph;
             int seen = 0;
             foreach (var batch in stream.Read(new Random(seed)).Take(batches))
             {
@@ -30,7 +30,7 @@ internal static class BatchNormRecalibration
                 foreach (var bn in norms)
                     bn.momentum = 1.0 / seen;
                 using var scope = NewDisposeScope();
-                net.forward(EdpTrainer.ToTensors(batch, spec.InChannels, spec.Height, spec.Width, device).X);
+                net.forward(EdpTrainer.ToTensors(batch, graph.InChannels, graph.Height, graph.Width, device).X);
             }
         }
         for (int i = 0; i < norms.Count; i++)

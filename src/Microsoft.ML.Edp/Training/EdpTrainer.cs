@@ -24,9 +24,10 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
 
         long stepsPerEpoch = (rows + options.BatchSize - 1) / options.BatchSize;
         long totalSteps = stepsPerEpoch * options.Epochs, step = 0;
+        var budget = BudgetController.Create(options, net, stepsPerEpoch);
         var random = new Random(options.Seed);
         var epochs = new List<EdpEpochReport>();
-        var (c, h, w) = (net.Spec.InChannels, net.Spec.Height, net.Spec.Width);
+        var (c, h, w) = (net.Graph.InChannels, net.Graph.Height, net.Graph.Width);
         net.train();
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
@@ -38,7 +39,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
             {
                 double progress = (double)step++ / totalSteps;
                 if (!prox.IsFrozen && progress >= options.PenaltyHoldFraction)
-                    prox.Freeze();
+                    Freeze(net, prox, budget);
                 double lr = LearningRateSchedules.At(options.LearningRateSchedule, options.LearningRate, progress);
                 using (var scope = NewDisposeScope())
                 {
@@ -51,7 +52,8 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                         g.LearningRate = lr;
                     optimizer.step();
                     double ramp = SparsityRamp.At(progress, options.PenaltyRampFraction);
-                    prox.Step(lr * options.RankPenalty * ramp, lr * options.ChannelPenalty * ramp);
+                    double strength = lr * ramp * (budget?.Update(net, progress) ?? 1);
+                    prox.Step(strength * options.RankPenalty, strength * options.ChannelPenalty);
                     lossSum += loss.item<float>() * batch.Count;
                     correct += logits.argmax(1).eq(y).sum().item<long>();
                 }
@@ -66,22 +68,30 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
             };
             epochs.Add(report);
             log($"epoch {epoch}/{options.Epochs}: loss {report.Loss:F4}, train accuracy {report.Accuracy:P2}, {report.Seconds:F1} s, " +
-                $"live MACs {report.LiveMacs:N0}; rank/width {string.Join(" ", plans.Select(Describe))}");
+                $"live MACs {report.LiveMacs:N0}{(budget is null ? "" : $", budget penalty x{budget.Multiplier:0.###}")}; rank/width {string.Join(" ", plans.Select(Describe))}");
             options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs));
         }
+        if (!prox.IsFrozen)
+            Freeze(net, prox, budget);
         BatchNormRecalibration.Run(net, stream, options.BatchNormRecalibrationBatches, options.Seed, device);
         return epochs;
     }
 
+    private void Freeze(EdpNet net, ProximalGroupLasso prox, BudgetController? budget)
+    {
+        budget?.Enforce(net, log);
+        prox.Freeze();
+    }
+
     /// <summary>Fraction of images whose argmax of <paramref name="logits"/> is the label.</summary>
-    public static double Accuracy(Func<Tensor, Tensor> logits, ImageBatchStream stream, NetworkSpec spec, Device device)
+    public static double Accuracy(Func<Tensor, Tensor> logits, ImageBatchStream stream, NetworkGraph graph, Device device)
     {
         using var noGrad = no_grad();
         long correct = 0, seen = 0;
         foreach (var batch in stream.Read(random: null))
         {
             using var scope = NewDisposeScope();
-            var (x, y) = ToTensors(batch, spec.InChannels, spec.Height, spec.Width, device);
+            var (x, y) = ToTensors(batch, graph.InChannels, graph.Height, graph.Width, device);
             correct += logits(x).argmax(1).eq(y).sum().item<long>();
             seen += batch.Count;
         }

@@ -1,11 +1,12 @@
 using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Pruning;
 
 namespace Microsoft.ML.Edp.Training;
 
 /// <summary>Per-group shrink weights for <see cref="ProximalGroupLasso"/>.</summary>
 internal static class PenaltyWeights
 {
-    public static IReadOnlyList<ProximalGroupLasso.Layer> Apply(IReadOnlyList<ProximalGroupLasso.Layer> layers, NetworkSpec spec, EdpPenaltyWeighting weighting)
+    public static IReadOnlyList<ProximalGroupLasso.Layer> Apply(IReadOnlyList<ProximalGroupLasso.Layer> layers, NetworkGraph graph, EdpPenaltyWeighting weighting)
     {
         switch (weighting)
         {
@@ -16,10 +17,10 @@ internal static class PenaltyWeights
                     ChannelWeights = Fill(l.Weight.OutChannels, MathF.Sqrt(l.Weight.Rank + 2)),
                 }).ToList();
             case EdpPenaltyWeighting.Cost:
-                var costs = GroupCosts(spec);
+                var costs = GroupCosts(graph);
                 var compressed = layers.Select(l => costs[l.Name]).ToList();
                 double rankMean = Mean(layers.Zip(compressed, (l, c) => (c.Rank, l.Weight.Rank)));
-                double channelMean = Mean(layers.Zip(compressed, (l, c) => (c.Channel, l.Norm is null ? 0 : l.Weight.OutChannels)));
+                double channelMean = Mean(layers.Zip(compressed, (l, c) => (c.Channel, l.HasChannelGroups ? l.Weight.OutChannels : 0)));
                 return layers.Zip(compressed, (l, c) => l with
                 {
                     RankWeights = Fill(l.Weight.Rank, (float)(c.Rank / rankMean)),
@@ -32,24 +33,30 @@ internal static class PenaltyWeights
 
     /// <summary>MACs per image that one basis filter and one output channel of each layer carry: a basis filter feeds
     /// c k^2 products per output pixel plus its n coefficients; an output channel costs its own filter and its slice of
-    /// the next layer.</summary>
-    public static Dictionary<string, (double Rank, double Channel)> GroupCosts(NetworkSpec spec)
+    /// every layer that reads it.</summary>
+    public static Dictionary<string, (double Rank, double Channel)> GroupCosts(NetworkGraph graph)
     {
+        var shapes = graph.Shapes();
         var result = new Dictionary<string, (double, double)>();
-        var pixels = spec.ConvOutputPixels();
-        for (int i = 0; i < spec.Convs.Count; i++)
+        foreach (var coupling in ChannelCoupling.Analyse(graph))
         {
-            var c = spec.Convs[i];
-            double own = (double)c.InChannels * c.Kernel * c.Kernel * pixels[i];
-            double next = i + 1 < spec.Convs.Count
-                ? (double)spec.Convs[i + 1].OutChannels * spec.Convs[i + 1].Kernel * spec.Convs[i + 1].Kernel * pixels[i + 1]
-                : spec.Classes;
-            result[c.Name] = (own + (double)c.OutChannels * pixels[i], own + next);
+            var (n, fanIn) = Dimensions(coupling.Layer);
+            long pixels = graph.OutputPixels(coupling.Layer.Name, shapes);
+            double own = (double)fanIn * pixels;
+            double next = coupling.Consumers.Sum(c => (double)Dimensions(c).Out * Kernel(c) * Kernel(c) * graph.OutputPixels(c.Name, shapes));
+            result[coupling.Layer.Name] = (own + (double)n * pixels, own + next);
         }
-        int features = spec.Convs[^1].OutChannels;
-        result[NetworkSpec.ClassifierName] = (features + spec.Classes, 0);
         return result;
     }
+
+    private static (long Out, long FanIn) Dimensions(LayerNode layer) => layer switch
+    {
+        ConvLayer c => (c.OutChannels, (long)c.InChannels * c.Kernel * c.Kernel),
+        LinearLayer l => (l.OutFeatures, l.InFeatures),
+        _ => throw new ArgumentException($"Layer '{layer.Name}' has no weight."),
+    };
+
+    private static int Kernel(LayerNode layer) => layer is ConvLayer c ? c.Kernel : 1;
 
     private static double Mean(IEnumerable<(double Cost, long Count)> groups)
     {

@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Pruning;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -8,24 +9,33 @@ namespace Microsoft.ML.Edp.Training;
 /// by the step's shrink (times the group's weight), and a group whose norm is below it becomes exactly zero. A
 /// subgradient penalty in the loss never reaches exact zeros; this does.</summary>
 /// <remarks>Rank groups are the columns of A. Channel groups are the rows of A together with that channel's BN gamma
-/// and beta, so that a pruned channel emits exactly zero after BN and ReLU, not a constant. A classifier has no BN and
-/// no channel groups: its outputs are the classes.</remarks>
+/// and beta (and the layer's own bias, if any), so that a pruned channel emits exactly zero after BN and ReLU, not a
+/// constant. Layers whose channels are coupled to others (a classifier's classes, a residual sum) have no channel
+/// groups.</remarks>
 internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer> layers, EdpChannelGroup channelGroup = EdpChannelGroup.CoefficientsAndBatchNorm)
 {
-    /// <summary>A compressed layer, the BN whose gamma and beta share its channel groups (null for the classifier),
-    /// and per-group shrink weights (null for 1).</summary>
-    public sealed record Layer(string Name, CompressedWeight Weight, BatchNorm? Norm, float[]? RankWeights = null, float[]? ChannelWeights = null);
+    /// <summary>A compressed layer; whether it has channel groups; the BN and the bias that share them; per-group shrink
+    /// weights (null for 1).</summary>
+    public sealed record Layer(string Name, CompressedWeight Weight, bool HasChannelGroups, BatchNorm? Norm = null, Parameter? Bias = null,
+        float[]? RankWeights = null, float[]? ChannelWeights = null);
 
     private List<(Tensor Rows, Tensor Columns)>? _frozen;
 
     public static ProximalGroupLasso For(EdpNet net, EdpPenaltyWeighting weighting, EdpChannelGroup channelGroup)
+        => new(PenaltyWeights.Apply(Layers(net), net.Graph, weighting), channelGroup);
+
+    /// <summary>Every compressed-aware block of the network with its groups, in graph order.</summary>
+    public static IReadOnlyList<Layer> Layers(EdpNet net)
+        => ChannelCoupling.Analyse(net.Graph).Select(c => LayerOf(net, c)).OfType<Layer>().ToList();
+
+    /// <summary>The groups of one conv or linear layer; null for a plain layer, which has none.</summary>
+    public static Layer? LayerOf(EdpNet net, ChannelCoupling coupling)
     {
-        var list = net.Blocks.Where(b => b.conv is CompressedWeight)
-            .Select(b => new Layer(b.Spec.Name, (CompressedWeight)b.conv, b.bn))
-            .ToList();
-        if (net.head.linear is CompressedWeight head)
-            list.Add(new Layer(NetworkSpec.ClassifierName, head, null));
-        return new ProximalGroupLasso(PenaltyWeights.Apply(list, net.Spec, weighting), channelGroup);
+        var weighted = net.Weighted[coupling.Layer.Name];
+        if (weighted.weight is not CompressedWeight cab)
+            return null;
+        return new Layer(coupling.Layer.Name, cab, coupling.Prunable,
+            coupling.Prunable && coupling.Norm is { } norm ? net.Norms[norm.Name] : null, coupling.Prunable ? weighted.bias : null);
     }
 
     /// <summary>Whether <see cref="Freeze"/> has fixed the sparsity pattern.</summary>
@@ -47,13 +57,12 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
                 Scale(layer, masks[i].Rows, masks[i].Columns);
                 continue;
             }
-            if (channelShrink > 0 && layer.Norm is { } bn)
+            if (channelShrink > 0 && layer.HasChannelGroups)
             {
-                var factor = Shrink(ChannelNormsSquared(a, bn, channelGroup).sqrt(), channelShrink, layer.ChannelWeights);
-                if (channelGroup == EdpChannelGroup.BatchNorm)
+                var factor = Shrink(ChannelNormsSquared(layer, channelGroup).sqrt(), channelShrink, layer.ChannelWeights);
+                if (channelGroup == EdpChannelGroup.BatchNorm && layer.Norm is not null)
                 {
-                    bn.weight!.mul_(factor);
-                    bn.bias!.mul_(factor);
+                    ScaleAffine(layer, factor);
                     a.mul_(factor.gt(0).to(a.dtype).unsqueeze(1));
                 }
                 else
@@ -72,23 +81,20 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
         _frozen = layers.Select(layer =>
         {
             var a = layer.Weight.coefficients;
-            var rows = (layer.Norm is { } bn ? ChannelNormsSquared(a, bn, channelGroup) : a.square().sum(1)).gt(0).to(a.dtype);
+            var rows = ChannelNormsSquared(layer, EdpChannelGroup.CoefficientsAndBatchNorm).gt(0).to(a.dtype);
             var columns = a.square().sum(dim: 0).gt(0).to(a.dtype);
             return (rows.DetachFromDisposeScope(), columns.DetachFromDisposeScope());
         }).ToList();
     }
 
-    private static void Scale(Layer layer, Tensor? rows, Tensor? columns)
+    /// <summary>Multiplies channel groups by <paramref name="rows"/> and rank groups by <paramref name="columns"/>.</summary>
+    internal static void Scale(Layer layer, Tensor? rows, Tensor? columns)
     {
         var a = layer.Weight.coefficients;
         if (rows is not null)
         {
             a.mul_(rows.unsqueeze(1));
-            if (layer.Norm is { } bn)
-            {
-                bn.weight!.mul_(rows);
-                bn.bias!.mul_(rows);
-            }
+            ScaleAffine(layer, rows);
         }
         if (columns is not null)
             a.mul_(columns.unsqueeze(0));
@@ -101,21 +107,38 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
         return (1 - shrink / norms).clamp_min(0).nan_to_num(0);
     }
 
-    private static Tensor ChannelNormsSquared(Tensor a, BatchNorm bn, EdpChannelGroup group)
+    private static void ScaleAffine(Layer layer, Tensor rows)
     {
-        var affine = bn.weight!.square() + bn.bias!.square();
-        return group == EdpChannelGroup.BatchNorm ? affine : a.square().sum(1) + affine;
+        if (layer.Norm is { } bn)
+        {
+            bn.weight!.mul_(rows);
+            bn.bias!.mul_(rows);
+        }
+        layer.Bias?.mul_(rows);
     }
 
-    /// <summary>The current norms of a layer's rank groups (columns of A) and channel groups (rows of A with BN gamma and
-    /// beta; null without BN), copied to the CPU.</summary>
+    /// <summary>Squared channel-group norms; with <see cref="EdpChannelGroup.BatchNorm"/> (and a BN to measure), the
+    /// affine part only.</summary>
+    private static Tensor ChannelNormsSquared(Layer layer, EdpChannelGroup group)
+    {
+        var rows = layer.Weight.coefficients.square().sum(1);
+        if (layer.Norm is { } bn)
+        {
+            var affine = bn.weight!.square() + bn.bias!.square();
+            rows = group == EdpChannelGroup.BatchNorm ? affine : rows + affine;
+        }
+        return layer.Bias is { } bias ? rows + bias.square() : rows;
+    }
+
+    /// <summary>The current norms of a layer's rank groups (columns of A) and channel groups (rows of A with BN gamma,
+    /// beta and bias; null without channel groups), copied to the CPU.</summary>
     public static (float[] Rank, float[]? Channel) GroupNorms(Layer layer, EdpChannelGroup channelGroup)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var a = layer.Weight.coefficients;
         var rank = a.square().sum(dim: 0).sqrt().cpu().data<float>().ToArray();
-        var channel = layer.Norm is { } bn ? ChannelNormsSquared(a, bn, channelGroup).sqrt().cpu().data<float>().ToArray() : null;
+        var channel = layer.HasChannelGroups ? ChannelNormsSquared(layer, channelGroup).sqrt().cpu().data<float>().ToArray() : null;
         return (rank, channel);
     }
 }

@@ -1,0 +1,50 @@
+using Microsoft.ML.Edp.Network;
+
+namespace Microsoft.ML.Edp.Pruning;
+
+/// <summary>What removing one output channel of a conv or linear layer touches, found by following its output through
+/// the graph (the dependency-graph idea of Torch-Pruning, for the ops a <see cref="NetworkGraph"/> has).</summary>
+/// <param name="Layer">The conv or linear layer.</param>
+/// <param name="Norm">The BatchNorm that reads only this layer's output; its gamma and beta join the channel group
+/// and PM folds it into the layer.</param>
+/// <param name="Prunable">False when a channel reaches a residual sum, a flatten, a BN further down or the graph output:
+/// removing it there would change what other layers see, so only the rank of such a layer is reduced.</param>
+/// <param name="Consumers">The conv and linear layers whose input channels follow this layer's output channels.</param>
+internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bool Prunable, IReadOnlyList<LayerNode> Consumers)
+{
+    /// <summary>The coupling of every conv and linear layer, in graph order.</summary>
+    public static IReadOnlyList<ChannelCoupling> Analyse(NetworkGraph graph)
+        => graph.Layers.Where(l => l is ConvLayer or LinearLayer).Select(l => Of(graph, l)).ToList();
+
+    private static ChannelCoupling Of(NetworkGraph graph, LayerNode layer)
+    {
+        var direct = graph.Consumers(layer.Name).ToList();
+        var norm = direct is [BatchNormLayer bn] ? bn : null;
+        var consumers = new List<LayerNode>();
+        bool prunable = true;
+        var pending = new Stack<string>([norm?.Name ?? layer.Name]);
+        while (pending.Count > 0)
+        {
+            string value = pending.Pop();
+            if (value == graph.Output)
+                prunable = false;
+            foreach (var next in graph.Consumers(value))
+            {
+                switch (next)
+                {
+                    case ConvLayer or LinearLayer:
+                        consumers.Add(next);
+                        break;
+                    // Zero in, zero out, channel by channel: a pruned channel stays exactly zero through these.
+                    case ReluLayer or PoolLayer or GlobalPoolLayer:
+                        pending.Push(next.Name);
+                        break;
+                    default:
+                        prunable = false;
+                        break;
+                }
+            }
+        }
+        return new ChannelCoupling(layer, norm, prunable, consumers);
+    }
+}

@@ -1,0 +1,59 @@
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>A MACs budget is met by Pruning &amp; Merging within 3% of the plain cost, with no fine-tune stage.</summary>
+public class BudgetTests(ITestOutputHelper output)
+{
+    private static EdpCompressTransformer Fit(double target, List<string>? warnings = null)
+    {
+        var ml = new MLContext(1);
+        if (warnings is not null)
+            ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        var train = ml.Data.LoadFromEnumerable(TestData.Train);
+        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(new EdpCompressOptions
+        {
+            Epochs = 3, BatchSize = 32, NumberOfThreads = 2, Seed = 1, TargetMacsRatio = target,
+        })).Fit(train);
+        return model.LastTransformer;
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.3)]
+    public void AchievedMacsRatioLandsOnTheTarget(double target)
+    {
+        var warnings = new List<string>();
+        using var model = Fit(target, warnings);
+        var report = model.Report;
+        output.WriteLine(report.ToMarkdown());
+        Assert.Equal(target, report.TargetMacsRatio);
+        Assert.InRange(report.MacsRatio, target - 0.03, target + 0.03);
+        Assert.Empty(warnings);
+        Assert.Contains($"MACs budget: {target:P1} asked", report.ToMarkdown());
+    }
+
+    [Fact]
+    public void AnUnreachableTargetFailsBeforeTrainingAndSaysWhatIsReachable()
+    {
+        var ml = new MLContext(1);
+        var train = ml.Data.LoadFromEnumerable(TestData.Train);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(new EdpCompressOptions
+        {
+            Epochs = 1, BatchSize = 32, TargetMacsRatio = 0.001,
+        }));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => pipeline.Fit(train));
+        Assert.Contains("TargetMacsRatio is 0.001", e.Message);
+        Assert.Contains("cannot go below", e.Message);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.5)]
+    public void ATargetOutsideZeroToOneIsRejected(double target)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext(1).Transforms.CompressEdp(new EdpCompressOptions { TargetMacsRatio = target }));
+        Assert.Contains("TargetMacsRatio must be a ratio in (0, 1]", e.Message);
+    }
+}
