@@ -24,6 +24,10 @@ public static class PenaltySweep
         new("doc-0.1-ramp0.3-hold0.5", RankPenalty: 0.1, ChannelPenalty: 0.1, ChannelGroup: Doc, RampFraction: 0.3, HoldFraction: 0.5),
         new("doc-0.085-hold0.5", RankPenalty: 0.085, ChannelPenalty: 0.085, ChannelGroup: Doc, HoldFraction: 0.5),
         new("doc-0.095-hold0.5", RankPenalty: 0.095, ChannelPenalty: 0.095, ChannelGroup: Doc, HoldFraction: 0.5),
+        new("budget-0.5", TargetMacsRatio: 0.5),
+        new("budget-0.25", TargetMacsRatio: 0.25),
+        new("resnet20-plain", Compress: false, Architecture: EdpArchitecture.ResNet20),
+        new("resnet20-budget-0.5", Architecture: EdpArchitecture.ResNet20, TargetMacsRatio: 0.5),
     ];
 
     public static void Run(BenchmarkArguments args)
@@ -54,19 +58,20 @@ public static class PenaltySweep
         var machine = MachineInfo.Current();
         Directory.CreateDirectory(args.ResultsDirectory);
         File.WriteAllText(Path.Combine(args.ResultsDirectory, "sweep.json"), JsonSerializer.Serialize(new SweepFile(machine, results), new JsonSerializerOptions { WriteIndented = true }));
-        var plain = results.FirstOrDefault(r => !r.Config.Compress);
         var c = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
-        md.AppendLine("# EDP penalty sweep (VGG-S, Fashion-MNIST)").AppendLine();
+        md.AppendLine("# EDP penalty and budget sweep (Fashion-MNIST; VGG-S unless the run names another network)").AppendLine();
         md.AppendLine(machine.ToMarkdown(args.Threads)).AppendLine(c, $"{results[0].Epochs} epochs on {results[0].TrainRows:N0} training images; accuracy on the test split. Wall times are in sweep.json; the compression benchmark is where time is compared.").AppendLine();
-        md.AppendLine("| run | rank / channel penalty | channel group | weighting | hold | test accuracy | vs plain (pt) | MACs kept | params kept |");
-        md.AppendLine("|---|---|---|---|---|---:|---:|---:|---:|");
+        md.AppendLine("Each run is compared with the plain run of the same architecture. A MACs budget (`TargetMacsRatio`) scales the penalties during training; the penalty column then gives the starting strength.").AppendLine();
+        md.AppendLine("| run | architecture | rank / channel penalty | MACs budget | channel group | weighting | hold | test accuracy | vs plain (pt) | MACs kept | params kept |");
+        md.AppendLine("|---|---|---|---:|---|---|---|---:|---:|---:|---:|");
         foreach (var r in results)
         {
+            var plain = results.FirstOrDefault(p => !p.Config.Compress && p.Config.Architecture == r.Config.Architecture);
             string delta = plain is null ? "" : ((r.TestAccuracy - plain.TestAccuracy) * 100).ToString("+0.00;-0.00", c);
             string macs = plain is null ? "" : ((double)r.Macs / plain.Macs).ToString("P1", c);
             string prms = plain is null ? "" : ((double)r.Params / plain.Params).ToString("P1", c);
-            md.AppendLine(c, $"| {r.Config.Name} | {(r.Config.Compress ? $"{r.Config.RankPenalty ?? new EdpCompressOptions().RankPenalty} / {r.Config.ChannelPenalty ?? new EdpCompressOptions().ChannelPenalty}" : "-")} | {(r.Config.Compress ? (r.Config.ChannelGroup ?? new EdpCompressOptions().ChannelGroup).ToString() : "-")} | {r.Config.Weighting?.ToString() ?? (r.Config.Compress ? "default" : "-")} | {r.Config.HoldFraction?.ToString(c) ?? "-"} | {r.TestAccuracy:P2} | {delta} | {macs} | {prms} |");
+            md.AppendLine(c, $"| {r.Config.Name} | {r.Config.Architecture} | {(r.Config.Compress ? $"{r.Config.RankPenalty ?? new EdpCompressOptions().RankPenalty} / {r.Config.ChannelPenalty ?? new EdpCompressOptions().ChannelPenalty}" : "-")} | {r.Config.TargetMacsRatio?.ToString("P0", c) ?? "-"} | {(r.Config.Compress ? (r.Config.ChannelGroup ?? new EdpCompressOptions().ChannelGroup).ToString() : "-")} | {r.Config.Weighting?.ToString() ?? (r.Config.Compress ? "default" : "-")} | {r.Config.HoldFraction?.ToString(c) ?? "-"} | {r.TestAccuracy:P2} | {delta} | {macs} | {prms} |");
         }
         File.WriteAllText(Path.Combine(args.ResultsDirectory, "sweep.md"), md.ToString());
     }

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Edp.Benchmarks;
 public sealed record RunConfig(
     string Name, bool Compress = true, EdpArchitecture Architecture = EdpArchitecture.VggSmall,
     double? RankPenalty = null, double? ChannelPenalty = null, double? HoldFraction = null, double? RampFraction = null,
-    EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null, int? ChannelMultiple = null)
+    EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null, int? ChannelMultiple = null, double? TargetMacsRatio = null)
 {
     public EdpCompressOptions ToOptions(int epochs, int threads)
     {
@@ -20,6 +20,7 @@ public sealed record RunConfig(
         if (Init is { } i) o.CoefficientInit = i;
         if (ChannelGroup is { } g) o.ChannelGroup = g;
         if (ChannelMultiple is { } m) o.ChannelMultiple = m;
+        o.TargetMacsRatio = TargetMacsRatio;
         return o;
     }
 
