@@ -44,6 +44,7 @@ public class BudgetTests(ITestOutputHelper output)
             Epochs = 1, BatchSize = 32, TargetMacsRatio = 0.001,
         }));
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => pipeline.Fit(train));
+        output.WriteLine(e.Message);
         Assert.Contains("TargetMacsRatio is 0.001", e.Message);
         Assert.Contains("cannot go below", e.Message);
     }
