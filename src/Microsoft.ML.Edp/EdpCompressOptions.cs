@@ -111,6 +111,16 @@ public sealed class EdpCompressOptions
     /// <summary>The network to train.</summary>
     public EdpArchitecture Architecture = EdpArchitecture.VggSmall;
 
+    /// <summary>A path to an ONNX CNN to start from instead of <see cref="Architecture"/>: its weights initialise the
+    /// network (convs and linear layers as SVD-initialised compressed-aware blocks) and EDP training continues from
+    /// them. Its input [N, C, H, W] must match <see cref="ImageChannels"/>, <see cref="ImageHeight"/> and
+    /// <see cref="ImageWidth"/>; a classifier with a different class count, or a model that ends in features, gets a
+    /// new head. Unsupported operators are rejected with an <see cref="EdpOnnxImportException"/>. Default null.</summary>
+    public string? OnnxModelPath = null;
+
+    /// <summary>The bytes of an ONNX CNN to start from, as <see cref="OnnxModelPath"/> does; set one or the other. Default null.</summary>
+    public byte[]? OnnxModel = null;
+
     /// <summary>Conv widths for <see cref="EdpArchitecture.CustomVgg"/>; convs come in pairs, with a max pool between pairs.</summary>
     public int[]? ConvWidths = null;
 

@@ -1,0 +1,341 @@
+using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Network;
+
+namespace Microsoft.ML.Edp.Import;
+
+/// <summary>One translation per ONNX operator.</summary>
+internal sealed partial class OnnxGraphImporter
+{
+    private void Conv(OnnxNodeReader n)
+    {
+        n.AllowOnly("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides");
+        var x = Map(n, 0, "input");
+        var w = Floats(n, 1, "weight");
+        var b = OptionalFloats(n, 2, "bias");
+        if (n.Int("group", 1) is var group and not 1)
+            throw n.Fail($"has group {group}; only group 1 convolutions are supported (grouped and depthwise convolutions cannot become compressed-aware blocks)");
+        if (w.Shape.Length != 4)
+            throw n.Fail($"has a weight of shape [{Dims(w.Shape)}]; only 2-D convolutions, with a weight [out, in, k, k], are supported");
+        long k = w.Shape[2];
+        if (w.Shape[3] != k)
+            throw n.Fail($"has a {w.Shape[2]}x{w.Shape[3]} kernel; only square kernels are supported");
+        if (k < 1 || k > OnnxNodeReader.MaxWindow || w.Shape[0] < 1)
+            throw n.Fail($"has a weight of shape [{Dims(w.Shape)}], which is empty or too large");
+        if (n.Ints("kernel_shape") is { } ks && !(ks.Length == 2 && ks[0] == k && ks[1] == k))
+            throw n.Fail($"has kernel_shape [{Dims(ks)}], which disagrees with its weight [{Dims(w.Shape)}]");
+        if (n.SquarePair("dilations", 1, 1) is var d and not 1)
+            throw n.Fail($"has dilation {d}; only dilation 1 is supported");
+        long stride = n.SquarePair("strides", 1, 1);
+        int pad = n.Padding();
+        var input = ImageMap(n, x);
+        if (input[0] != w.Shape[1])
+            throw n.Fail($"has a weight for {w.Shape[1]} input channels, but its input '{n.Node.Input[0]}' has {input[0]} channels");
+        if (b is not null && !(b.Shape.Length == 1 && b.Shape[0] == w.Shape[0]))
+            throw n.Fail($"has a bias of shape [{Dims(b.Shape)}]; [{w.Shape[0]}] is expected");
+        var shape = Window(n, input, w.Shape[0], k, stride, pad);
+        var layer = new ConvLayer(_names.Unique(n.LayerName), x.Layer, (int)input[0], (int)w.Shape[0], (int)k, (int)stride, pad,
+            Compressed: true, HasBias: b is not null, Weight: w, Bias: b);
+        Bind(n.Output(IsRead), Emit(layer, shape));
+    }
+
+    private void BatchNorm(OnnxNodeReader n)
+    {
+        n.AllowOnly("epsilon", "momentum", "spatial", "training_mode");
+        if (n.Int("spatial", 1) != 1)
+            throw n.Fail("has spatial 0 (statistics per value rather than per channel); only spatial BN is supported");
+        if (n.Int("training_mode", 0) != 0)
+            throw n.Fail("runs in training mode; only inference BN with fixed running statistics is supported");
+        var x = Map(n, 0, "input");
+        var producer = _layerIndex.TryGetValue(x.Layer, out int at) ? _layers[at] : null;
+        if (producer is not (ConvLayer or LinearLayer) || _layerReads[x.Layer] != 1)
+            throw n.Fail($"reads '{n.Node.Input[0]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is (ConvLayer or LinearLayer) ? " that other nodes also read" : "")}; a BatchNormalization must directly follow a Conv or Gemm whose output nothing else reads, because Pruning & Merging folds it into that layer");
+        long channels = x.Shape[0];
+        var p = new DenseTensor[4];
+        string[] what = ["scale", "bias", "mean", "variance"];
+        for (int i = 0; i < 4; i++)
+        {
+            p[i] = Floats(n, i + 1, what[i]);
+            if (p[i].Values.Length != channels || p[i].Shape.Length != 1)
+                throw n.Fail($"has a {what[i]} of shape [{Dims(p[i].Shape)}], but its input has {channels} channels");
+        }
+        if (p[3].Values.Any(v => !(v >= 0)))
+            throw n.Fail("has a negative or NaN running variance");
+        float epsilon = n.Float("epsilon", 1e-5f);
+        if (!(epsilon >= 0) || float.IsInfinity(epsilon))
+            throw n.Fail($"has epsilon {epsilon}; a finite epsilon >= 0 is expected");
+        var layer = new BatchNormLayer(_names.Unique(n.LayerName), x.Layer, (int)channels, epsilon, p[0], p[1], p[2], p[3]);
+        Bind(n.Output(IsRead), Emit(layer, x.Shape));
+    }
+
+    /// <summary>Clip with min 0: a ReLU, or ReLU6 and its kin when a max is given.</summary>
+    private void Clip(OnnxNodeReader n)
+    {
+        float? min, max;
+        if (_header.Opset < 11)
+        {
+            n.AllowOnly("min", "max");
+            min = n.Has("min") ? n.Float("min", 0) : null;
+            max = n.Has("max") ? n.Float("max", 0) : null;
+        }
+        else
+        {
+            n.AllowOnly();
+            min = Scalar(n, 1, "min");
+            max = Scalar(n, 2, "max");
+        }
+        if (min != 0f)
+            throw n.Fail($"clips at min {(min?.ToString() ?? "-infinity")}; only Clip with min 0 (ReLU, ReLU6) is supported");
+        if (max is float m && !(m > 0))
+            throw n.Fail($"clips at max {m}; a max above the min 0 is expected");
+        float? cap = max is float c && !float.IsPositiveInfinity(c) && c < float.MaxValue ? c : null;
+        Unary(n, (name, x) => new ReluLayer(name, x, cap));
+    }
+
+    private void Pool(OnnxNodeReader n, bool isMax)
+    {
+        n.AllowOnly(isMax ? ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"]
+            : ["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"]);
+        var x = Map(n, 0, "input");
+        if (!n.Has("kernel_shape"))
+            throw n.Fail("has no kernel_shape");
+        long k = n.SquarePair("kernel_shape", 0, 1);
+        long stride = n.SquarePair("strides", 1, 1);
+        if (n.SquarePair("dilations", 1, 1) is var d and not 1)
+            throw n.Fail($"has dilation {d}; only dilation 1 is supported");
+        if (n.Int("ceil_mode", 0) != 0)
+            throw n.Fail("has ceil_mode 1; only floor rounding of the output size (ceil_mode 0) is supported");
+        int pad = n.Padding();
+        if (pad > k / 2)
+            throw n.Fail($"pads {pad} cells around a {k}x{k} window; padding of at most half the window is supported");
+        if (!isMax && pad > 0 && n.Int("count_include_pad", 0) != 0)
+            throw n.Fail("has count_include_pad 1 with padding; only averages over the cells inside the map (count_include_pad 0) are supported");
+        var input = ImageMap(n, x);
+        var shape = Window(n, input, input[0], k, stride, pad);
+        Bind(n.Output(IsRead), Emit(new PoolLayer(_names.Unique(n.LayerName), x.Layer, isMax, (int)k, (int)stride, pad), shape));
+    }
+
+    private void GlobalAveragePool(OnnxNodeReader n)
+    {
+        n.AllowOnly();
+        var x = Map(n, 0, "input");
+        ImageMap(n, x);
+        Bind(n.Output(IsRead), new PooledValue(n.LayerName, x));
+    }
+
+    private void Flatten(OnnxNodeReader n)
+    {
+        n.AllowOnly("axis");
+        var v = Read(n, 0, "input");
+        long axis = n.Int("axis", 1);
+        if ((axis < 0 ? axis + 1 + Shape(v).Length : axis) != 1)
+            throw n.Fail($"flattens at axis {axis}; only axis 1 (keep the batch, flatten the rest) is supported");
+        BindFeatures(n, v);
+    }
+
+    private void Reshape(OnnxNodeReader n)
+    {
+        n.AllowOnly("allowzero");
+        var v = Read(n, 0, "input");
+        var target = OnnxTensorReader.Integers(ConstantProto(n, 1, "shape"), reason => n.Fail($"shape: {reason}"));
+        var s = Shape(v);
+        long rest = s.Aggregate(1L, (a, b) => a * b);
+        bool allowZero = n.Int("allowzero", 0) != 0;
+        bool ok = false;
+        if (target.Length == 2)
+        {
+            bool keepsBatch = (target[0] == 0 && !allowZero) || (_header.FixedBatch is long batch && target[0] == batch);
+            long second = target[1] == 0 && !allowZero ? s[0] : target[1];
+            ok = (keepsBatch && (second == -1 || second == rest)) || (target[0] == -1 && second == rest);
+        }
+        if (!ok)
+            throw n.Fail($"reshapes its [N, {Dims(s)}] input to [{Dims(target)}]; only a reshape to [batch, {rest}] is supported");
+        BindFeatures(n, v);
+    }
+
+    private void BindFeatures(OnnxNodeReader n, Value v)
+    {
+        var features = Features(n, v);
+        Bind(n.Output(IsRead), features, passedThrough: v is MapValue m && m.Layer == features.Layer);
+    }
+
+    private void Gemm(OnnxNodeReader n)
+    {
+        n.AllowOnly("alpha", "beta", "transA", "transB");
+        if (n.Int("transA", 0) != 0)
+            throw n.Fail("has transA 1; only transA 0 (the input as [batch, features]) is supported");
+        var x = FeatureInput(n);
+        var b = Floats(n, 1, "weight");
+        bool transB = n.Int("transB", 0) != 0;
+        if (b.Shape.Length != 2)
+            throw n.Fail($"has a weight of shape [{Dims(b.Shape)}]; a 2-D weight is expected");
+        long inFeatures = b.Shape[transB ? 1 : 0], outFeatures = b.Shape[transB ? 0 : 1];
+        if (inFeatures != x.Shape[0] || outFeatures < 1)
+            throw n.Fail($"has a weight [{Dims(b.Shape)}] (transB {(transB ? 1 : 0)}) for {inFeatures} inputs, but its input has {x.Shape[0]} features");
+        float alpha = n.Float("alpha", 1), beta = n.Float("beta", 1);
+        var weight = transB ? (float[])b.Values.Clone() : Transpose(b);
+        if (alpha != 1)
+            for (int i = 0; i < weight.Length; i++)
+                weight[i] *= alpha;
+        var bias = new float[outFeatures];
+        if (OptionalFloats(n, 2, "bias") is { } c)
+            AddBroadcast(n, bias, c, beta);
+        Linear(n, x, weight, bias);
+    }
+
+    private void MatMul(OnnxNodeReader n)
+    {
+        n.AllowOnly();
+        var x = FeatureInput(n);
+        var b = Floats(n, 1, "weight");
+        if (b.Shape.Length != 2 || b.Shape[0] != x.Shape[0] || b.Shape[1] < 1)
+            throw n.Fail($"multiplies {x.Shape[0]} features by a weight [{Dims(b.Shape)}]; a weight [{x.Shape[0]}, outputs] is expected");
+        Linear(n, x, Transpose(b), new float[b.Shape[1]]);
+    }
+
+    private void Linear(OnnxNodeReader n, MapValue x, float[] weight, float[] bias)
+    {
+        int outFeatures = bias.Length, inFeatures = (int)x.Shape[0];
+        var layer = new LinearLayer(_names.Unique(n.LayerName), x.Layer, inFeatures, outFeatures, Compressed: true,
+            new DenseTensor([outFeatures, inFeatures], weight), new DenseTensor([outFeatures], bias));
+        Bind(n.Output(IsRead), Emit(layer, [outFeatures]));
+    }
+
+    /// <summary>A sum of two computed values of one shape is a residual join; a computed value plus a constant is the
+    /// bias of the Conv, Gemm or MatMul that computed the value, folded into it.</summary>
+    private void Add(OnnxNodeReader n)
+    {
+        n.AllowOnly();
+        bool leftConstant = _constants.ContainsKey(n.RequiredInput(0, "left input"));
+        bool rightConstant = _constants.ContainsKey(n.RequiredInput(1, "right input"));
+        if (n.Node.Input.Count != 2)
+            throw n.Fail($"has {n.Node.Input.Count} inputs; 2 are expected");
+        if (leftConstant && rightConstant)
+            throw n.Fail("adds two constants; constant folding is not supported");
+        if (!leftConstant && !rightConstant)
+        {
+            var a = Map(n, 0, "left input");
+            var b = Map(n, 1, "right input");
+            if (!a.Shape.SequenceEqual(b.Shape))
+                throw n.Fail($"adds [N, {Dims(a.Shape)}] and [N, {Dims(b.Shape)}]; only a sum of two values of one shape (a residual join) is supported");
+            Bind(n.Output(IsRead), Emit(new AddLayer(_names.Unique(n.LayerName), a.Layer, b.Layer), a.Shape));
+            return;
+        }
+        int valueAt = leftConstant ? 1 : 0;
+        var x = Map(n, valueAt, "input");
+        var c = Floats(n, 1 - valueAt, "bias");
+        var producer = _layerIndex.TryGetValue(x.Layer, out int at) ? _layers[at] : null;
+        if (producer is not (ConvLayer or LinearLayer) || _layerReads[x.Layer] != 1)
+            throw n.Fail($"adds a constant of shape [{Dims(c.Shape)}] to '{n.Node.Input[valueAt]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is (ConvLayer or LinearLayer) ? " that other nodes also read" : "")}; a constant is supported only as the bias of the Conv, Gemm or MatMul that computes the other input");
+        _layers[at] = producer switch
+        {
+            ConvLayer conv => conv with { HasBias = true, Bias = new DenseTensor([conv.OutChannels], Biased(n, conv.Bias, conv.OutChannels, c, channelAxis: true)) },
+            LinearLayer linear => linear with { Bias = new DenseTensor([linear.OutFeatures], Biased(n, linear.Bias, linear.OutFeatures, c, channelAxis: false)) },
+            _ => throw new InvalidOperationException("Unreachable: checked above."),
+        };
+        Bind(n.Output(IsRead), x);
+    }
+
+    private float[] Biased(OnnxNodeReader n, DenseTensor? bias, int count, DenseTensor c, bool channelAxis)
+    {
+        var sum = bias is null ? new float[count] : (float[])bias.Values.Clone();
+        // A conv's per-channel constant is [C, 1, 1] or [1, C, 1, 1]; a linear layer's is [F] or [1, F].
+        var s = c.Shape;
+        bool perChannel = channelAxis ? s.Length >= 3 && s[^3] == count && s[^2] == 1 && s[^1] == 1 && s[..^3].All(d => d == 1)
+            : s.Length >= 1 && s[^1] == count && s[..^1].All(d => d == 1);
+        if (!perChannel && c.Values.Length != 1)
+            throw n.Fail($"adds a constant of shape [{Dims(s)}]; as a bias it must hold one value per {(channelAxis ? $"channel ([{count}, 1, 1])" : $"output ([{count}])")} or a single value");
+        AddBroadcast(n, sum, c, 1);
+        return sum;
+    }
+
+    /// <summary>Adds beta * c to <paramref name="bias"/>, c being one value per output or one value for all.</summary>
+    private static void AddBroadcast(OnnxNodeReader n, float[] bias, DenseTensor c, float beta)
+    {
+        var s = c.Shape;
+        if (c.Values.Length == 1)
+            for (int i = 0; i < bias.Length; i++)
+                bias[i] += beta * c.Values[0];
+        else if (c.Values.Length == bias.Length && s.Length >= 1 && s[^1] == bias.Length)
+            for (int i = 0; i < bias.Length; i++)
+                bias[i] += beta * c.Values[i];
+        else
+            throw n.Fail($"has a bias of shape [{Dims(s)}]; one value per output ([{bias.Length}]) or a single value is expected");
+    }
+
+    /// <summary>Softmax on the graph output: dropped, so the network outputs the logits it normalises.</summary>
+    private void Softmax(OnnxNodeReader n)
+    {
+        n.AllowOnly("axis");
+        var output = n.Output(IsRead);
+        if (output != _header.Graph.Output[0].Name || Reads(output) != 1)
+            throw n.Fail("is not the last node; a Softmax is supported only on the graph output, where the importer drops it and keeps the logits");
+        if (Read(n, 0, "input") is not MapValue { Shape.Length: 1 } x)
+            throw n.Fail("normalises a [C, H, W] map; only a Softmax over class scores [batch, classes] is supported");
+        long axis = n.Int("axis", _header.Opset >= 13 ? -1 : 1);
+        if (axis is not (1 or -1))
+            throw n.Fail($"normalises over axis {axis}; only the class axis (1 or -1) is supported");
+        Bind(output, x, passedThrough: true);
+    }
+
+    private void Dropout(OnnxNodeReader n)
+    {
+        if (_header.Opset < 12)
+            n.AllowOnly("ratio");
+        else
+        {
+            n.AllowOnly("seed");
+            if (n.Input(2) is not null && OnnxTensorReader.Integers(ConstantProto(n, 2, "training_mode"), r => n.Fail($"training_mode: {r}")).Any(v => v != 0))
+                throw n.Fail("runs in training mode; only inference Dropout (a pass-through) is supported");
+        }
+        PassThrough(n, n.RequiredInput(0, "input"));
+    }
+
+    // ---- shapes ----
+
+    private static long[] Shape(Value v) => v switch
+    {
+        MapValue m => m.Shape,
+        PooledValue p => [p.Source.Shape[0], 1, 1],
+        _ => throw new InvalidOperationException("Unreachable: every value is a map or a pooled value."),
+    };
+
+    private static long[] ImageMap(OnnxNodeReader n, MapValue x)
+        => x.Shape.Length == 3 ? x.Shape
+            : throw n.Fail($"reads '{n.Node.Input[0]}', features [N, {Dims(x.Shape)}]; it needs a [N, C, H, W] map");
+
+    private MapValue FeatureInput(OnnxNodeReader n)
+        => Read(n, 0, "input") is MapValue { Shape.Length: 1 } x ? x
+            : throw n.Fail($"reads '{n.Node.Input[0]}', a [N, C, H, W] map; it needs [batch, features] (Flatten or Reshape it first)");
+
+    private static long[] Window(OnnxNodeReader n, long[] x, long outChannels, long kernel, long stride, int padding)
+    {
+        if (Math.Min(x[1], x[2]) + 2 * padding < kernel)
+            throw n.Fail($"has a {kernel}x{kernel} window that does not fit its {x[1]}x{x[2]} input with padding {padding}");
+        return [outChannels, (x[1] + 2 * padding - kernel) / stride + 1, (x[2] + 2 * padding - kernel) / stride + 1];
+    }
+
+    private static float[] Transpose(DenseTensor t)
+    {
+        long rows = t.Shape[0], cols = t.Shape[1];
+        var result = new float[t.Values.Length];
+        for (long r = 0; r < rows; r++)
+            for (long c = 0; c < cols; c++)
+                result[c * rows + r] = t.Values[r * cols + c];
+        return result;
+    }
+
+    private static string Kind(LayerNode layer) => layer switch
+    {
+        ConvLayer => "Conv",
+        LinearLayer => "Gemm or MatMul",
+        BatchNormLayer => "BatchNormalization",
+        ReluLayer => "Relu or Clip",
+        PoolLayer p => p.IsMax ? "MaxPool" : "AveragePool",
+        GlobalPoolLayer => "GlobalAveragePool",
+        FlattenLayer => "Flatten or Reshape",
+        AddLayer => "Add",
+        _ => layer.GetType().Name,
+    };
+
+    private static string Dims(IEnumerable<long> dims) => string.Join(", ", dims);
+}
