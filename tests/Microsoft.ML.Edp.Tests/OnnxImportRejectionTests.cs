@@ -1,0 +1,151 @@
+using Google.Protobuf;
+using Microsoft.ML.Edp.Import;
+using Onnx;
+using Xunit;
+using static Microsoft.ML.Edp.Tests.OnnxModelBuilder;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>Every unsupported construct is refused at import, by an <see cref="EdpOnnxImportException"/> that names
+/// the node, its operator and the reason.</summary>
+public class OnnxImportRejectionTests
+{
+    private sealed record Case(string OpType, string Reason, Func<OnnxModelBuilder, string> Build, long Opset = 13);
+
+    /// <summary>Each case builds a small model around one bad node named "bad" and returns the graph output.</summary>
+    private static readonly Dictionary<string, Case> Cases = new()
+    {
+        ["grouped conv"] = new("Conv", "group 2", b => b.Conv(Conv8(b), 4, 8, 3, name: "bad", extra: Int("group", 2))),
+        ["asymmetric pads"] = new("Conv", "asymmetric pads [0, 0, 1, 1]", b => b.Node("Conv", "bad", [Input, W(b, 8, 1, 3, 3)], Ints("pads", 0, 0, 1, 1))),
+        ["dilation"] = new("Conv", "dilation 2", b => b.Node("Conv", "bad", [Input, W(b, 8, 1, 3, 3)], Ints("dilations", 2, 2))),
+        ["same padding"] = new("Conv", "auto_pad SAME_UPPER", b => b.Node("Conv", "bad", [Input, W(b, 8, 1, 3, 3)], String("auto_pad", "SAME_UPPER"))),
+        ["non-square kernel"] = new("Conv", "3x1 kernel", b => b.Node("Conv", "bad", [Input, W(b, 8, 1, 3, 1)])),
+        ["conv weight computed"] = new("Conv", "is computed", b => b.Node("Conv", "bad", [Input, b.Relu(Input)])),
+        ["ceil mode"] = new("MaxPool", "ceil_mode 1", b => b.Pool("MaxPool", Conv8(b), 2, 2, name: "bad", extra: Int("ceil_mode", 1))),
+        ["pool pad over half"] = new("MaxPool", "at most half the window", b => b.Pool("MaxPool", Conv8(b), 2, 2, pad: 2, name: "bad")),
+        ["count include pad"] = new("AveragePool", "count_include_pad 1", b => b.Pool("AveragePool", Conv8(b), 3, 1, pad: 1, name: "bad", extra: Int("count_include_pad", 1))),
+        ["BN after ReLU"] = new("BatchNormalization", "must directly follow a Conv or Gemm", b => b.BatchNorm(b.Relu(Conv8(b)), 8, "bad")),
+        ["BN on a shared conv output"] = new("BatchNormalization", "other nodes also read", b =>
+        {
+            var c = Conv8(b);
+            return b.Node("Add", "sum", [b.BatchNorm(c, 8, "bad"), c]);
+        }),
+        ["BN on the input"] = new("BatchNormalization", "the graph input", b => b.BatchNorm(Input, 1, "bad")),
+        ["clip below zero"] = new("Clip", "min -1", b => b.Clip(Conv8(b), -1, 6, "bad")),
+        ["clip without min"] = new("Clip", "min -infinity", b => b.Node("Clip", "bad", [Conv8(b), "", b.Initializer("max", [], [6f])])),
+        ["unsupported op"] = new("Sigmoid", "does not support", b => b.Node("Sigmoid", "bad", [Conv8(b)])),
+        ["softmax inside"] = new("Softmax", "only on the graph output", b => b.Gemm(b.Node("Softmax", "bad", [Features(b)]), 8, 10, transB: true)),
+        ["reshape to 4-D"] = new("Reshape", "only a reshape to [batch, 6272]", b => b.Node("Reshape", "bad", [Conv8(b), b.IntInitializer("shape", 0, 8, 28, 28)])),
+        ["reshape mixing the batch"] = new("Reshape", "[-1, 784]", b => b.Node("Reshape", "bad", [Conv8(b), b.IntInitializer("shape", -1, 784)])),
+        ["flatten axis 2"] = new("Flatten", "axis 2", b => b.Node("Flatten", "bad", [Conv8(b)], Int("axis", 2))),
+        ["gemm transA"] = new("Gemm", "transA 1", b => b.Node("Gemm", "bad", [Features(b), W(b, 8, 10)], Int("transA", 1))),
+        ["gemm on a map"] = new("Gemm", "Flatten or Reshape it first", b => b.Node("Gemm", "bad", [Conv8(b), W(b, 8, 10)])),
+        ["constant added to a ReLU"] = new("Add", "only as the bias of the Conv, Gemm or MatMul", b => b.Node("Add", "bad", [b.Relu(Conv8(b)), b.Initializer("c", [8, 1, 1], new float[8])])),
+        ["sum of two shapes"] = new("Add", "only a sum of two values of one shape", b => b.Node("Add", "bad", [Conv8(b), b.Conv(Input, 1, 8, 3)])),
+        ["dropout in training"] = new("Dropout", "training mode", b => b.Node("Dropout", "bad", [Conv8(b), "", Bool(b, "train", true)])),
+        ["unknown attribute"] = new("Relu", "attribute 'alpha'", b => b.Node("Relu", "bad", [Conv8(b)], Float("alpha", 0.1f))),
+        ["custom domain"] = new("FusedConv", "operator domain 'com.microsoft'", b =>
+        {
+            var x = b.Node("FusedConv", "bad", [Input, W(b, 8, 1, 3, 3)]);
+            b.Graph.Node[^1].Domain = "com.microsoft";
+            return x;
+        }),
+        ["truncated weight"] = new("Conv", "holds 40 bytes of raw_data", b =>
+        {
+            var w = b.Initializer("w", [8, 1, 3, 3], new float[10]);
+            return b.Node("Conv", "bad", [Input, w]);
+        }),
+        ["external weight"] = new("Conv", "external file", b =>
+        {
+            var w = W(b, 8, 1, 3, 3);
+            b.Graph.Initializer.Single(i => i.Name == w).DataLocation = TensorProto.Types.DataLocation.External;
+            return b.Node("Conv", "bad", [Input, w]);
+        }),
+        ["out of order"] = new("Relu", "nodes must be in topological order", b =>
+        {
+            var x = b.Relu(Input, "bad");
+            b.Graph.Node[^1].Input[0] = "later";
+            return x;
+        }),
+        ["old clip below zero"] = new("Clip", "min -2", b => b.Clip(b.Conv(Input, 1, 8, 3), -2, 2, "bad"), Opset: 9),
+    };
+
+    public static TheoryData<string> CaseNames => new(Cases.Keys);
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void UnsupportedNodeIsRejectedNamingItsNodeOpTypeAndReason(string name)
+    {
+        var c = Cases[name];
+        var b = new OnnxModelBuilder(c.Opset, irVersion: 7, seed: 5);
+        var bytes = b.Build(c.Build(b));
+
+        var e = Assert.Throws<EdpOnnxImportException>(() => OnnxGraphImporter.Import(bytes, "'test.onnx'"));
+
+        Assert.Equal("bad", e.NodeName);
+        Assert.Equal(c.OpType, e.OpType);
+        Assert.Contains("'test.onnx'", e.Message);
+        Assert.Contains($"node 'bad' ({c.OpType})", e.Message);
+        Assert.Contains(c.Reason, e.Message);
+    }
+
+    public static TheoryData<string, string> ModelCases => new()
+    {
+        { "garbage", "is not a valid ONNX protobuf file" },
+        { "opset 6", "uses opset 6; the importer reads opsets 7 to 22" },
+        { "IR 2", "has IR version 2" },
+        { "two inputs", "has 2 inputs that are not initializers ('image', 'mask')" },
+        { "two outputs", "has 2 graph outputs" },
+        { "symbolic height", "symbolic height" },
+        { "int input", "is not a FLOAT tensor" },
+        { "output is the input", "outputs its input unchanged" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ModelCases))]
+    public void UnsupportedModelIsRejectedWithTheReason(string name, string reason)
+    {
+        var b = new OnnxModelBuilder(name == "opset 6" ? 6 : 13, name == "IR 2" ? 2 : 8, seed: 6);
+        var x = b.Relu(b.Conv(Input, 1, 8, 3));
+        var input = b.Graph.Input[0];
+        switch (name)
+        {
+            case "two inputs":
+                b.Graph.Input.Add(new ValueInfoProto { Name = "mask", Type = input.Type });
+                break;
+            case "two outputs":
+                b.Graph.Output.Add(new ValueInfoProto { Name = x });
+                break;
+            case "symbolic height":
+                input.Type.TensorType.Shape.Dim[2] = new TensorShapeProto.Types.Dimension { DimParam = "H" };
+                break;
+            case "int input":
+                input.Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Int64;
+                break;
+            case "output is the input":
+                x = b.Node("Identity", "id", [Input]);
+                break;
+        }
+        var bytes = name == "garbage" ? Enumerable.Range(0, 64).Select(i => (byte)(255 - i)).ToArray() : b.Build(x);
+
+        var e = Assert.Throws<EdpOnnxImportException>(() => OnnxGraphImporter.Import(bytes, "'test.onnx'"));
+
+        Assert.StartsWith("ONNX model 'test.onnx': ", e.Message);
+        Assert.Contains(reason, e.Message);
+        Assert.Null(e.NodeName);
+    }
+
+    private static string Conv8(OnnxModelBuilder b) => b.Conv(Input, 1, 8, 3, pad: 1, name: "conv");
+
+    /// <summary>8 features [N, 8] from a conv, a global pool and a flatten.</summary>
+    private static string Features(OnnxModelBuilder b) => b.Node("Flatten", "flatten", [b.Node("GlobalAveragePool", "gap", [Conv8(b)])]);
+
+    private static string W(OnnxModelBuilder b, params long[] dims) => b.Weights($"w{b.Graph.Initializer.Count}", dims, 0.1);
+
+    private static string Bool(OnnxModelBuilder b, string name, bool value)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Bool, RawData = ByteString.CopyFrom(value ? (byte)1 : (byte)0) };
+        b.Graph.Initializer.Add(t);
+        return name;
+    }
+}

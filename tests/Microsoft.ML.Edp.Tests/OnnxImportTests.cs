@@ -1,0 +1,160 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.Edp.Import;
+using Microsoft.ML.Edp.Network;
+using Onnx;
+using Xunit;
+
+namespace Microsoft.ML.Edp.Tests;
+
+public class OnnxImportTests
+{
+    private static ImportedNetwork Import(OnnxTestModels.Model m) => OnnxGraphImporter.Import(m.Bytes, m.Name, (1, 28, 28));
+
+    [Fact]
+    public void VggAtOpset13BecomesConvBnReluLayersWithTheFileWeights()
+    {
+        var model = OnnxTestModels.Vgg13();
+        var net = Import(model);
+
+        Assert.Equal(
+            ["Conv", "BatchNorm", "Relu", "Conv", "BatchNorm", "Relu", "Pool", "Conv", "BatchNorm", "Relu", "Pool", "Conv", "Relu", "GlobalPool", "Linear"],
+            net.Layers.Select(l => l.GetType().Name.Replace("Layer", "")));
+        Assert.All(net.Layers, l => Assert.Matches("^[A-Za-z0-9_]+$", l.Name));
+        Assert.Equal(net.Layers.Count, net.Layers.Select(l => l.Name).Distinct().Count());
+        Assert.Equal("features_0_Conv", net.Layers[0].Name);
+        Assert.Equal([10L], net.OutputShape);
+        Assert.Equal("classifier_fc", net.Output);
+
+        var conv = Assert.IsType<ConvLayer>(net.Layers[0]);
+        Assert.Equal((1, 8, 3, 1, 1, true), (conv.InChannels, conv.OutChannels, conv.Kernel, conv.Stride, conv.Padding, conv.HasBias));
+        Assert.Equal(Initializer(model, "/features/0/Conv.weight"), conv.Weight!.Values);
+        Assert.Equal([8L, 1, 3, 3], conv.Weight.Shape);
+        Assert.False(Assert.IsType<ConvLayer>(net.Layers[3]).HasBias);
+        var bn = Assert.IsType<BatchNormLayer>(net.Layers[1]);
+        Assert.Equal(Initializer(model, "/features/1/BatchNormalization.var"), bn.Variance!.Values);
+        Assert.Equal(1e-5, bn.Epsilon, 1e-9);
+        Assert.Null(Assert.IsType<ReluLayer>(net.Layers[2]).Max);
+        Assert.Equal(6f, Assert.IsType<ReluLayer>(net.Layers[5]).Max);
+        Assert.True(Assert.IsType<PoolLayer>(net.Layers[6]) is { IsMax: true, Kernel: 2, Stride: 2, Padding: 0 });
+        // transB 1 stores the weight as [out, in], the layer's own layout.
+        var fc = Assert.IsType<LinearLayer>(net.Layers[^1]);
+        Assert.Equal(Initializer(model, "/classifier/fc.weight"), fc.Weight!.Values);
+        Assert.Equal(Initializer(model, "/classifier/fc.bias"), fc.Bias!.Values);
+    }
+
+    [Fact]
+    public void OldOpset7ModelFusesMatMulAndAddAndPassesDropoutAndIdentityThrough()
+    {
+        var model = OnnxTestModels.Old7();
+        var net = Import(model);
+
+        Assert.Equal(
+            ["Conv", "BatchNorm", "Relu", "Pool", "Conv", "Relu", "Pool", "Flatten", "Linear", "Relu", "Linear"],
+            net.Layers.Select(l => l.GetType().Name.Replace("Layer", "")));
+        Assert.Equal(1e-3, Assert.IsType<BatchNormLayer>(net.Layers[1]).Epsilon, 1e-9);
+        Assert.Equal(6f, Assert.IsType<ReluLayer>(net.Layers[2]).Max);
+        Assert.True(Assert.IsType<PoolLayer>(net.Layers[6]) is { IsMax: false, Kernel: 3, Stride: 3, Padding: 1 });
+        // MatMul's weight is [in, out]; the layer holds [out, in], and the Add's constant became its bias.
+        var fc1 = Assert.IsType<LinearLayer>(net.Layers[8]);
+        Assert.Equal((192, 32), (fc1.InFeatures, fc1.OutFeatures));
+        var w = Initializer(model, "fc1.weight");
+        Assert.Equal(w[5 * 32 + 7], fc1.Weight!.Values[7 * 192 + 5]);
+        Assert.Equal(Initializer(model, "fc1.bias"), fc1.Bias!.Values);
+        Assert.Equal(net.Layers[^1].Name, net.Output);
+    }
+
+    [Fact]
+    public void ResidualModelKeepsBothSumsAndTheProjectionShortcut()
+    {
+        var model = OnnxTestModels.Residual11();
+        var net = Import(model);
+
+        var adds = net.Layers.OfType<AddLayer>().ToList();
+        Assert.Equal(2, adds.Count);
+        var byName = net.Layers.ToDictionary(l => l.Name);
+        // The second sum joins the block's last BN and the shortcut's BN, which reads the 1x1 stride-2 conv.
+        var shortcut = Assert.IsType<BatchNormLayer>(byName[adds[1].Right]);
+        Assert.True(Assert.IsType<ConvLayer>(byName[shortcut.Input]) is { Kernel: 1, Stride: 2, InChannels: 8, OutChannels: 16 });
+        Assert.Equal(6f, net.Layers.OfType<ReluLayer>().Single(r => r.Max is not null).Max);
+        Assert.Single(net.Layers.OfType<GlobalPoolLayer>());
+        // transB 0 stores [in, out]; the layer holds it transposed.
+        var fc = Assert.IsType<LinearLayer>(net.Layers[^1]);
+        var w = Initializer(model, "/fc/Gemm.weight");
+        Assert.Equal(w[3 * 10 + 9], fc.Weight!.Values[9 * 16 + 3]);
+        Assert.Equal(6, net.Layers.OfType<ConvLayer>().Count());
+        Assert.Equal(6, net.Layers.OfType<BatchNormLayer>().Count());
+    }
+
+    [Fact]
+    public void HeadIsKeptForTheSameClassCountAndReplacedForAnother()
+    {
+        var net = Import(OnnxTestModels.Vgg13());
+
+        var same = ImportedHead.Fit(net, 10, excludeFirstAndLast: false);
+        Assert.NotNull(Assert.IsType<LinearLayer>(same.Layers[^1]).Weight);
+        Assert.All(same.Layers.OfType<ConvLayer>(), c => Assert.True(c.Compressed));
+
+        var five = ImportedHead.Fit(net, 5, excludeFirstAndLast: true);
+        var head = Assert.IsType<LinearLayer>(five.Layers[^1]);
+        Assert.Equal((16, 5, "classifier_fc"), (head.InFeatures, head.OutFeatures, head.Name));
+        Assert.Null(head.Weight);
+        Assert.False(head.Compressed);
+        Assert.False(five.Layers.OfType<ConvLayer>().First().Compressed);
+        Assert.All(five.Layers.OfType<ConvLayer>().Skip(1), c => Assert.True(c.Compressed));
+        Assert.Equal(5, five.Shapes()[five.Output][0]);
+    }
+
+    [Fact]
+    public void ModelEndingInAFeatureMapGetsAGlobalPoolAndANewClassifier()
+    {
+        var b = new OnnxModelBuilder(opset: 13, irVersion: 8, seed: 4);
+        var x = b.Relu(b.BatchNorm(b.Conv(OnnxModelBuilder.Input, 1, 8, 3, stride: 2), 8));
+        var bytes = b.Build(x, 8, 13, 13);
+
+        var graph = ImportedHead.Fit(OnnxGraphImporter.Import(bytes, "features"), 3, excludeFirstAndLast: false);
+
+        Assert.Equal(["Conv", "BatchNorm", "Relu", "GlobalPool", "Linear"], graph.Layers.Select(l => l.GetType().Name.Replace("Layer", "")));
+        var head = Assert.IsType<LinearLayer>(graph.Layers[^1]);
+        Assert.Equal((8, 3, true, "head_classifier"), (head.InFeatures, head.OutFeatures, head.Compressed, head.Name));
+        Assert.Equal([3L], graph.Shapes()[graph.Output]);
+    }
+
+    [Fact]
+    public void ImageSizeOfTheModelMustMatchTheOptions()
+    {
+        var model = OnnxTestModels.Vgg13();
+        var options = new EdpCompressOptions { OnnxModel = model.Bytes, ImageHeight = 32, ImageWidth = 32 };
+
+        var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(options, 10));
+
+        Assert.Contains("height 28", e.Message);
+        Assert.Contains("height 32", e.Message);
+        Assert.Contains("OnnxModel", e.Message);
+        Assert.Null(e.NodeName);
+    }
+
+    [Fact]
+    public void ModelPathLoadsFromAFileAndAMissingFileNamesIt()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"edp-import-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, OnnxTestModels.Residual11().Bytes);
+        try
+        {
+            var graph = OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path }, 10);
+            Assert.Equal(2, graph.Layers.OfType<AddLayer>().Count());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        var e = Assert.Throws<FileNotFoundException>(() => OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path }, 10));
+        Assert.Contains(path, e.Message);
+    }
+
+    /// <summary>An initializer's values as the file stores them.</summary>
+    internal static float[] Initializer(OnnxTestModels.Model model, string name)
+    {
+        var t = ModelProto.Parser.ParseFrom(model.Bytes).Graph.Initializer.Single(i => i.Name == name);
+        return t.RawData.Length > 0 ? MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray() : [.. t.FloatData];
+    }
+}
