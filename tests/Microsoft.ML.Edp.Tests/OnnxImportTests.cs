@@ -90,11 +90,11 @@ public class OnnxImportTests
     {
         var net = Import(OnnxTestModels.Vgg13());
 
-        var same = ImportedHead.Fit(net, 10, excludeFirstAndLast: false);
+        var same = ImportedHead.Fit(net, 10, compress: true, excludeFirstAndLast: false);
         Assert.NotNull(Assert.IsType<LinearLayer>(same.Layers[^1]).Weight);
         Assert.All(same.Layers.OfType<ConvLayer>(), c => Assert.True(c.Compressed));
 
-        var five = ImportedHead.Fit(net, 5, excludeFirstAndLast: true);
+        var five = ImportedHead.Fit(net, 5, compress: true, excludeFirstAndLast: true);
         var head = Assert.IsType<LinearLayer>(five.Layers[^1]);
         Assert.Equal((16, 5, "classifier_fc"), (head.InFeatures, head.OutFeatures, head.Name));
         Assert.Null(head.Weight);
@@ -102,6 +102,10 @@ public class OnnxImportTests
         Assert.False(five.Layers.OfType<ConvLayer>().First().Compressed);
         Assert.All(five.Layers.OfType<ConvLayer>().Skip(1), c => Assert.True(c.Compressed));
         Assert.Equal(5, five.Shapes()[five.Output][0]);
+
+        var plain = ImportedHead.Fit(net, 10, compress: false, excludeFirstAndLast: false);
+        Assert.All(plain.Layers.OfType<ConvLayer>(), c => Assert.False(c.Compressed));
+        Assert.False(Assert.IsType<LinearLayer>(plain.Layers[^1]).Compressed);
     }
 
     [Fact]
@@ -111,7 +115,7 @@ public class OnnxImportTests
         var x = b.Relu(b.BatchNorm(b.Conv(OnnxModelBuilder.Input, 1, 8, 3, stride: 2), 8));
         var bytes = b.Build(x, 8, 13, 13);
 
-        var graph = ImportedHead.Fit(OnnxGraphImporter.Import(bytes, "features"), 3, excludeFirstAndLast: false);
+        var graph = ImportedHead.Fit(OnnxGraphImporter.Import(bytes, "features"), 3, compress: true, excludeFirstAndLast: false);
 
         Assert.Equal(["Conv", "BatchNorm", "Relu", "GlobalPool", "Linear"], graph.Layers.Select(l => l.GetType().Name.Replace("Layer", "")));
         var head = Assert.IsType<LinearLayer>(graph.Layers[^1]);
@@ -149,6 +153,10 @@ public class OnnxImportTests
         }
         var e = Assert.Throws<FileNotFoundException>(() => OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path }, 10));
         Assert.Contains(path, e.Message);
+        Assert.Contains("OnnxModelPath", e.Message);
+
+        var both = Assert.Throws<ArgumentException>(() => OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path, OnnxModel = [1] }, 10));
+        Assert.Contains("not both", both.Message);
     }
 
     /// <summary>An initializer's values as the file stores them.</summary>

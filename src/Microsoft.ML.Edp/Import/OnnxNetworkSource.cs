@@ -14,7 +14,7 @@ internal static class OnnxNetworkSource
     {
         var (bytes, model) = Read(options);
         var net = OnnxGraphImporter.Import(bytes, model, (options.ImageChannels, options.ImageHeight, options.ImageWidth));
-        return ImportedHead.Fit(net, classes, options.ExcludeFirstAndLast);
+        return ImportedHead.Fit(net, classes, options.Compress, options.ExcludeFirstAndLast);
     }
 
     private static (byte[] Bytes, string Model) Read(EdpCompressOptions options)
