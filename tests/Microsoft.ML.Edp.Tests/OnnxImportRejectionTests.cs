@@ -61,6 +61,7 @@ public class OnnxImportRejectionTests
             b.Graph.Initializer.Single(i => i.Name == w).DataLocation = TensorProto.Types.DataLocation.External;
             return b.Node("Conv", "bad", [Input, w]);
         }),
+        ["NaN weight"] = new("Conv", "holding NaN or infinite values", b => b.Node("Conv", "bad", [Input, b.Initializer("w", [1, 1, 1, 1], [float.NaN])])),
         ["out of order"] = new("Relu", "nodes must be in topological order", b =>
         {
             var x = b.Relu(Input, "bad");

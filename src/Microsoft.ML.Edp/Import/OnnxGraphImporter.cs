@@ -209,11 +209,14 @@ internal sealed partial class OnnxGraphImporter
             : throw n.Fail($"reads its {what} from '{name}', which is computed; the importer needs it as an initializer or a Constant");
     }
 
-    private DenseTensor Floats(OnnxNodeReader n, int i, string what)
+    /// <summary>A float constant; weights must be finite (a bound such as Clip's max may be infinite).</summary>
+    private DenseTensor Floats(OnnxNodeReader n, int i, string what, bool finite = true)
     {
         var proto = ConstantProto(n, i, what);
         if (!_decoded.TryGetValue(n.Node.Input[i], out var t))
             _decoded[n.Node.Input[i]] = t = OnnxTensorReader.Floats(proto, reason => n.Fail($"{what}: {reason}"));
+        if (finite && !t.Values.All(float.IsFinite))
+            throw n.Fail($"has a {what} '{n.Node.Input[i]}' holding NaN or infinite values");
         return t;
     }
 
@@ -224,7 +227,7 @@ internal sealed partial class OnnxGraphImporter
     {
         if (n.Input(i) is null)
             return null;
-        var t = Floats(n, i, what);
+        var t = Floats(n, i, what, finite: false);
         return t.Values.Length == 1 ? t.Values[0] : throw n.Fail($"has a {what} of {t.Values.Length} values; one is expected");
     }
 
@@ -235,6 +238,8 @@ internal sealed partial class OnnxGraphImporter
             throw n.Fail($"has {n.Node.Attribute.Count} value attributes; exactly one is expected");
         var output = n.Output(IsRead);
         var proto = n.Tensor("value") ?? new TensorProto();
+        if (proto.Name.Length == 0)
+            proto.Name = output;
         if (n.Node.Attribute[0].Name != "value")
         {
             var floats = n.Floats("value_floats") ?? (n.Has("value_float") ? [n.Float("value_float", 0)] : null);

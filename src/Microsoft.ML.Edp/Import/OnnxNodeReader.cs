@@ -102,13 +102,18 @@ internal sealed class OnnxNodeReader(NodeProto node, int index, string model)
         return (int)pads[0];
     }
 
+    private static bool IsEmpty(AttributeProto a)
+        => a.F == 0 && a.I == 0 && a.S.IsEmpty && a.T is null && a.G is null && a.Floats.Count == 0 && a.Ints.Count == 0
+            && a.Strings.Count == 0 && a.Tensors.Count == 0 && a.Graphs.Count == 0;
+
     private AttributeProto? Find(string name, AttributeType type, Func<AttributeProto, bool> untypedHasValue)
     {
         var a = node.Attribute.FirstOrDefault(x => x.Name == name);
         if (a is null)
             return null;
-        // Old exporters may leave the type unset; then the field that holds a value says it.
-        if (a.Type == type || (a.Type == AttributeType.Undefined && untypedHasValue(a)))
+        // Old exporters may leave the type unset; then the field that holds a value says it, and an attribute with
+        // no value at all is the type's zero.
+        if (a.Type == type || (a.Type == AttributeType.Undefined && (untypedHasValue(a) || IsEmpty(a))))
             return a;
         throw Fail($"has attribute '{name}' of type {a.Type}; {type} is expected");
     }
