@@ -61,6 +61,8 @@ public class OnnxImportRejectionTests
             b.Graph.Initializer.Single(i => i.Name == w).DataLocation = TensorProto.Types.DataLocation.External;
             return b.Node("Conv", "bad", [Input, w]);
         }),
+        ["gather from a tensor"] = new("Gather", "only gathering from a shape", b => b.Node("Gather", "bad", [Conv8(b), b.IntInitializer("i", 0)])),
+        ["reshape to a computed shape"] = new("Reshape", "neither a constant nor computed from Shape", b => b.Node("Reshape", "bad", [Conv8(b), b.Relu(Input)])),
         ["NaN weight"] = new("Conv", "holding NaN or infinite values", b => b.Node("Conv", "bad", [Input, b.Initializer("w", [1, 1, 1, 1], [float.NaN])])),
         ["out of order"] = new("Relu", "nodes must be in topological order", b =>
         {

@@ -86,6 +86,19 @@ public class OnnxImportTests
     }
 
     [Fact]
+    public void ShapeArithmeticOfAnOldPyTorchViewBecomesOneFlatten()
+    {
+        var net = Import(OnnxTestModels.TorchView9());
+
+        Assert.Equal(
+            ["Conv", "BatchNorm", "Relu", "Pool", "Conv", "Relu", "Flatten", "Linear"],
+            net.Layers.Select(l => l.GetType().Name.Replace("Layer", "")));
+        // PyTorch's numeric node names become identifiers.
+        Assert.Equal(["n0", "n1", "n2", "n3", "n4", "n5", "n11", "n12"], net.Layers.Select(l => l.Name));
+        Assert.Equal(300, Assert.IsType<LinearLayer>(net.Layers[^1]).InFeatures);
+    }
+
+    [Fact]
     public void HeadIsKeptForTheSameClassCountAndReplacedForAnother()
     {
         var net = Import(OnnxTestModels.Vgg13());

@@ -10,7 +10,7 @@ internal static class OnnxTestModels
         public override string ToString() => Name;
     }
 
-    public static IEnumerable<Model> All => [Vgg13(), Old7(), Residual11()];
+    public static IEnumerable<Model> All => [Vgg13(), Old7(), Residual11(), TorchView9()];
 
     /// <summary>VGG-style at opset 13 / IR 8, as a recent PyTorch writes it: Conv+BN+Relu, ReLU6 as Clip with
     /// initializer bounds, max pools, global average pool + Flatten, Gemm (transB 1) and a final Softmax.</summary>
@@ -47,6 +47,31 @@ internal static class OnnxTestModels
         var logits = b.MatMulAdd(x, 32, 10, "fc2");
         var probabilities = b.Node("Softmax", "prob", [logits], Int("axis", 1));
         return new Model("lenet-opset7-ir3", b.Build(probabilities, 10), logits, FixedBatch: 1);
+    }
+
+    /// <summary>At opset 9, as PyTorch wrote <c>x.view(x.size(0), -1)</c>: Shape, Gather of the batch, Unsqueeze and
+    /// Concat with -1 feed the Reshape; a padded MaxPool, a Gemm and a final LogSoftmax.</summary>
+    public static Model TorchView9(int seed = 4)
+    {
+        var b = new OnnxModelBuilder(opset: 9, irVersion: 4, seed);
+        var x = b.Relu(b.BatchNorm(b.Conv(Input, 1, 8, 3, stride: 2, name: "0"), 8, "1"), "2");
+        x = b.Pool("MaxPool", x, 3, 2, pad: 1, name: "3");
+        x = b.Relu(b.Conv(x, 8, 12, 3, name: "4"), "5");
+        var shape = b.Node("Shape", "6", [x]);
+        var batch = b.Node("Gather", "7", [shape, b.Constant("8", Scalar(IntTensor("zero", 0)))], Int("axis", 0));
+        var batch1 = b.Node("Unsqueeze", "9", [batch], Ints("axes", 0));
+        var target = b.Node("Concat", "10", [batch1, b.IntInitializer("minus_one", -1)], Int("axis", 0));
+        x = b.Node("Reshape", "11", [x, target]);
+        var logits = b.Gemm(x, 12 * 5 * 5, 10, transB: true, name: "12");
+        var logProbabilities = b.Node("LogSoftmax", "13", [logits], Int("axis", 1));
+        return new Model("torch-view-opset9", b.Build(logProbabilities, 10), logits);
+    }
+
+    /// <summary>The tensor as a rank-0 scalar.</summary>
+    private static Onnx.TensorProto Scalar(Onnx.TensorProto t)
+    {
+        t.Dims.Clear();
+        return t;
     }
 
     /// <summary>A small ResNet at opset 11 / IR 6: an identity block and a projection block (stride 2, 1x1 conv

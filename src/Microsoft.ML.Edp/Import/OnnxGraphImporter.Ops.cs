@@ -136,19 +136,19 @@ internal sealed partial class OnnxGraphImporter
     {
         n.AllowOnly("allowzero");
         var v = Read(n, 0, "input");
-        var target = OnnxTensorReader.Integers(ConstantProto(n, 1, "shape"), reason => n.Fail($"shape: {reason}"));
+        var target = ShapeInput(n, 1);
         var s = Shape(v);
         long rest = s.Aggregate(1L, (a, b) => a * b);
         bool allowZero = n.Int("allowzero", 0) != 0;
         bool ok = false;
         if (target.Length == 2)
         {
-            bool keepsBatch = (target[0] == 0 && !allowZero) || (_header.FixedBatch is long batch && target[0] == batch);
+            bool keepsBatch = target[0] == BatchDim || (target[0] == 0 && !allowZero) || (_header.FixedBatch is long batch && target[0] == batch);
             long second = target[1] == 0 && !allowZero ? s[0] : target[1];
             ok = (keepsBatch && (second == -1 || second == rest)) || (target[0] == -1 && second == rest);
         }
         if (!ok)
-            throw n.Fail($"reshapes its [N, {Dims(s)}] input to [{Dims(target)}]; only a reshape to [batch, {rest}] is supported");
+            throw n.Fail($"reshapes its [N, {Dims(s)}] input to [{ShapeText(target)}]; only a reshape to [batch, {rest}] is supported");
         BindFeatures(n, v);
     }
 
@@ -268,7 +268,7 @@ internal sealed partial class OnnxGraphImporter
         n.AllowOnly("axis");
         var output = n.Output(IsRead);
         if (output != _header.Graph.Output[0].Name || Reads(output) != 1)
-            throw n.Fail("is not the last node; a Softmax is supported only on the graph output, where the importer drops it and keeps the logits");
+            throw n.Fail($"is not the last node; a {n.OpType} is supported only on the graph output, where the importer drops it and keeps the logits");
         if (Read(n, 0, "input") is not MapValue { Shape.Length: 1 } x)
             throw n.Fail("normalises a [C, H, W] map; only a Softmax over class scores [batch, classes] is supported");
         long axis = n.Int("axis", _header.Opset >= 13 ? -1 : 1);

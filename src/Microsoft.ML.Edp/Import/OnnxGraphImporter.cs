@@ -71,6 +71,7 @@ internal sealed partial class OnnxGraphImporter
         {
             MapValue m => m,
             PooledValue p => AsFeatures(p),
+            ShapeValue => throw ModelFail($"outputs '{outputName}', a shape computed by Shape"),
             null when _constants.ContainsKey(outputName) => throw ModelFail($"outputs '{outputName}', a constant"),
             _ => throw ModelFail($"outputs '{outputName}', which no node produces"),
         };
@@ -100,10 +101,14 @@ internal sealed partial class OnnxGraphImporter
             case "Gemm": Gemm(n); break;
             case "MatMul": MatMul(n); break;
             case "Add": Add(n); break;
-            case "Softmax": Softmax(n); break;
+            case "Softmax" or "LogSoftmax": Softmax(n); break;
             case "Dropout": Dropout(n); break;
             case "Identity": n.AllowOnly(); PassThrough(n, n.RequiredInput(0, "input")); break;
             case "Constant": Constant(n); break;
+            case "Shape": ShapeOf(n); break;
+            case "Gather": Gather(n); break;
+            case "Unsqueeze": Unsqueeze(n); break;
+            case "Concat": Concat(n); break;
             default:
                 throw n.Fail($"is an operator the importer does not support; it reads {string.Join(", ", SupportedOps)}");
         }
@@ -113,7 +118,8 @@ internal sealed partial class OnnxGraphImporter
     public static readonly string[] SupportedOps =
     [
         "Conv", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
-        "Gemm", "MatMul", "Add", "Softmax", "Dropout", "Identity", "Constant",
+        "Gemm", "MatMul", "Add", "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant",
+        "Shape, Gather, Unsqueeze and Concat computing a Reshape's target",
     ];
 
     // ---- values ----
@@ -122,8 +128,12 @@ internal sealed partial class OnnxGraphImporter
 
     private bool IsRead(string onnxName) => Reads(onnxName) > 0;
 
-    /// <summary>A computed value the node reads as input <paramref name="i"/>.</summary>
+    /// <summary>An image or feature value the node reads as input <paramref name="i"/>.</summary>
     private Value Read(OnnxNodeReader n, int i, string what)
+        => ReadAny(n, i, what) is ShapeValue ? throw n.Fail($"reads '{n.Node.Input[i]}', a shape computed by Shape, as its {what}; it needs an image or feature tensor") : _values[n.Node.Input[i]];
+
+    /// <summary>Any computed value, shapes included.</summary>
+    private Value ReadAny(OnnxNodeReader n, int i, string what)
     {
         var name = n.RequiredInput(i, what);
         if (_values.TryGetValue(name, out var v))
@@ -191,7 +201,7 @@ internal sealed partial class OnnxGraphImporter
             _constants[output] = constant;
             return;
         }
-        Bind(output, Read(n, 0, "input"), passedThrough: true);
+        Bind(output, ReadAny(n, 0, "input"), passedThrough: true);
     }
 
     private void Unary(OnnxNodeReader n, Func<string, string, LayerNode> layer)
