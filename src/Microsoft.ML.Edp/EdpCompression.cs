@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
 using Microsoft.ML.Edp.Training;
@@ -34,8 +35,8 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
         TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
         var device = TorchRuntime.SelectDevice(options.Device, options.FallbackToCpu, warning);
-        var graph = Architectures.Build(options, schema.ClassCount);
-        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {options.Architecture} ({(options.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
+        var graph = OnnxNetworkSource.IsGiven(options) ? OnnxNetworkSource.Load(options, schema.ClassCount) : Architectures.Build(options, schema.ClassCount);
+        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {ArchitectureName()} ({(options.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
 
         using var net = new EdpNet(graph, options.CoefficientInit);
         net.to(device);
@@ -57,7 +58,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
         var report = new EdpCompressionReport
         {
-            Architecture = options.Architecture.ToString(),
+            Architecture = ArchitectureName(),
             Compressed = options.Compress,
             ClassNames = classNames.ToArray(),
             TrainingRows = scan.RowCount,
@@ -82,6 +83,11 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
     /// <summary>Budgets are met within this fraction of the plain network's cost.</summary>
     public const double BudgetTolerance = 0.03;
+
+    /// <summary>The network's name in the log and the report: the built-in architecture, or the imported model.</summary>
+    private string ArchitectureName()
+        => options.OnnxModelPath is { } path ? $"ONNX model '{Path.GetFileName(path)}'"
+            : options.OnnxModel is not null ? "ONNX model" : options.Architecture.ToString();
 
     private void WarnOnMissedBudget(EdpCompressionReport report)
     {

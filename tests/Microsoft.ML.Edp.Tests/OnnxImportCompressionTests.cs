@@ -1,0 +1,37 @@
+using Microsoft.ML.Data;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>An imported ONNX CNN goes through the whole of <c>CompressEdp</c>: it trains from its weights, comes out
+/// smaller, and still classifies.</summary>
+public class OnnxImportCompressionTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("vgg-opset13")]
+    [InlineData("resnet-opset11")]
+    public void ImportedModelCompressesToASmallerAccurateClassifier(string name)
+    {
+        var model = OnnxTestModels.All.Single(m => m.Name == name);
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(TestData.Train);
+        var test = ml.Data.LoadFromEnumerable(TestData.Test);
+        var toKey = ml.Transforms.Conversion.MapValueToKey("Label");
+        var options = EdpPipelineFixture.Options(toKey.Fit(train).Transform(test));
+        options.OnnxModel = model.Bytes;
+
+        var fitted = toKey.Append(ml.Transforms.CompressEdp(options)).Fit(train);
+        using var edp = fitted.LastTransformer;
+        var report = edp.Report;
+        var accuracy = ml.MulticlassClassification.Evaluate(fitted.Transform(test)).MacroAccuracy;
+        output.WriteLine($"{name}: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, test accuracy {accuracy:P1} (before PM {report.ValidationAccuracyBeforePruning:P1}).");
+
+        Assert.Equal("ONNX model", report.Architecture);
+        Assert.True(report.MacsAfter < 0.9 * report.MacsBefore, $"MACs {report.MacsBefore} -> {report.MacsAfter}: not smaller.");
+        Assert.True(report.ParamsAfter < report.ParamsBefore, $"Params {report.ParamsBefore} -> {report.ParamsAfter}: not smaller.");
+        Assert.InRange(accuracy, 0.70, 1.0);
+        // Pruning & Merging of the imported graph costs (almost) nothing: it removes only what training zeroed.
+        Assert.InRange(report.ValidationAccuracyAfterPruning!.Value - report.ValidationAccuracyBeforePruning!.Value, -0.02, 1.0);
+    }
+}
