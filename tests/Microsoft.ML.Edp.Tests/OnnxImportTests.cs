@@ -151,6 +151,18 @@ public class OnnxImportTests
     }
 
     [Fact]
+    public void UnsupportedModelFailsWhenTheEstimatorIsCreated()
+    {
+        var b = new OnnxModelBuilder(opset: 13, irVersion: 8, seed: 7);
+        var bytes = b.Build(b.Node("Conv", "dilated", [OnnxModelBuilder.Input, b.Weights("w", [2, 1, 3, 3], 0.1)], OnnxModelBuilder.Int("group", 1), OnnxModelBuilder.Ints("dilations", 3, 3)));
+
+        var e = Assert.Throws<EdpOnnxImportException>(() => new MLContext().Transforms.CompressEdp(new EdpCompressOptions { OnnxModel = bytes }));
+
+        Assert.Equal(("dilated", "Conv"), (e.NodeName, e.OpType));
+        Assert.Contains("dilation 3", e.Message);
+    }
+
+    [Fact]
     public void ModelPathLoadsFromAFileAndAMissingFileNamesIt()
     {
         var path = Path.Combine(Path.GetTempPath(), $"edp-import-{Guid.NewGuid():N}.onnx");

@@ -17,6 +17,14 @@ internal static class OnnxNetworkSource
         return ImportedHead.Fit(net, classes, options.Compress, options.ExcludeFirstAndLast);
     }
 
+    /// <summary>Imports the model once when the estimator is created, so that an unreadable or unsupported model fails
+    /// before any data is read.</summary>
+    public static void Validate(EdpCompressOptions options)
+    {
+        var (bytes, model) = Read(options);
+        OnnxGraphImporter.Import(bytes, model, (options.ImageChannels, options.ImageHeight, options.ImageWidth));
+    }
+
     private static (byte[] Bytes, string Model) Read(EdpCompressOptions options)
     {
         if (options.OnnxModel is not null && options.OnnxModelPath is not null)
