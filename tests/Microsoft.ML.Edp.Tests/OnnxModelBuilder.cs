@@ -154,7 +154,8 @@ internal sealed class OnnxModelBuilder
     public static byte[] WithOutput(byte[] model, string value)
     {
         var m = ModelProto.Parser.ParseFrom(model);
-        m.Graph.Output.Add(new ValueInfoProto { Name = value });
+        if (m.Graph.Output.All(o => o.Name != value))
+            m.Graph.Output.Add(new ValueInfoProto { Name = value });
         return m.ToByteArray();
     }
 

@@ -262,18 +262,20 @@ internal sealed partial class OnnxGraphImporter
             throw n.Fail($"has a bias of shape [{Dims(s)}]; one value per output ([{bias.Length}]) or a single value is expected");
     }
 
-    /// <summary>Softmax on the graph output: dropped, so the network outputs the logits it normalises.</summary>
-    private void Softmax(OnnxNodeReader n)
+    /// <summary>Softmax, LogSoftmax or ArgMax of the class scores at the end of the graph (read by nothing but each
+    /// other and the graph outputs): dropped, so the network outputs the logits they are computed from, which is what
+    /// EDP trains and exports.</summary>
+    private void ClassScoreOutput(OnnxNodeReader n)
     {
-        n.AllowOnly("axis");
+        n.AllowOnly(n.OpType == "ArgMax" ? ["axis", "keepdims", "select_last_index"] : ["axis"]);
         var output = n.Output(IsRead);
-        if (output != _header.Graph.Output[0].Name || Reads(output) != 1)
-            throw n.Fail($"is not the last node; a {n.OpType} is supported only on the graph output, where the importer drops it and keeps the logits");
+        if (_readByLayers.Contains(output))
+            throw n.Fail($"is read by other nodes; a {n.OpType} is supported only at the end of the graph, where the importer drops it and keeps the logits");
         if (Read(n, 0, "input") is not MapValue { Shape.Length: 1 } x)
-            throw n.Fail("normalises a [C, H, W] map; only a Softmax over class scores [batch, classes] is supported");
-        long axis = n.Int("axis", _header.Opset >= 13 ? -1 : 1);
+            throw n.Fail($"reads a [C, H, W] map; only a {n.OpType} over class scores [batch, classes] is supported");
+        long axis = n.Int("axis", n.OpType == "ArgMax" ? 0 : _header.Opset >= 13 ? -1 : 1);
         if (axis is not (1 or -1))
-            throw n.Fail($"normalises over axis {axis}; only the class axis (1 or -1) is supported");
+            throw n.Fail($"works along axis {axis}; only the class axis (1 or -1) is supported");
         Bind(output, x, passedThrough: true);
     }
 

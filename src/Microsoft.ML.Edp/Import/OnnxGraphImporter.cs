@@ -30,6 +30,9 @@ internal sealed partial class OnnxGraphImporter
     private readonly Dictionary<string, Value> _values = [];
     /// <summary>How many times each ONNX value is read by a node or as the graph output.</summary>
     private readonly Dictionary<string, int> _reads = [];
+    /// <summary>The ONNX values some node other than a Softmax, LogSoftmax or ArgMax reads.</summary>
+    private readonly HashSet<string> _readByLayers = [];
+    private static readonly string[] ClassScoreOps = ["Softmax", "LogSoftmax", "ArgMax"];
     /// <summary>How many reads each layer output still has across every ONNX name that stands for it; a layer may
     /// take a bias or a BN only when the node doing so is its sole reader.</summary>
     private readonly Dictionary<string, int> _layerReads = [];
@@ -44,7 +47,11 @@ internal sealed partial class OnnxGraphImporter
         _constants = new Dictionary<string, TensorProto>(header.Initializers);
         foreach (var n in header.Graph.Node)
             foreach (var i in n.Input.Where(i => i.Length > 0))
+            {
                 _reads[i] = _reads.GetValueOrDefault(i) + 1;
+                if (!ClassScoreOps.Contains(n.OpType))
+                    _readByLayers.Add(i);
+            }
         foreach (var o in header.Graph.Output)
             _reads[o.Name] = _reads.GetValueOrDefault(o.Name) + 1;
     }
@@ -66,15 +73,19 @@ internal sealed partial class OnnxGraphImporter
         for (int i = 0; i < g.Node.Count; i++)
             Translate(new OnnxNodeReader(g.Node[i], i, _model));
 
-        var outputName = g.Output[0].Name;
-        var output = _values.GetValueOrDefault(outputName) switch
+        // Several outputs are fine when they are one value: the logits, with the probabilities and the predicted
+        // class computed from them (as EDP's own exports have it).
+        var outputs = g.Output.Select(o => o.Name).Distinct().Select(name => _values.GetValueOrDefault(name) switch
         {
             MapValue m => m,
             PooledValue p => AsFeatures(p),
-            ShapeValue => throw ModelFail($"outputs '{outputName}', a shape computed by Shape"),
-            null when _constants.ContainsKey(outputName) => throw ModelFail($"outputs '{outputName}', a constant"),
-            _ => throw ModelFail($"outputs '{outputName}', which no node produces"),
-        };
+            ShapeValue => throw ModelFail($"outputs '{name}', a shape computed by Shape"),
+            null when _constants.ContainsKey(name) => throw ModelFail($"outputs '{name}', a constant"),
+            _ => throw ModelFail($"outputs '{name}', which no node produces"),
+        }).DistinctBy(m => m.Layer).ToArray();
+        if (outputs.Length > 1)
+            throw ModelFail($"has {g.Output.Count} outputs ({string.Join(", ", g.Output.Select(o => $"'{o.Name}'"))}) that compute different values; the importer needs one network output: the class scores (with any Softmax or ArgMax of them) or the features");
+        var output = outputs[0];
         if (output.Layer == NetworkGraph.InputName)
             throw ModelFail("outputs its input unchanged; there is no network to compress");
         return new ImportedNetwork(_header.Channels, _header.Height, _header.Width, Live(output.Layer), output.Layer, output.Shape, _model);
@@ -101,7 +112,7 @@ internal sealed partial class OnnxGraphImporter
             case "Gemm": Gemm(n); break;
             case "MatMul": MatMul(n); break;
             case "Add": Add(n); break;
-            case "Softmax" or "LogSoftmax": Softmax(n); break;
+            case "Softmax" or "LogSoftmax" or "ArgMax": ClassScoreOutput(n); break;
             case "Dropout": Dropout(n); break;
             case "Identity": n.AllowOnly(); PassThrough(n, n.RequiredInput(0, "input")); break;
             case "Constant": Constant(n); break;
@@ -118,7 +129,7 @@ internal sealed partial class OnnxGraphImporter
     public static readonly string[] SupportedOps =
     [
         "Conv", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
-        "Gemm", "MatMul", "Add", "Softmax", "LogSoftmax", "Dropout", "Identity", "Constant",
+        "Gemm", "MatMul", "Add", "Softmax", "LogSoftmax", "ArgMax", "Dropout", "Identity", "Constant",
         "Shape, Gather, Unsqueeze and Concat computing a Reshape's target",
     ];
 
