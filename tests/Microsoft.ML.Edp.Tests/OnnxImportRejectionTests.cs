@@ -2,13 +2,14 @@ using Google.Protobuf;
 using Microsoft.ML.Edp.Import;
 using Onnx;
 using Xunit;
+using Xunit.Abstractions;
 using static Microsoft.ML.Edp.Tests.OnnxModelBuilder;
 
 namespace Microsoft.ML.Edp.Tests;
 
 /// <summary>Every unsupported construct is refused at import, by an <see cref="EdpOnnxImportException"/> that names
 /// the node, its operator and the reason.</summary>
-public class OnnxImportRejectionTests
+public class OnnxImportRejectionTests(ITestOutputHelper output)
 {
     private sealed record Case(string OpType, string Reason, Func<OnnxModelBuilder, string> Build, long Opset = 13);
 
@@ -85,6 +86,7 @@ public class OnnxImportRejectionTests
         var bytes = b.Build(c.Build(b));
 
         var e = Assert.Throws<EdpOnnxImportException>(() => OnnxGraphImporter.Import(bytes, "'test.onnx'"));
+        output.WriteLine(e.Message);
 
         Assert.Equal("bad", e.NodeName);
         Assert.Equal(c.OpType, e.OpType);
@@ -133,6 +135,7 @@ public class OnnxImportRejectionTests
         var bytes = name == "garbage" ? Enumerable.Range(0, 64).Select(i => (byte)(255 - i)).ToArray() : b.Build(x);
 
         var e = Assert.Throws<EdpOnnxImportException>(() => OnnxGraphImporter.Import(bytes, "'test.onnx'"));
+        output.WriteLine(e.Message);
 
         Assert.StartsWith("ONNX model 'test.onnx': ", e.Message);
         Assert.Contains(reason, e.Message);
