@@ -2,7 +2,6 @@
 // classifies a few Fashion-MNIST test images with a PredictionEngine. Scoring runs on ONNX Runtime: no libtorch needed.
 //   dotnet run --project examples/ConsumeModel -c Release -- [MODEL_ZIP] [--count N]
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using Microsoft.ML.Edp;
 using Microsoft.ML.Edp.Data;
 
