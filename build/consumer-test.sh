@@ -40,7 +40,9 @@ version="$(basename "$nupkg" .nupkg | sed 's/^Microsoft\.ML\.Edp\.//')"
 props_version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)"
 [ "$version" = "$props_version" ] || fail "package version $version differs from Directory.Build.props ($props_version)"
 [ -f "$feed/Microsoft.ML.Edp.$version.snupkg" ] || fail "no symbol package Microsoft.ML.Edp.$version.snupkg"
-unzip -l "$feed/Microsoft.ML.Edp.$version.snupkg" | grep -q 'lib/net10.0/Microsoft.ML.Edp.pdb' || fail "the symbol package holds no pdb"
+# Listings go through variables: `unzip | grep -q` fails under pipefail when grep exits before unzip has written all.
+symbols="$(unzip -l "$feed/Microsoft.ML.Edp.$version.snupkg")"
+grep -q ' lib/net10.0/Microsoft.ML.Edp.pdb$' <<<"$symbols" || fail "the symbol package holds no pdb"
 contents="$(unzip -l "$nupkg")"
 for entry in lib/net10.0/Microsoft.ML.Edp.dll lib/net10.0/Microsoft.ML.Edp.xml README.md buildTransitive/Microsoft.ML.Edp.targets; do
   grep -q " $entry\$" <<<"$contents" || fail "$(basename "$nupkg") lacks $entry"
@@ -112,8 +114,12 @@ dotnet publish -c Release --no-build -o "$app/publish" -nologo -v quiet
 
 grep -q 'buildTransitive/Microsoft.ML.Edp.targets' obj/EdpQuickStart.csproj.nuget.g.targets \
   || fail "restore did not import the package's buildTransitive targets"
-cached="$(ls "${global_packages%/}"/torchsharp/*/runtimes/linux-x64/native/libLibTorchSharp.so | head -1)"
-libstdcxx="$(ls /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /lib/x86_64-linux-gnu/libstdc++.so.6 2>/dev/null | head -1 || true)"
+cached="$(find "${global_packages%/}/torchsharp" -path '*/runtimes/linux-x64/native/libLibTorchSharp.so' -print -quit)"
+[ -f "$cached" ] || fail "no libLibTorchSharp.so in the global packages folder"
+libstdcxx=""
+for candidate in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /lib/x86_64-linux-gnu/libstdc++.so.6; do
+  [ -f "$candidate" ] && { libstdcxx="$candidate"; break; }
+done
 for copy in $(find bin/Release "$app/publish" -name libLibTorchSharp.so); do
   if [ -n "$libstdcxx" ] && ! grep -q 'GLIBCXX_3\.4\.32' "$libstdcxx"; then
     # Same size, one flag byte changed: the verneed entry for GLIBCXX_3.4.32 marked weak.
@@ -122,14 +128,15 @@ for copy in $(find bin/Release "$app/publish" -name libLibTorchSharp.so); do
     cmp -s "$cached" "$copy" || fail "$copy was changed although $libstdcxx provides GLIBCXX_3.4.32"
   fi
 done
-[ -n "$(find "$app/publish" -name libLibTorchSharp.so)" ] || fail "the publish folder holds no libLibTorchSharp.so"
-cmp -s "$cached" "$(find "$app/publish" -name libLibTorchSharp.so | head -1)" \
+published="$(find "$app/publish" -name libLibTorchSharp.so -print -quit)"
+[ -n "$published" ] || fail "the publish folder holds no libLibTorchSharp.so"
+cmp -s "$cached" "$published" \
   && echo "consumer-test: the system libstdc++ provides GLIBCXX_3.4.32; libLibTorchSharp.so left as shipped." \
   || echo "consumer-test: libLibTorchSharp.so patched in the build and publish output (system libstdc++ lacks GLIBCXX_3.4.32)."
 
 # The opt-out leaves the library as shipped.
 dotnet build -c Release -nologo -v quiet -p:EdpPatchLibTorchSharpGlibcxx=false -o "$work/optout" >/dev/null
-cmp -s "$cached" "$(find "$work/optout" -name libLibTorchSharp.so | head -1)" \
+cmp -s "$cached" "$(find "$work/optout" -name libLibTorchSharp.so -print -quit)" \
   || fail "-p:EdpPatchLibTorchSharpGlibcxx=false still changed libLibTorchSharp.so"
 
 # Runs from the publish folder, in the app folder where data/ and model.zip live.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README, "Tests"): restore, build the whole solution and run the unit tests.
+# The test command (README, "Tests"): restore, build the whole solution, run the unit tests, smoke-run the benchmarks
+# and run the consumer test (build/consumer-test.sh).
 # Needs only the repository: the tests train on the Fashion-MNIST subset shipped in examples/FashionMnist/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,3 +11,5 @@ dotnet test tests/Microsoft.ML.Edp.Tests -c Release --no-build --logger "console
 results="$(mktemp -d)"
 dotnet benchmarks/Microsoft.ML.Edp.Benchmarks/bin/Release/net10.0/Microsoft.ML.Edp.Benchmarks.dll compression --quick --results "$results"
 dotnet benchmarks/Microsoft.ML.Edp.Benchmarks/bin/Release/net10.0/Microsoft.ML.Edp.Benchmarks.dll inference --quick --results "$results"
+# Consumer test: pack, then run the README's quick start in a fresh app outside the repository (about a minute).
+./build/consumer-test.sh --no-build
