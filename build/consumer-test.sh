@@ -84,6 +84,9 @@ while IFS= read -r line; do
   echo "consumer-test: $line"
   eval "$line" >/dev/null
 done <<<"$add_lines"
+# `dotnet add package Microsoft.ML.Edp` takes the highest version any source has: it must be the one just packed.
+grep -q "Include=\"Microsoft.ML.Edp\" Version=\"$version\"" EdpQuickStart.csproj \
+  || fail "the app did not get Microsoft.ML.Edp $version from the scratch feed: $(grep 'Microsoft.ML.Edp' EdpQuickStart.csproj)"
 mkdir -p data
 cp "$repo"/examples/FashionMnist/data/*.gz data/
 

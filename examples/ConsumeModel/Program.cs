@@ -5,7 +5,8 @@ using Microsoft.ML;
 using Microsoft.ML.Edp;
 using Microsoft.ML.Edp.Data;
 
-var (modelPath, count) = ParseArguments(args);
+if (ParseArguments(args) is not var (modelPath, count))
+    return 2;
 if (!File.Exists(modelPath))
 {
     Console.Error.WriteLine($"No model at '{Path.GetFullPath(modelPath)}'. Run ./build/run-example.sh first (it writes out/model.zip), or pass the path of a model.zip.");
@@ -34,22 +35,28 @@ foreach (var (image, index) in images.Select((image, index) => (image, index)))
 Console.WriteLine($"{correct} of {images.Count} correct.");
 return 0;
 
-static (string ModelPath, int Count) ParseArguments(string[] args)
+static (string ModelPath, int Count)? ParseArguments(string[] args)
 {
     string modelPath = Path.Combine("out", "model.zip");
     int count = 10;
     for (int i = 0; i < args.Length; i++)
     {
-        if (args[i] == "--count" && i + 1 < args.Length && int.TryParse(args[i + 1], out int n) && n > 0)
-            count = n;
-        else if (args[i] == "--count")
-            throw new ArgumentException("--count needs a positive number.");
+        if (args[i] == "--count")
+        {
+            if (i + 1 >= args.Length || !int.TryParse(args[i + 1], out count) || count <= 0)
+            {
+                Console.Error.WriteLine($"--count needs a positive number; found '{(i + 1 < args.Length ? args[i + 1] : "")}'.");
+                return null;
+            }
+            i++;
+        }
         else if (args[i].StartsWith("--", StringComparison.Ordinal))
-            throw new ArgumentException($"Unknown argument '{args[i]}'. Use [MODEL_ZIP] [--count N].");
+        {
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: ConsumeModel [MODEL_ZIP] [--count N].");
+            return null;
+        }
         else
             modelPath = args[i];
-        if (args[i] == "--count")
-            i++;
     }
     return (modelPath, count);
 }
