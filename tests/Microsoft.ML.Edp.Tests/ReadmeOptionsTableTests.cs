@@ -63,6 +63,7 @@ public class ReadmeOptionsTableTests
             _ when type == typeof(bool) => "bool",
             _ when type == typeof(double) => "double",
             _ when type == typeof(int[]) => "int[]",
+            _ when type == typeof(byte[]) => "byte[]",
             { IsGenericType: true } => $"{type.Name[..type.Name.IndexOf('`')]}<{string.Join(", ", type.GetGenericArguments().Select(a => a.Name))}>",
             _ => type.Name,
         };
