@@ -54,7 +54,12 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                     double ramp = SparsityRamp.At(progress, options.PenaltyRampFraction);
                     double strength = lr * ramp * (budget?.Update(net, progress) ?? 1);
                     prox.Step(strength * options.RankPenalty, strength * options.ChannelPenalty);
-                    lossSum += loss.item<float>() * batch.Count;
+                    float batchLoss = loss.item<float>();
+                    if (!float.IsFinite(batchLoss))
+                        throw new InvalidOperationException(
+                            $"Training diverged: the loss of batch {batchIndex + 1} in epoch {epoch} is {batchLoss} (learning rate {lr:G3}). " +
+                            $"Lower {nameof(EdpCompressOptions.LearningRate)} (a network without BatchNorm, such as an imported one with BN folded, usually needs 10x less).");
+                    lossSum += batchLoss * batch.Count;
                     correct += logits.argmax(1).eq(y).sum().item<long>();
                 }
                 seen += batch.Count;
