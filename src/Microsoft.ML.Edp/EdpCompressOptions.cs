@@ -175,8 +175,19 @@ public sealed class EdpCompressOptions
     /// <summary>Called after every batch, and once at the end of each epoch.</summary>
     public Action<EdpProgress>? Progress = null;
 
-    /// <summary>Cancels training between batches.</summary>
+    /// <summary>Cancels training: checked before every row read, so a fit stops within one batch with an
+    /// <see cref="OperationCanceledException"/>; the last checkpoint written stays valid.</summary>
     public CancellationToken CancellationToken = default;
+
+    /// <summary>A folder for the training checkpoint (<c>edp-checkpoint.bin</c>), replaced atomically at the end of every
+    /// epoch with the network, the SGD momentum buffers, the schedule position, the epoch and the random state; null
+    /// writes none. It is checked for writability before training starts and kept after the fit.</summary>
+    public string? CheckpointDirectory = null;
+
+    /// <summary>Continue from the checkpoint in <see cref="CheckpointDirectory"/> if one is there (else start from
+    /// epoch 1). It must come from a run with the same data and training options; on one thread the resumed run ends
+    /// with the same model as a run that never stopped.</summary>
+    public bool ResumeFromCheckpoint = false;
 
     /// <summary>Where to train.</summary>
     public EdpDevice Device = EdpDevice.Cpu;

@@ -113,7 +113,10 @@ public class EdpPipelineTests(EdpPipelineFixture f, ITestOutputHelper output) : 
             var path = Path.Combine(dir.FullName, "model.onnx");
             Edp.SaveOnnx(path);
             Assert.Equal(Edp.GetOnnxModel(), File.ReadAllBytes(path));
-            Assert.Throws<DirectoryNotFoundException>(() => Edp.SaveOnnx(Path.Combine(dir.FullName, "missing", "model.onnx")));
+            var missing = Path.Combine(dir.FullName, "missing", "model.onnx");
+            var e = Assert.Throws<IOException>(() => Edp.SaveOnnx(missing));
+            Assert.Contains($"'{missing}'", e.Message);
+            Assert.Contains("found no such folder", e.Message);
             Assert.Equal(["model.onnx"], dir.GetFiles("*", SearchOption.AllDirectories).Select(x => x.Name));
         }
         finally { dir.Delete(recursive: true); }

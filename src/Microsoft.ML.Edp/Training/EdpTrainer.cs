@@ -25,17 +25,25 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
         long stepsPerEpoch = (rows + options.BatchSize - 1) / options.BatchSize;
         long totalSteps = stepsPerEpoch * options.Epochs, step = 0;
         var budget = BudgetController.Create(options, net, stepsPerEpoch);
-        var random = new Random(options.Seed);
+        var shuffleSeeds = new SeedSequence(options.Seed);
         var epochs = new List<EdpEpochReport>();
+        var checkpoints = new TrainingCheckpoints(options, net.Graph, rows, log);
+        int firstEpoch = 1;
+        if (checkpoints.Resume(net, optimizer, prox, budget is not null) is { } resumed)
+        {
+            (firstEpoch, step) = (resumed.Epoch + 1, resumed.Step);
+            shuffleSeeds.SkipTo(resumed.ShuffleDraws);
+            epochs.AddRange(resumed.Epochs);
+        }
         var (c, h, w) = (net.Graph.InChannels, net.Graph.Height, net.Graph.Width);
         net.train();
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
             double lossSum = 0;
             long correct = 0, seen = 0;
             int batchIndex = 0;
-            foreach (var batch in stream.Read(new Random(random.Next()), options.CancellationToken))
+            foreach (var batch in stream.Read(new Random(shuffleSeeds.Next()), options.CancellationToken))
             {
                 double progress = (double)step++ / totalSteps;
                 if (!prox.IsFrozen && progress >= options.PenaltyHoldFraction)
@@ -71,9 +79,12 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                 Epoch = epoch, Loss = lossSum / seen, Accuracy = (double)correct / seen, Seconds = clock.Elapsed.TotalSeconds,
                 LiveMacs = plans.Sum(p => p.After.Macs), WorkingSetBytes = Process.GetCurrentProcess().WorkingSet64,
             };
+            if (!double.IsFinite(report.Loss))
+                throw new InvalidOperationException($"Training diverged: the mean loss of epoch {epoch} is {report.Loss}, expected a finite number. Lower LearningRate or the penalties.");
             epochs.Add(report);
             log($"epoch {epoch}/{options.Epochs}: loss {report.Loss:F4}, train accuracy {report.Accuracy:P2}, {report.Seconds:F1} s, " +
                 $"live MACs {report.LiveMacs:N0}{(budget is null ? "" : $", budget penalty x{budget.Multiplier:0.###}")}; rank/width {string.Join(" ", plans.Select(Describe))}");
+            checkpoints.Save(net, optimizer, prox, epoch, step, shuffleSeeds.Draws, epochs);
             options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs));
         }
         if (!prox.IsFrozen)

@@ -87,6 +87,25 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
         }).ToList();
     }
 
+    /// <summary>The frozen masks by name (null before <see cref="Freeze"/>), for a checkpoint: recomputing them from
+    /// the weights at resume time could differ from the pattern fixed at the freeze.</summary>
+    public IReadOnlyDictionary<string, Tensor>? FrozenMasks => _frozen?
+        .SelectMany((m, i) => new[] { ($"{layers[i].Name}.rows", m.Rows), ($"{layers[i].Name}.columns", m.Columns) })
+        .ToDictionary(e => e.Item1, e => e.Item2);
+
+    /// <summary>Restores masks read from <see cref="FrozenMasks"/>, moved to the coefficients' device.</summary>
+    public void Restore(IReadOnlyDictionary<string, Tensor> masks)
+    {
+        _frozen = layers.Select(layer =>
+        {
+            var device = layer.Weight.coefficients.device;
+            return (Mask(masks, $"{layer.Name}.rows").to(device), Mask(masks, $"{layer.Name}.columns").to(device));
+        }).ToList();
+    }
+
+    private static Tensor Mask(IReadOnlyDictionary<string, Tensor> masks, string name)
+        => masks.TryGetValue(name, out var m) ? m : throw new InvalidDataException($"no frozen mask '{name}'");
+
     /// <summary>Multiplies channel groups by <paramref name="rows"/> and rank groups by <paramref name="columns"/>.</summary>
     internal static void Scale(Layer layer, Tensor? rows, Tensor? columns)
     {

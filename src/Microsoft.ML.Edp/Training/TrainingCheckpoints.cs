@@ -1,0 +1,101 @@
+using Microsoft.ML.Edp.Network;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp.Training;
+
+/// <summary>The trainer's side of checkpointing: where the file lives, whether to resume, and the fingerprint that
+/// ties a checkpoint to the options and data it was written for. Does nothing when
+/// <see cref="EdpCompressOptions.CheckpointDirectory"/> is null.</summary>
+internal sealed class TrainingCheckpoints
+{
+    /// <summary>The checkpoint's file name inside <see cref="EdpCompressOptions.CheckpointDirectory"/>.</summary>
+    public const string FileName = "edp-checkpoint.bin";
+
+    private const string FrozenMaskPrefix = "prox.frozen.";
+    private readonly string? _path;
+    private readonly bool _resume;
+    private readonly string _fingerprint;
+    private readonly Action<string> _log;
+
+    public TrainingCheckpoints(EdpCompressOptions options, NetworkGraph graph, long rows, Action<string> log)
+    {
+        _log = log;
+        _resume = options.ResumeFromCheckpoint;
+        _fingerprint = Fingerprint(options, graph, rows);
+        if (options.CheckpointDirectory is { } folder)
+        {
+            AtomicFile.EnsureWritableFolder(folder, nameof(EdpCompressOptions.CheckpointDirectory));
+            _path = Path.Combine(Path.GetFullPath(folder), FileName);
+        }
+    }
+
+    /// <summary>With <see cref="EdpCompressOptions.ResumeFromCheckpoint"/> and a checkpoint on disk, restores the
+    /// network, the optimizer, libtorch's generator and the sparsity masks, and returns the progress to continue from;
+    /// otherwise null (training starts from scratch).</summary>
+    public CheckpointProgress? Resume(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, bool budgetActive)
+    {
+        if (_path is null || !_resume)
+            return null;
+        if (!File.Exists(_path))
+        {
+            _log($"No checkpoint at '{_path}': training starts from epoch 1.");
+            return null;
+        }
+        // The budget controller's penalty multiplier is not in the checkpoint yet; resuming without it would not
+        // reproduce the run, so it is refused rather than silently different.
+        if (budgetActive)
+            throw new NotSupportedException(
+                $"ResumeFromCheckpoint with TargetMacsRatio or TargetParamsRatio set is not supported yet: checkpoint '{_path}' holds no budget controller state. Resume without a budget, or set ResumeFromCheckpoint = false.");
+        var found = Checkpoint.ReadProgress(_path);
+        if (found.Fingerprint != _fingerprint)
+            throw new InvalidOperationException(
+                $"Checkpoint '{_path}' was written for other options or data: expected {_fingerprint}; found {found.Fingerprint}. Delete it or set ResumeFromCheckpoint = false to start over.");
+        var (progress, extra) = Checkpoint.Load(_path, net, optimizer);
+        try
+        {
+            var masks = extra.Where(e => e.Key.StartsWith(FrozenMaskPrefix, StringComparison.Ordinal))
+                .ToDictionary(e => e.Key[FrozenMaskPrefix.Length..], e => e.Value);
+            if (masks.Count > 0)
+                prox.Restore(masks);
+        }
+        finally
+        {
+            foreach (var t in extra.Values)
+                t.Dispose();
+        }
+        _log($"Resumed from '{_path}' after epoch {progress.Epoch} (step {progress.Step}).");
+        return progress;
+    }
+
+    /// <summary>Writes the state at the end of an epoch, replacing the previous checkpoint atomically.</summary>
+    public void Save(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, int epoch, long step, int shuffleDraws, IReadOnlyList<EdpEpochReport> epochs)
+    {
+        if (_path is null)
+            return;
+        var extra = (prox.FrozenMasks ?? new Dictionary<string, Tensor>())
+            .ToDictionary(e => FrozenMaskPrefix + e.Key, e => e.Value);
+        Checkpoint.Save(_path, net, optimizer, new CheckpointProgress(_fingerprint, epoch, step, shuffleDraws, epochs.ToArray()), extra);
+    }
+
+    private static string Describe(LayerNode layer) => layer switch
+    {
+        ConvLayer c => $"{c.Name}:{c.OutChannels}{(c.Compressed ? "c" : "")}",
+        LinearLayer l => $"{l.Name}:{l.OutFeatures}{(l.Compressed ? "c" : "")}",
+        _ => layer.Name,
+    };
+
+    // Everything that changes what training computes. Threads and the device are left out on purpose: a run may
+    // resume on another machine, with results equal up to floating-point reduction order.
+    private static string Fingerprint(EdpCompressOptions o, NetworkGraph graph, long rows)
+        => string.Join(", ",
+            $"rows={rows}", $"input={graph.InChannels}x{graph.Height}x{graph.Width}", $"classes={graph.Classes}",
+            $"layers={string.Join("/", graph.Layers.Select(Describe))}",
+            $"{nameof(o.Epochs)}={o.Epochs}", $"{nameof(o.BatchSize)}={o.BatchSize}", $"{nameof(o.Seed)}={o.Seed}",
+            $"{nameof(o.ShuffleBufferSize)}={o.ShuffleBufferSize}", $"{nameof(o.LearningRate)}={o.LearningRate:R}",
+            $"{nameof(o.LearningRateSchedule)}={o.LearningRateSchedule}", $"{nameof(o.Momentum)}={o.Momentum:R}",
+            $"{nameof(o.WeightDecay)}={o.WeightDecay:R}", $"{nameof(o.RankPenalty)}={o.RankPenalty:R}",
+            $"{nameof(o.ChannelPenalty)}={o.ChannelPenalty:R}", $"{nameof(o.PenaltyRampFraction)}={o.PenaltyRampFraction:R}",
+            $"{nameof(o.PenaltyHoldFraction)}={o.PenaltyHoldFraction:R}", $"{nameof(o.ChannelGroup)}={o.ChannelGroup}",
+            $"{nameof(o.PenaltyWeighting)}={o.PenaltyWeighting}", $"{nameof(o.CoefficientInit)}={o.CoefficientInit}");
+}
