@@ -34,9 +34,25 @@ public static class EdpModel
         throw new InvalidDataException($"'{modelZipPath}' holds no ONNX model with an EDP compression report ('{OnnxNames.ReportMetadataKey}' metadata).");
     }
 
-    /// <summary>Reads the compression report from ONNX model bytes written by EDP.</summary>
+    /// <summary>Reads the compression report from ONNX model bytes written by EDP; null when the model carries none.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not an ONNX model, or its report is not readable.</exception>
     public static EdpCompressionReport? ReadReport(byte[] onnxModel)
-        => OnnxModelWriter.ReadMetadata(onnxModel, OnnxNames.ReportMetadataKey) is { } json ? EdpCompressionReport.FromJson(json) : null;
+    {
+        ArgumentNullException.ThrowIfNull(onnxModel);
+        string? json;
+        try { json = OnnxModelWriter.ReadMetadata(onnxModel, OnnxNames.ReportMetadataKey); }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"The {onnxModel.Length} bytes given are not an ONNX model: expected a serialised ModelProto, found a protobuf error ({e.Message}).", e);
+        }
+        if (json is null)
+            return null;
+        try { return EdpCompressionReport.FromJson(json); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException)
+        {
+            throw new InvalidDataException($"The ONNX model's '{OnnxNames.ReportMetadataKey}' metadata is not an EDP compression report: expected its JSON, found {e.Message}.", e);
+        }
+    }
 
     // ML.NET stores an OnnxTransformer's model as a length-prefixed byte array.
     private static EdpCompressionReport? ReportFromSavedOnnx(byte[] saved)
@@ -48,7 +64,7 @@ public static class EdpModel
                 if (saved.Length > prefix && ReadReport(saved[prefix..]) is { } report)
                     return report;
             }
-            catch (Google.Protobuf.InvalidProtocolBufferException) { }
+            catch (InvalidDataException) { }
         }
         return null;
     }
