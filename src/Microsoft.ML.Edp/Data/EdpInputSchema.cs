@@ -76,7 +76,7 @@ internal sealed class EdpInputSchema
         => schema.GetColumnOrNull(name) ?? throw Missing(kind, name, expected, role);
 
     private static ArgumentOutOfRangeException Missing(string kind, string name, string expected, string role)
-        => new(name, $"The {role} data has no {kind} column '{name}': expected {expected}.");
+        => new(name, $"The {role} data has no {kind} column '{name}': expected {expected}, found no such column.");
 
     private static ArgumentOutOfRangeException Mismatch(string kind, string name, string expected, object found, string role)
         => new(name, $"Schema mismatch for {kind} column '{name}' in the {role} data: expected {expected}, found {found}.");
