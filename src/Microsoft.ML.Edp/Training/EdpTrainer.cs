@@ -79,8 +79,6 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                 Epoch = epoch, Loss = lossSum / seen, Accuracy = (double)correct / seen, Seconds = clock.Elapsed.TotalSeconds,
                 LiveMacs = plans.Sum(p => p.After.Macs), WorkingSetBytes = Process.GetCurrentProcess().WorkingSet64,
             };
-            if (!double.IsFinite(report.Loss))
-                throw new InvalidOperationException($"Training diverged: the mean loss of epoch {epoch} is {report.Loss}, expected a finite number. Lower LearningRate or the penalties.");
             epochs.Add(report);
             log($"epoch {epoch}/{options.Epochs}: loss {report.Loss:F4}, train accuracy {report.Accuracy:P2}, {report.Seconds:F1} s, " +
                 $"live MACs {report.LiveMacs:N0}{(budget is null ? "" : $", budget penalty x{budget.Multiplier:0.###}")}; rank/width {string.Join(" ", plans.Select(Describe))}");
