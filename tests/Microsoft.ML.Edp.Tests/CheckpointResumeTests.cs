@@ -89,6 +89,27 @@ public sealed class CheckpointResumeTests : IDisposable
     }
 
     [Fact]
+    public void ABudgetedRunResumesWithItsControllerAndLandsOnTheSameModel()
+    {
+        EdpCompressOptions Budgeted(bool resume, CancellationToken token = default, Action<EdpProgress>? progress = null)
+        {
+            var o = WithCheckpoints(resume, token, progress);
+            o.TargetMacsRatio = 0.5;
+            return o;
+        }
+        var uninterruptedOptions = TinyRun.Options();
+        uninterruptedOptions.TargetMacsRatio = 0.5;
+        using var uninterrupted = TinyRun.Fit(uninterruptedOptions);
+
+        using var cancel = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => TinyRun.Fit(Budgeted(false, cancel.Token, p => { if (p.EpochCompleted && p.Epoch == 1) cancel.Cancel(); })));
+        using var resumed = TinyRun.Fit(Budgeted(true));
+        Assert.Equal(uninterrupted.Report.MacsAfter, resumed.Report.MacsAfter);
+        Assert.InRange(resumed.Report.MacsRatio, 0.47, 0.5);
+        Assert.True(TinyRun.MaxWeightDifference(uninterrupted.GetOnnxModel(), resumed.GetOnnxModel()) <= 1e-5);
+    }
+
+    [Fact]
     public void TruncatedCheckpointIsRefusedNamingTheFile()
     {
         using var cancel = new CancellationTokenSource();

@@ -56,6 +56,12 @@ internal sealed class BudgetController
         return new BudgetController(options, full, (int)Math.Max(1, stepsPerEpoch / 100));
     }
 
+    /// <summary>Everything the controller carries from step to step, for checkpoints.</summary>
+    public double[] State => [_calls, Multiplier, _strength];
+
+    /// <summary>Continues from a <see cref="State"/> saved by a checkpoint.</summary>
+    public void Restore(IReadOnlyList<double> state) => (_calls, Multiplier, _strength) = ((int)state[0], state[1], state[2]);
+
     /// <summary>Called once a step; returns the multiplier for this step's penalties.</summary>
     public double Update(EdpNet net, double progress)
     {

@@ -129,16 +129,17 @@ internal static class Checkpoint
         return reader.ReadBytes(length);
     }
 
+    // Float32 for weights and masks; float64 stays float64 (the budget controller's state must resume exactly).
     private static void WriteTensor(BinaryWriter writer, Tensor tensor)
     {
-        using var cpu = tensor.detach().to(CPU).to_type(ScalarType.Float32).contiguous();
+        var type = tensor.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        using var cpu = tensor.detach().to(CPU).to_type(type).contiguous();
         writer.Write(cpu.shape.Length);
         foreach (var d in cpu.shape)
             writer.Write(d);
-        var values = cpu.data<float>().ToArray();
-        writer.Write(values.Length);
-        foreach (var v in values)
-            writer.Write(v);
+        writer.Write((byte)cpu.ElementSize);
+        writer.Write(checked((int)cpu.numel()));
+        writer.Write(cpu.bytes);
     }
 
     private static Tensor ReadTensor(BinaryReader reader)
@@ -149,13 +150,16 @@ internal static class Checkpoint
         var shape = new long[rank];
         for (int i = 0; i < rank; i++)
             shape[i] = reader.ReadInt64();
+        int elementSize = reader.ReadByte();
+        if (elementSize is not (4 or 8))
+            throw new InvalidDataException($"a tensor of {elementSize}-byte values, expected 4 (float32) or 8 (float64)");
         int count = reader.ReadInt32();
-        if (count < 0 || (long)count * sizeof(float) > reader.BaseStream.Length - reader.BaseStream.Position || shape.Aggregate(1L, (a, b) => a * b) != count)
+        if (count < 0 || (long)count * elementSize > reader.BaseStream.Length - reader.BaseStream.Position || shape.Aggregate(1L, (a, b) => a * b) != count)
             throw new InvalidDataException($"a tensor of shape [{string.Join(",", shape)}] with {count} values");
         // libtorch owns the memory: a tensor over a managed array (torch.tensor(float[], shape)) that outlived this
         // call corrupted the native heap once the GC finalised it (NaN losses in the next fit of the process).
-        var result = torch.empty(shape, ScalarType.Float32);
-        result.bytes = reader.ReadBytes(count * sizeof(float));
+        var result = torch.empty(shape, elementSize == 8 ? ScalarType.Float64 : ScalarType.Float32);
+        result.bytes = reader.ReadBytes(count * elementSize);
         return result;
     }
 }

@@ -29,7 +29,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
         var epochs = new List<EdpEpochReport>();
         var checkpoints = new TrainingCheckpoints(options, net.Graph, rows, log);
         int firstEpoch = 1;
-        if (checkpoints.Resume(net, optimizer, prox, budget is not null) is { } resumed)
+        if (checkpoints.Resume(net, optimizer, prox, budget) is { } resumed)
         {
             (firstEpoch, step) = (resumed.Epoch + 1, resumed.Step);
             shuffleSeeds.SkipTo(resumed.ShuffleDraws);
@@ -82,7 +82,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
             epochs.Add(report);
             log($"epoch {epoch}/{options.Epochs}: loss {report.Loss:F4}, train accuracy {report.Accuracy:P2}, {report.Seconds:F1} s, " +
                 $"live MACs {report.LiveMacs:N0}{(budget is null ? "" : $", budget penalty x{budget.Multiplier:0.###}")}; rank/width {string.Join(" ", plans.Select(Describe))}");
-            checkpoints.Save(net, optimizer, prox, epoch, step, shuffleSeeds.Draws, epochs);
+            checkpoints.Save(net, optimizer, prox, budget, epoch, step, shuffleSeeds.Draws, epochs);
             options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs));
         }
         if (!prox.IsFrozen)

@@ -13,6 +13,7 @@ internal sealed class TrainingCheckpoints
     public const string FileName = "edp-checkpoint.bin";
 
     private const string FrozenMaskPrefix = "prox.frozen.";
+    private const string BudgetState = "budget.state";
     private readonly string? _path;
     private readonly bool _resume;
     private readonly string _fingerprint;
@@ -31,9 +32,9 @@ internal sealed class TrainingCheckpoints
     }
 
     /// <summary>With <see cref="EdpCompressOptions.ResumeFromCheckpoint"/> and a checkpoint on disk, restores the
-    /// network, the optimizer, libtorch's generator and the sparsity masks, and returns the progress to continue from;
-    /// otherwise null (training starts from scratch).</summary>
-    public CheckpointProgress? Resume(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, bool budgetActive)
+    /// network, the optimizer, libtorch's generator, the sparsity masks and the budget controller, and returns the
+    /// progress to continue from; otherwise null (training starts from scratch).</summary>
+    public CheckpointProgress? Resume(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, BudgetController? budget)
     {
         if (_path is null || !_resume)
             return null;
@@ -42,11 +43,6 @@ internal sealed class TrainingCheckpoints
             _log($"No checkpoint at '{_path}': training starts from epoch 1.");
             return null;
         }
-        // The budget controller's penalty multiplier is not in the checkpoint yet; resuming without it would not
-        // reproduce the run, so it is refused rather than silently different.
-        if (budgetActive)
-            throw new NotSupportedException(
-                $"ResumeFromCheckpoint with TargetMacsRatio or TargetParamsRatio set is not supported yet: checkpoint '{_path}' holds no budget controller state. Resume without a budget, or set ResumeFromCheckpoint = false.");
         var found = Checkpoint.ReadProgress(_path);
         if (found.Fingerprint != _fingerprint)
             throw new InvalidOperationException(
@@ -58,6 +54,9 @@ internal sealed class TrainingCheckpoints
                 .ToDictionary(e => e.Key[FrozenMaskPrefix.Length..], e => e.Value);
             if (masks.Count > 0)
                 prox.Restore(masks);
+            // The fingerprint includes the budget, so a budgeted run's checkpoint always carries the controller.
+            if (budget is not null)
+                budget.Restore(extra[BudgetState].data<double>().ToArray());
         }
         finally
         {
@@ -69,12 +68,15 @@ internal sealed class TrainingCheckpoints
     }
 
     /// <summary>Writes the state at the end of an epoch, replacing the previous checkpoint atomically.</summary>
-    public void Save(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, int epoch, long step, int shuffleDraws, IReadOnlyList<EdpEpochReport> epochs)
+    public void Save(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, BudgetController? budget, int epoch, long step, int shuffleDraws, IReadOnlyList<EdpEpochReport> epochs)
     {
         if (_path is null)
             return;
         var extra = (prox.FrozenMasks ?? new Dictionary<string, Tensor>())
             .ToDictionary(e => FrozenMaskPrefix + e.Key, e => e.Value);
+        using var budgetState = budget is null ? null : tensor(budget.State);
+        if (budgetState is not null)
+            extra[BudgetState] = budgetState;
         Checkpoint.Save(_path, net, optimizer, new CheckpointProgress(_fingerprint, epoch, step, shuffleDraws, epochs.ToArray()), extra);
     }
 
@@ -97,5 +99,7 @@ internal sealed class TrainingCheckpoints
             $"{nameof(o.WeightDecay)}={o.WeightDecay:R}", $"{nameof(o.RankPenalty)}={o.RankPenalty:R}",
             $"{nameof(o.ChannelPenalty)}={o.ChannelPenalty:R}", $"{nameof(o.PenaltyRampFraction)}={o.PenaltyRampFraction:R}",
             $"{nameof(o.PenaltyHoldFraction)}={o.PenaltyHoldFraction:R}", $"{nameof(o.ChannelGroup)}={o.ChannelGroup}",
-            $"{nameof(o.PenaltyWeighting)}={o.PenaltyWeighting}", $"{nameof(o.CoefficientInit)}={o.CoefficientInit}");
+            $"{nameof(o.PenaltyWeighting)}={o.PenaltyWeighting}", $"{nameof(o.CoefficientInit)}={o.CoefficientInit}",
+            $"{nameof(o.TargetMacsRatio)}={o.TargetMacsRatio:R}", $"{nameof(o.TargetParamsRatio)}={o.TargetParamsRatio:R}",
+            $"{nameof(o.PruneThreshold)}={o.PruneThreshold:R}", $"{nameof(o.ChannelMultiple)}={o.ChannelMultiple}");
 }
