@@ -2,6 +2,7 @@
 //   compression [--quick] [--epochs N] [--threads N]   plain vs EDP operating points, one child process per run
 //   sweep [--epochs N] [--threads N]                    the penalty sweep
 //   inference [--quick]                                 ONNX Runtime and ML.NET latency, original vs compressed
+//   memory                                              streaming memory: 1x vs 10x data, RSS per epoch
 //   micro [--quick]                                     BenchmarkDotNet: proximal step, batch assembly, ONNX scoring
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 using Microsoft.ML.Edp.Benchmarks;
@@ -24,11 +25,14 @@ switch (command)
     case "inference":
         InferenceBenchmark.Run(options);
         break;
+    case "memory":
+        MemoryBenchmark.Run(options);
+        break;
     case "micro":
         MicroBenchmarks.Run(options);
         break;
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, sweep, inference or micro.");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, sweep, inference, memory or micro.");
         return 2;
 }
 return 0;

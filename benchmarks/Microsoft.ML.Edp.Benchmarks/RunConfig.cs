@@ -7,11 +7,13 @@ namespace Microsoft.ML.Edp.Benchmarks;
 public sealed record RunConfig(
     string Name, bool Compress = true, EdpArchitecture Architecture = EdpArchitecture.VggSmall,
     double? RankPenalty = null, double? ChannelPenalty = null, double? HoldFraction = null, double? RampFraction = null,
-    EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null, int? ChannelMultiple = null, double? TargetMacsRatio = null)
+    EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null, int? ChannelMultiple = null, double? TargetMacsRatio = null,
+    int DataRepeat = 1, int? ShuffleBufferSize = null, int? Epochs = null)
 {
     public EdpCompressOptions ToOptions(int epochs, int threads)
     {
-        var o = new EdpCompressOptions { Architecture = Architecture, Compress = Compress, Epochs = epochs, NumberOfThreads = threads, Seed = 1 };
+        var o = new EdpCompressOptions { Architecture = Architecture, Compress = Compress, Epochs = Epochs ?? epochs, NumberOfThreads = threads, Seed = 1 };
+        if (ShuffleBufferSize is { } buffer) o.ShuffleBufferSize = buffer;
         if (RankPenalty is { } r) o.RankPenalty = r;
         if (ChannelPenalty is { } c) o.ChannelPenalty = c;
         if (HoldFraction is { } h) o.PenaltyHoldFraction = h;
