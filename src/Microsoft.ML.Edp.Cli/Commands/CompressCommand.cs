@@ -1,0 +1,128 @@
+using System.Globalization;
+using Microsoft.ML.Edp.Cli.Codegen;
+using Microsoft.ML.Edp.Cli.Data;
+using Microsoft.ML.Edp.Cli.Output;
+using Microsoft.ML.Edp.Cli.Progress;
+using Microsoft.ML.Edp.Cli.Reporting;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Microsoft.ML.Edp.Cli.Commands;
+
+/// <summary><c>edp compress</c>: trains and compresses a classifier on a folder of labelled images and writes the model,
+/// its ONNX file, the report, the charts and a consumption project.</summary>
+public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSettings>
+{
+    /// <summary>The saved ML.NET model's file name.</summary>
+    public const string ModelFile = "model.zip";
+    /// <summary>The ONNX model's file name.</summary>
+    public const string OnnxFile = "model.onnx";
+
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, CompressSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.TargetMacs is not null)
+            throw new CliException("--target-macs is not supported yet: this version of Microsoft.ML.Edp has no MACs target. "
+                + "Leave it out; the compression strength follows the library's default penalties.");
+        using var output = OutputFolder.Prepare(settings.Output, settings.Force);
+
+        var train = ImageFolderDataset.Scan(settings.Dataset);
+        var test = settings.TestDataset is { } testFolder ? ImageFolderDataset.Scan(testFolder, "validation", minimumClasses: 1) : null;
+        foreach (var skipped in train.SkippedFolders)
+            console.WriteLine($"Skipped '{skipped}': no PNG or JPEG files in it.");
+        var shape = ChooseShape(settings, train, test);
+
+        var (trainImages, validationImages) = test is null
+            ? DatasetSplit.Stratified(train.Images, settings.ValidationFraction, settings.Seed)
+            : (train.Images, test.Images);
+        if (test is not null && test.Classes.Except(train.Classes, StringComparer.Ordinal).ToArray() is { Length: > 0 } unknown)
+            throw new CliException($"The validation data set '{test.Root}' has class folder(s) the training data set lacks: '{string.Join("', '", unknown)}'.");
+        string validationSource = test is null
+            ? (settings.ValidationFraction > 0 ? $"{settings.ValidationFraction:P0} of each class held out (seed {settings.Seed})" : "none")
+            : $"folder `{test.Root}`";
+        console.WriteLine($"Data: {train.Images.Count} images in {train.Classes.Count} classes from '{train.Root}'; {trainImages.Count} for training, "
+            + $"{validationImages.Count} for validation; network input {shape}.");
+
+        var ml = new MLContext(settings.Seed);
+        var shuffled = trainImages.ToArray();
+        new Random(settings.Seed).Shuffle(shuffled);
+        var trainRows = ImagePipeline.Rows(ml, shuffled);
+        var validationRows = validationImages.Count > 0 ? ImagePipeline.Rows(ml, validationImages) : null;
+        var preprocessing = ImagePipeline.Preprocessing(ml, shape).Fit(trainRows);
+        var trainFeatures = ml.Data.Cache(preprocessing.Transform(trainRows), ImagePipeline.FeaturesColumn, ImagePipeline.LabelColumn);
+
+        var progress = TrainingProgress.For(console);
+        ml.Log += (_, e) =>
+        {
+            if (e.Source.Contains("EdpCompress", StringComparison.Ordinal))
+                progress.OnLog(e.Message);
+        };
+        var options = new EdpCompressOptions
+        {
+            FeatureColumnName = ImagePipeline.FeaturesColumn,
+            LabelColumnName = ImagePipeline.LabelColumn,
+            ImageChannels = shape.Channels, ImageHeight = shape.Height, ImageWidth = shape.Width,
+            Architecture = settings.Architecture,
+            Epochs = settings.Epochs, BatchSize = settings.BatchSize,
+            Seed = settings.Seed, NumberOfThreads = settings.Threads, Device = settings.Device,
+            ValidationSet = validationRows is null ? null : preprocessing.Transform(validationRows),
+            Progress = progress.OnProgress,
+            CancellationToken = cancellationToken,
+        };
+        int batches = (trainImages.Count + settings.BatchSize - 1) / settings.BatchSize;
+        using var edp = progress.Run(settings.Epochs, batches, () => ml.Transforms.CompressEdp(options).Fit(trainFeatures));
+        var model = preprocessing.Append(edp);
+
+        ml.Model.Save(model, trainRows.Schema, output.PathOf(ModelFile));
+        edp.SaveOnnx(output.PathOf(OnnxFile));
+        var classes = edp.Report.ClassNames;
+        var validation = validationRows is null ? null
+            : EvaluationSummary.Evaluate(ml, model, validationRows, classes, test is null ? "held-out images" : test.Root);
+
+        var report = new RunReport
+        {
+            ToolVersion = EdpApp.Version,
+            CreatedUtc = DateTime.UtcNow,
+            Dataset = new DatasetSummary
+            {
+                Folder = train.Root,
+                Classes = [.. classes],
+                TrainingImages = classes.Select(c => trainImages.Count(i => i.Label == c)).ToArray(),
+                ValidationImages = classes.Select(c => validationImages.Count(i => i.Label == c)).ToArray(),
+                Validation = validationSource,
+                Width = shape.Width, Height = shape.Height, Channels = shape.Channels,
+                ResizedImages = trainImages.Concat(validationImages).Count(i => i.Width != shape.Width || i.Height != shape.Height),
+            },
+            Training = new TrainingSettings
+            {
+                Architecture = settings.Architecture.ToString(), Epochs = settings.Epochs, BatchSize = settings.BatchSize,
+                Seed = settings.Seed, Threads = settings.Threads, Device = settings.Device.ToString(),
+            },
+            Validation = validation,
+            Compression = edp.Report,
+        };
+        ReportWriter.Write(output.Staging, report);
+        ConsumptionProject.Write(output.PathOf(ConsumptionProject.FolderName), shape, classes);
+        output.Commit();
+
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"MACs kept {edp.Report.MacsRatio:P1}, parameters kept {edp.Report.ParamsRatio:P1}")
+            + (validation is null ? "." : string.Create(CultureInfo.InvariantCulture, $"; validation accuracy {validation.Accuracy:P2} on {validation.Images} images.")));
+        console.WriteLine($"Wrote {ModelFile}, {OnnxFile}, {ReportWriter.JsonFile}, {ReportWriter.MarkdownFile}, the charts and {ConsumptionProject.FolderName}/ to '{output.Target}'.");
+        return ExitCodes.Success;
+    }
+
+    private ImageShape ChooseShape(CompressSettings settings, ImageFolderDataset train, ImageFolderDataset? test)
+    {
+        var all = test is null ? train.Images : train.Images.Concat(test.Images).ToArray();
+        var sizes = all.GroupBy(i => (i.Width, i.Height)).OrderByDescending(g => g.Count()).ThenBy(g => g.Key.Width).ToArray();
+        var (width, height) = settings.ImageSize is { } text ? ImageShape.ParseSize(text)
+            : (Math.Min(sizes[0].Key.Width, 64), Math.Min(sizes[0].Key.Height, 64));
+        int channels = settings.Grayscale || all.All(i => i.Grayscale) ? 1 : 3;
+        var off = sizes.Where(s => s.Key != (width, height)).ToArray();
+        if (off.Length > 0)
+            console.WriteLine($"Resizing {off.Sum(s => s.Count())} of {all.Count} images to {width}x{height}: found "
+                + string.Join(", ", off.Take(5).Select(s => $"{s.Count()} at {s.Key.Width}x{s.Key.Height}")) + (off.Length > 5 ? ", ..." : "") + ".");
+        return new ImageShape(width, height, channels);
+    }
+}

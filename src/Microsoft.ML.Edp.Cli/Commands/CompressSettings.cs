@@ -1,0 +1,103 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Microsoft.ML.Edp.Cli.Commands;
+
+/// <summary>Options of <c>edp compress</c>.</summary>
+public sealed class CompressSettings : CommandSettings
+{
+    /// <summary>Training folder.</summary>
+    [CommandOption("--dataset <FOLDER>", isRequired: true)]
+    [Description("Folder of training images: one subfolder per class, each holding PNG or JPEG files.")]
+    public string Dataset { get; init; } = "";
+
+    /// <summary>Output folder.</summary>
+    [CommandOption("--output <DIR>", isRequired: true)]
+    [Description("Folder for model.zip, model.onnx, report.json, report.md, the charts and the consumption project. Must be absent or empty unless --force.")]
+    public string Output { get; init; } = "";
+
+    /// <summary>Separate validation folder.</summary>
+    [CommandOption("--test-dataset <FOLDER>")]
+    [Description("Folder of validation images with the same class subfolders. Without it, --validation-fraction of the training images is held out.")]
+    public string? TestDataset { get; init; }
+
+    /// <summary>Held-out fraction.</summary>
+    [CommandOption("--validation-fraction <FRACTION>")]
+    [Description("Fraction of each class held out for validation when no --test-dataset is given; 0 holds out nothing.")]
+    [DefaultValue(0.2)]
+    public double ValidationFraction { get; init; } = 0.2;
+
+    /// <summary>Network input size.</summary>
+    [CommandOption("--image-size <WxH>")]
+    [Description("Size the images are resized to, e.g. 28x28 or 32x32. Default: the most common size in the data set (at most 64x64).")]
+    public string? ImageSize { get; init; }
+
+    /// <summary>Force one channel.</summary>
+    [CommandOption("--grayscale")]
+    [Description("Convert images to one grayscale channel. Default: grayscale when every image is stored as grayscale, RGB otherwise.")]
+    public bool Grayscale { get; init; }
+
+    /// <summary>Architecture.</summary>
+    [CommandOption("--architecture <NAME>")]
+    [Description("VggSmall (widths 16..64) or VggMedium (widths 32..128).")]
+    [DefaultValue(EdpArchitecture.VggSmall)]
+    public EdpArchitecture Architecture { get; init; } = EdpArchitecture.VggSmall;
+
+    /// <summary>Epochs.</summary>
+    [CommandOption("--epochs <N>")]
+    [Description("Passes over the training images.")]
+    [DefaultValue(5)]
+    public int Epochs { get; init; } = 5;
+
+    /// <summary>Batch size.</summary>
+    [CommandOption("--batch-size <N>")]
+    [Description("Images per training batch.")]
+    [DefaultValue(128)]
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Target MACs ratio.</summary>
+    [CommandOption("--target-macs <RATIO>")]
+    [Description("Fraction of the plain network's MACs to keep, e.g. 0.5. Not supported by this version of the library yet.")]
+    public double? TargetMacs { get; init; }
+
+    /// <summary>Seed.</summary>
+    [CommandOption("--seed <N>")]
+    [Description("Random seed for the validation split, weight initialisation and shuffling.")]
+    [DefaultValue(1)]
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Threads.</summary>
+    [CommandOption("--threads <N>")]
+    [Description("libtorch threads. Default: one per core.")]
+    public int? Threads { get; init; }
+
+    /// <summary>Device.</summary>
+    [CommandOption("--device <DEVICE>")]
+    [Description("cpu or cuda. cuda falls back to the CPU with a warning where no GPU is usable.")]
+    [DefaultValue(EdpDevice.Cpu)]
+    public EdpDevice Device { get; init; } = EdpDevice.Cpu;
+
+    /// <summary>Replace a non-empty output folder.</summary>
+    [CommandOption("--force")]
+    [Description("Replace the contents of a non-empty output folder (only once the new results are complete).")]
+    public bool Force { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate()
+    {
+        if (ValidationFraction is < 0 or >= 1)
+            return ValidationResult.Error($"--validation-fraction must be in [0, 1); found {ValidationFraction}.");
+        if (Epochs < 1)
+            return ValidationResult.Error($"--epochs must be at least 1; found {Epochs}.");
+        if (BatchSize < 1)
+            return ValidationResult.Error($"--batch-size must be at least 1; found {BatchSize}.");
+        if (Threads is < 1)
+            return ValidationResult.Error($"--threads must be at least 1; found {Threads}.");
+        if (Architecture == EdpArchitecture.CustomVgg)
+            return ValidationResult.Error("--architecture CustomVgg needs conv widths, which the tool does not take; use VggSmall or VggMedium.");
+        if (TargetMacs is { } t && (t <= 0 || t > 1))
+            return ValidationResult.Error($"--target-macs must be in (0, 1]; found {t}.");
+        return ValidationResult.Success();
+    }
+}
