@@ -11,4 +11,8 @@ Console.CancelKeyPress += (_, e) =>
         cancel.Cancel();
     }
 };
-return EdpApp.Run(args, AnsiConsole.Console, cancel.Token);
+var console = AnsiConsole.Console;
+// Redirected output is read by tools and logs: one line per message, not wrapped at an assumed 80 columns.
+if (Console.IsOutputRedirected)
+    console.Profile.Width = 4000;
+return EdpApp.Run(args, console, cancel.Token);

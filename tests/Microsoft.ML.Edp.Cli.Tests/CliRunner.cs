@@ -15,7 +15,7 @@ internal static class CliRunner
             Interactive = InteractionSupport.No,
             Out = new AnsiConsoleOutput(writer),
         });
-        console.Profile.Width = 250;
+        console.Profile.Width = 4000;
         int code = EdpApp.Run(args, console);
         return (code, writer.ToString());
     }

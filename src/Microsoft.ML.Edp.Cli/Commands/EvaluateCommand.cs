@@ -50,11 +50,12 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateSett
                 m.Recall.ToString("P1", CultureInfo.InvariantCulture), m.Support.ToString(CultureInfo.InvariantCulture));
         console.Write(perClass);
 
-        var matrix = new Table().Title("confusion matrix (rows: true class, columns: predicted)").AddColumn("");
-        foreach (var m in summary.Classes)
-            matrix.AddColumn(new TableColumn(Markup.Escape(m.Class)).RightAligned());
+        // Columns are numbered as the rows, so that long class names do not squeeze the counts.
+        var matrix = new Table().Title("confusion matrix (rows: true class, columns: predicted class, numbered as the rows)").AddColumn("");
+        for (int i = 0; i < summary.Classes.Length; i++)
+            matrix.AddColumn(new TableColumn((i + 1).ToString(CultureInfo.InvariantCulture)).RightAligned());
         for (int i = 0; i < summary.ConfusionMatrix.Length; i++)
-            matrix.AddRow([Markup.Escape(summary.Classes[i].Class), .. summary.ConfusionMatrix[i].Select(v => v.ToString(CultureInfo.InvariantCulture))]);
+            matrix.AddRow([Markup.Escape($"{i + 1} {summary.Classes[i].Class}"), .. summary.ConfusionMatrix[i].Select(v => v.ToString(CultureInfo.InvariantCulture))]);
         console.Write(matrix);
 
         if (settings.Markdown is { } path)

@@ -43,7 +43,7 @@ public static class ChartCanvas
         => Draw(title, yLabel, series, (canvas, plot, max) =>
         {
             int n = series.Max(s => s.Values.Count);
-            float X(int i) => n <= 1 ? plot.MidX : plot.Left + i * plot.Width / (n - 1);
+            float X(int i) => n <= 1 ? plot.MidX : plot.Left + 30 + i * (plot.Width - 60) / (n - 1);
             foreach (var s in series)
             {
                 using var line = new SKPaint { Color = s.Color, StrokeWidth = 3, IsStroke = true, IsAntialias = true };

@@ -38,7 +38,7 @@ public static class ReportMarkdown
         {
             sb.AppendLine("## Training");
             sb.AppendLine();
-            sb.AppendLine(c, $"{t.Architecture}, {t.Epochs} epochs, batch {t.BatchSize}, seed {t.Seed}, {(t.Threads?.ToString(c) ?? "one per core")} threads, device {t.Device}.");
+            sb.AppendLine(c, $"{t.Architecture}, {t.Epochs} epochs, batch {t.BatchSize}, seed {t.Seed}, {(t.Threads is { } n ? n.ToString(c) + " threads" : "one thread per core")}, device {t.Device}.");
             sb.AppendLine();
         }
         if (comp.Epochs.Length > 0)

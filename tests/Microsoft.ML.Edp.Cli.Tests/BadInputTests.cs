@@ -1,0 +1,158 @@
+using Xunit;
+
+namespace Microsoft.ML.Edp.Cli.Tests;
+
+/// <summary>Bad input gets a clear message naming the folder or file, a non-zero exit code, and leaves nothing
+/// half-written: the output folder is absent (or untouched) and no staging folder is left beside it.</summary>
+public sealed class BadInputTests : IDisposable
+{
+    private readonly string _root = ImageFolders.NewTemp("bad");
+
+    private string Output => Path.Combine(_root, "out");
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void An_empty_dataset_folder_is_rejected()
+    {
+        string data = Directory.CreateDirectory(Path.Combine(_root, "empty")).FullName;
+        AssertRejected(Compress(data), $"The training data set folder '{data}' holds no images in class subfolders: expected one subfolder per class, each holding PNG or JPEG files; found none.");
+    }
+
+    [Fact]
+    public void Images_outside_class_folders_are_rejected_with_their_count()
+    {
+        string data = Directory.CreateDirectory(Path.Combine(_root, "flat")).FullName;
+        ImageFolders.Write(data, test: false, perClass: 3, classLimit: 1);
+        foreach (var file in Directory.GetFiles(Directory.GetDirectories(data)[0]))
+            File.Move(file, Path.Combine(data, Path.GetFileName(file)));
+        AssertRejected(Compress(data), "found 3 image(s) directly in the folder, which carry no class.");
+    }
+
+    [Fact]
+    public void A_single_class_is_rejected()
+    {
+        string data = Path.Combine(_root, "one");
+        ImageFolders.Write(data, test: false, perClass: 5, classLimit: 1);
+        string label = Path.GetFileName(Directory.GetDirectories(data).Single());
+        AssertRejected(Compress(data), $"has 1 class ('{label}', 5 images): expected at least 2 classes");
+    }
+
+    [Fact]
+    public void Corrupt_and_truncated_images_are_named()
+    {
+        string data = Path.Combine(_root, "corrupt");
+        ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
+        var classes = Directory.GetDirectories(data).Order().ToArray();
+        string garbage = Path.Combine(classes[0], "garbage.png");
+        File.WriteAllBytes(garbage, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        string truncated = Path.Combine(classes[1], "0000.png");
+        var bytes = File.ReadAllBytes(truncated);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length * 2 / 3)]);
+
+        var (code, output) = Compress(data);
+        AssertRejected((code, output), "2 image file(s) in the training data set");
+        Assert.Contains($"'{garbage}' (not a PNG or JPEG image", output);
+        Assert.Contains($"'{truncated}' (damaged image data", output);
+    }
+
+    [Fact]
+    public void A_non_empty_output_folder_is_kept_without_force()
+    {
+        string data = Path.Combine(_root, "data");
+        ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
+        Directory.CreateDirectory(Output);
+        File.WriteAllText(Path.Combine(Output, "keep.txt"), "mine");
+        var (code, output) = Compress(data);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"error: The output folder '{Output}' is not empty; use --force to replace its contents, or choose another folder.", output);
+        Assert.Equal(["keep.txt"], Directory.GetFileSystemEntries(Output).Select(Path.GetFileName));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(Output, "keep.txt")));
+        AssertNoStaging();
+    }
+
+    [Fact]
+    public void Force_replaces_a_non_empty_output_folder_once_the_new_results_are_complete()
+    {
+        string data = Path.Combine(_root, "data");
+        ImageFolders.Write(data, test: false, perClass: 10, classLimit: 2);
+        Directory.CreateDirectory(Output);
+        File.WriteAllText(Path.Combine(Output, "old.txt"), "old");
+        var (code, output) = CliRunner.Run("compress", "--dataset", data, "--output", Output, "--epochs", "1", "--batch-size", "8", "--threads", "2", "--force");
+        Assert.True(code == 0, output);
+        Assert.False(File.Exists(Path.Combine(Output, "old.txt")));
+        Assert.True(File.Exists(Path.Combine(Output, "model.zip")));
+        AssertNoStaging();
+    }
+
+    [Fact]
+    public void An_unwritable_output_path_is_rejected_before_training()
+    {
+        string data = Path.Combine(_root, "data");
+        ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
+        string file = Path.Combine(_root, "a-file");
+        File.WriteAllText(file, "");
+        string output = Path.Combine(file, "out");
+        var (code, text) = CliRunner.Run("compress", "--dataset", data, "--output", output);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"error: Cannot write the output folder '{output}': ", text);
+        Assert.DoesNotContain("epoch", text);
+        Assert.Equal("", File.ReadAllText(file));
+        Assert.Empty(Directory.GetDirectories(_root, ".*"));
+
+        (code, text) = CliRunner.Run("compress", "--dataset", data, "--output", file);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"error: The output path '{file}' is a file;", text);
+    }
+
+    [Fact]
+    public void Target_macs_is_refused_until_the_library_supports_it()
+        => AssertRejected(CliRunner.Run("compress", "--dataset", _root, "--output", Output, "--target-macs", "0.5"), "--target-macs is not supported yet");
+
+    [Fact]
+    public void Missing_options_and_bad_values_are_rejected_by_the_parser()
+    {
+        var (code, output) = CliRunner.Run("compress", "--output", Output);
+        Assert.NotEqual(0, code);
+        Assert.Contains("missing required option 'dataset'", output);
+        (code, output) = CliRunner.Run("compress", "--dataset", _root, "--output", Output, "--validation-fraction", "1.5");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--validation-fraction must be in [0, 1); found 1.5.", output);
+        Assert.False(Directory.Exists(Output));
+    }
+
+    [Fact]
+    public void Every_command_has_help()
+    {
+        foreach (var command in new[] { "compress", "evaluate", "predict", "report" })
+        {
+            var (code, output) = CliRunner.Run(command, "--help");
+            Assert.Equal(0, code);
+            Assert.Contains("USAGE:", output);
+        }
+        Assert.Contains("--validation-fraction", CliRunner.Run("compress", "--help").Output);
+    }
+
+    [Fact]
+    public void Predict_and_evaluate_name_a_missing_model_and_an_unreadable_image()
+    {
+        string model = Path.Combine(_root, "none.zip");
+        AssertRejected(CliRunner.Run("predict", "--model", model, "x.png"), $"The model file '{model}' does not exist");
+        string notZip = Path.Combine(_root, "model.zip");
+        File.WriteAllText(notZip, "not a zip");
+        AssertRejected(CliRunner.Run("evaluate", "--model", notZip, "--dataset", _root), $"The model file '{notZip}' is not an EDP model written by 'edp compress'");
+    }
+
+    private (int, string) Compress(string data) => CliRunner.Run("compress", "--dataset", data, "--output", Output, "--epochs", "1");
+
+    private void AssertRejected((int Code, string Output) result, string message)
+    {
+        Assert.True(result.Code == ExitCodes.BadInput, result.Output);
+        Assert.Contains("error: ", result.Output);
+        Assert.Contains(message, result.Output.ReplaceLineEndings(" "));
+        Assert.False(Directory.Exists(Output), "the output folder was created");
+        AssertNoStaging();
+    }
+
+    private void AssertNoStaging() => Assert.Empty(Directory.GetDirectories(_root, ".*"));
+}
