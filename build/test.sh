@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 dotnet restore Microsoft.ML.Edp.sln
 dotnet build Microsoft.ML.Edp.sln -c Release --no-restore
 dotnet test tests/Microsoft.ML.Edp.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"
+# The edp command-line tool: compress, evaluate, predict and report on PNG folders written from the same subset, the
+# bad-input cases, and a build of the generated consumption project (about a minute).
+dotnet test tests/Microsoft.ML.Edp.Cli.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"
 # Smoke-run the benchmarks on the embedded subset (about a minute); results go to a scratch folder, not the repository.
 results="$(mktemp -d)"
 dotnet benchmarks/Microsoft.ML.Edp.Benchmarks/bin/Release/net10.0/Microsoft.ML.Edp.Benchmarks.dll compression --quick --results "$results"

@@ -11,8 +11,8 @@ namespace Microsoft.ML.Edp.Cli.Tests;
 /// <summary>compress, then evaluate, predict and report, on real PNG folders.</summary>
 public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassFixture<CompressedFolderFixture>
 {
-    // Measured with this fixture (seed 1, 2 threads): see the assertions' comments for the observed values.
-    private const double AccuracyFloor = 0.55;
+    // Measured with this fixture (seed 1, 2 threads, 400 training and 150 validation images, 3 epochs): 59.3 %; 10 classes.
+    private const double AccuracyFloor = 0.50;
 
     [Fact]
     public void Compress_writes_the_model_the_onnx_file_the_reports_the_charts_and_the_project()
@@ -30,6 +30,14 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
         }
         Assert.True(File.Exists(Path.Combine(run.OutputFolder, "EdpModel.ConsoleApp", "EdpModel.ConsoleApp.csproj")));
         Assert.Empty(Directory.GetDirectories(run.Root, ".*"));
+    }
+
+    [Fact]
+    public void Compress_logs_one_plain_line_per_epoch_with_loss_accuracy_live_width_and_eta_when_not_interactive()
+    {
+        for (int epoch = 1; epoch <= CompressedFolderFixture.Epochs; epoch++)
+            Assert.Matches($@"epoch {epoch}/{CompressedFolderFixture.Epochs}: loss \d+\.\d{{4}}, accuracy \d+\.\d %, live MACs [\d,]+, elapsed \d+:\d\d, ETA \d+:\d\d", run.Output);
+        Assert.Matches(@"rank/width conv1:\d+/16 conv2:\d+/16 conv3:\d+/32", run.Output);
     }
 
     [Fact]
