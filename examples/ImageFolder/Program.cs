@@ -32,11 +32,14 @@ string[][] commands =
     ["evaluate", "--model", Path.Combine(output, "model.zip"), "--dataset", test],
     ["predict", "--model", Path.Combine(output, "model.zip"), .. Directory.GetDirectories(test).Order().Take(2).Select(d => Directory.GetFiles(d).Order().First())],
 ];
+var console = AnsiConsole.Console;
+if (Console.IsOutputRedirected)
+    console.Profile.Width = 4000;
 foreach (var command in commands)
 {
     Console.WriteLine();
     Console.WriteLine("$ edp " + string.Join(" ", command.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)));
-    int code = EdpApp.Run(command, AnsiConsole.Console);
+    int code = EdpApp.Run(command, console);
     if (code != 0)
         return code;
 }

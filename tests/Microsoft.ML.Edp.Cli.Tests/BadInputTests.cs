@@ -106,6 +106,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void A_cancelled_run_leaves_nothing_behind()
+    {
+        string data = Path.Combine(_root, "data");
+        ImageFolders.Write(data, test: false, perClass: 10, classLimit: 2);
+        // Ctrl+C cancels this token; training stops at the next batch boundary.
+        var (code, output) = CliRunner.Run(["compress", "--dataset", data, "--output", Output, "--epochs", "1", "--batch-size", "4"],
+            new CancellationToken(canceled: true));
+        Assert.NotEqual(0, code);
+        Assert.Contains("cancelled", output);
+        Assert.False(Directory.Exists(Output));
+        AssertNoStaging();
+    }
+
+    [Fact]
     public void Target_macs_is_refused_until_the_library_supports_it()
         => AssertRejected(CliRunner.Run("compress", "--dataset", _root, "--output", Output, "--target-macs", "0.5"), "--target-macs is not supported yet");
 

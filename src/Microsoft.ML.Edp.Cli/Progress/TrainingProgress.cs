@@ -113,7 +113,9 @@ internal sealed class LiveTrainingProgress(IAnsiConsole console) : TrainingProgr
     public override void OnLog(string message)
     {
         int at = message.IndexOf("rank/width", StringComparison.Ordinal);
+        // The live row stays narrow: "rank/width 9/16 16/16 ..." in layer order, without the layer names.
         if (at >= 0 && _shape != null)
-            _shape.Description = "[grey]" + Markup.Escape(message[at..]) + "[/]";
+            _shape.Description = "[grey]rank/width " + Markup.Escape(string.Join(" ",
+                message[(at + "rank/width".Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(l => l[(l.IndexOf(':') + 1)..]))) + "[/]";
     }
 }
