@@ -120,6 +120,18 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void An_output_folder_holding_the_data_is_refused_even_with_force()
+    {
+        string data = Path.Combine(Output, "images");
+        ImageFolders.Write(data, test: false, perClass: 2, classLimit: 2);
+        var (code, output) = CliRunner.Run("compress", "--dataset", data, "--output", Output, "--force");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"error: The output folder '{Output}' holds the data set '{data}'", output);
+        Assert.Equal(4, Directory.GetFiles(data, "*.png", SearchOption.AllDirectories).Length);
+        AssertNoStaging();
+    }
+
+    [Fact]
     public void Target_macs_is_refused_until_the_library_supports_it()
         => AssertRejected(CliRunner.Run("compress", "--dataset", _root, "--output", Output, "--target-macs", "0.5"), "--target-macs is not supported yet");
 

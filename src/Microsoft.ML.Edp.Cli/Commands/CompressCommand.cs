@@ -24,6 +24,9 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         if (settings.TargetMacs is not null)
             throw new CliException("--target-macs is not supported yet: this version of Microsoft.ML.Edp has no MACs target. "
                 + "Leave it out; the compression strength follows the library's default penalties.");
+        foreach (var data in new[] { settings.Dataset, settings.TestDataset })
+            if (data is not null && IsWithin(data, settings.Output))
+                throw new CliException($"The output folder '{settings.Output}' holds the data set '{data}'; choose an output folder outside the data.");
         using var output = OutputFolder.Prepare(settings.Output, settings.Force);
 
         var train = ImageFolderDataset.Scan(settings.Dataset);
@@ -110,6 +113,13 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             + (validation is null ? "." : string.Create(CultureInfo.InvariantCulture, $"; validation accuracy {validation.Accuracy:P2} on {validation.Images} images.")));
         console.WriteLine($"Wrote {ModelFile}, {OnnxFile}, {ReportWriter.JsonFile}, {ReportWriter.MarkdownFile}, the charts and {ConsumptionProject.FolderName}/ to '{output.Target}'.");
         return ExitCodes.Success;
+    }
+
+    private static bool IsWithin(string path, string folder)
+    {
+        string p = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        string f = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        return p.StartsWith(f, StringComparison.Ordinal);
     }
 
     private ImageShape ChooseShape(CompressSettings settings, ImageFolderDataset train, ImageFolderDataset? test)

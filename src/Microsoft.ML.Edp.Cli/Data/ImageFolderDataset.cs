@@ -27,9 +27,6 @@ public sealed class ImageFolderDataset
     /// <summary>Subfolders that held no PNG or JPEG file and were left out.</summary>
     public IReadOnlyList<string> SkippedFolders { get; }
 
-    /// <summary>Image counts per class, in <see cref="Classes"/> order.</summary>
-    public IReadOnlyList<int> CountsPerClass => Classes.Select(c => Images.Count(i => i.Label == c)).ToArray();
-
     /// <summary>Scans <paramref name="folder"/>; throws a <see cref="CliException"/> naming the folder or file when it
     /// is missing, empty, has fewer than <paramref name="minimumClasses"/> classes, or holds an unreadable image.</summary>
     public static ImageFolderDataset Scan(string folder, string role = "training", int minimumClasses = 2)
@@ -74,13 +71,6 @@ public sealed class ImageFolderDataset
                 + $"expected at least {minimumClasses} classes, {layout}.");
         return new ImageFolderDataset(Path.GetFullPath(folder), classes, images, skipped);
     }
-
-    /// <summary>Sizes found, most frequent first, as (width, height, count).</summary>
-    public IReadOnlyList<(int Width, int Height, int Count)> Sizes()
-        => Images.GroupBy(i => (i.Width, i.Height))
-            .Select(g => (g.Key.Width, g.Key.Height, g.Count()))
-            .OrderByDescending(s => s.Item3).ThenBy(s => s.Width).ThenBy(s => s.Height)
-            .ToArray();
 
     private static bool IsImageFile(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 

@@ -8,10 +8,14 @@ namespace Microsoft.ML.Edp.Cli.Progress;
 /// epoch when the output is redirected or <c>CI</c> is set.</summary>
 public abstract class TrainingProgress
 {
-    /// <summary>Chooses the live display when <paramref name="console"/> is interactive and <c>CI</c> is unset.</summary>
+    /// <summary>Chooses the live display when <paramref name="console"/> is interactive, the process output is not
+    /// redirected and <c>CI</c> is unset.</summary>
     public static TrainingProgress For(IAnsiConsole console)
-        => console.Profile.Capabilities.Interactive && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"))
-            && !Console.IsOutputRedirected
+        => For(console, Console.IsOutputRedirected, Environment.GetEnvironmentVariable("CI"));
+
+    /// <summary>The live display for an interactive console whose output is not redirected, outside CI; else plain lines.</summary>
+    public static TrainingProgress For(IAnsiConsole console, bool outputRedirected, string? ci)
+        => console.Profile.Capabilities.Interactive && !outputRedirected && string.IsNullOrEmpty(ci)
             ? new LiveTrainingProgress(console)
             : new PlainTrainingProgress(console);
 
