@@ -18,6 +18,8 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
     /// <summary>The ONNX model's file name.</summary>
     public const string OnnxFile = "model.onnx";
 
+    private const long CacheLimitBytes = 1L << 30;
+
     /// <inheritdoc />
     public override int Execute(CommandContext context, CompressSettings settings, CancellationToken cancellationToken)
     {
@@ -52,7 +54,11 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         var trainRows = ImagePipeline.Rows(ml, shuffled);
         var validationRows = validationImages.Count > 0 ? ImagePipeline.Rows(ml, validationImages) : null;
         var preprocessing = ImagePipeline.Preprocessing(ml, shape).Fit(trainRows);
-        var trainFeatures = ml.Data.Cache(preprocessing.Transform(trainRows), ImagePipeline.FeaturesColumn, ImagePipeline.LabelColumn);
+        var trainFeatures = preprocessing.Transform(trainRows);
+        // Decoding and resizing every image again each epoch costs more than training a small net on it, so the pixels
+        // are cached in memory when they fit in CacheLimitBytes; larger sets stream from disk, as the library does.
+        if ((long)trainImages.Count * shape.Width * shape.Height * shape.Channels * sizeof(float) <= CacheLimitBytes)
+            trainFeatures = ml.Data.Cache(trainFeatures, ImagePipeline.FeaturesColumn, ImagePipeline.LabelColumn);
 
         var progress = TrainingProgress.For(console);
         ml.Log += (_, e) =>

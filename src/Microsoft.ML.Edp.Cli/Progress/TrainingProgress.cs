@@ -43,6 +43,7 @@ internal sealed class PlainTrainingProgress(IAnsiConsole console) : TrainingProg
 {
     private readonly Stopwatch _clock = new();
     private int _batchesPerEpoch;
+    private string? _shape;
 
     public override T Run<T>(int epochs, int batchesPerEpoch, Func<T> train)
     {
@@ -58,13 +59,17 @@ internal sealed class PlainTrainingProgress(IAnsiConsole console) : TrainingProg
         long done = (long)p.Epoch * _batchesPerEpoch;
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch {p.Epoch}/{p.Epochs}: loss {p.Loss:F4}, accuracy {p.Accuracy:P1}, live MACs {p.LiveMacs:N0}, elapsed {Format(_clock.Elapsed)}, ETA {Format(Remaining(_clock, done, (long)p.Epochs * _batchesPerEpoch))}"));
+        if (_shape != null)
+            console.WriteLine("  " + _shape);
+        _shape = null;
     }
 
+    // The trainer logs the epoch's rank/width just before its closing progress event; it prints under the epoch line.
     public override void OnLog(string message)
     {
         int at = message.IndexOf("rank/width", StringComparison.Ordinal);
         if (at >= 0)
-            console.WriteLine("  " + message[at..]);
+            _shape = message[at..];
     }
 }
 
