@@ -44,7 +44,8 @@ public static class EdpApp
     {
         switch (exception)
         {
-            case CliException or CommandAppException:
+            // The library checks options and data against each other (for example a target it cannot reach) and names them.
+            case CliException or CommandAppException or ArgumentOutOfRangeException:
                 console.MarkupLine("[red]error:[/] " + Markup.Escape(exception.Message));
                 return ExitCodes.BadInput;
             case OperationCanceledException:

@@ -132,8 +132,28 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Target_macs_is_refused_until_the_library_supports_it()
-        => AssertRejected(CliRunner.Run("compress", "--dataset", _root, "--output", Output, "--target-macs", "0.5"), "--target-macs is not supported yet");
+    public void Target_macs_is_met_and_the_batch_size_shrinks_to_a_small_data_set()
+    {
+        string data = Path.Combine(_root, "data");
+        ImageFolders.Write(data, test: false, perClass: 30, classLimit: 2);
+        var (code, output) = CliRunner.Run("compress", "--dataset", data, "--output", Output, "--epochs", "2", "--threads", "2", "--target-macs", "0.5");
+        Assert.True(code == 0, output);
+        Assert.Contains("Batch size 128 is larger than the 48 training images; using 48.", output);
+        var report = Reporting.RunReport.FromJson(File.ReadAllText(Path.Combine(Output, "report.json")), "report.json");
+        // The library meets a budget within 3 points of the plain network's MACs.
+        Assert.InRange(report.Compression.MacsRatio, 0.47, 0.53);
+        Assert.Contains($"MACs kept {report.Compression.MacsRatio.ToString("P1", System.Globalization.CultureInfo.InvariantCulture)}", output);
+        Assert.Equal(48, report.Training!.BatchSize);
+    }
+
+    [Fact]
+    public void A_target_below_what_the_network_can_reach_is_refused_with_the_reachable_ratio()
+    {
+        string data = Path.Combine(_root, "data");
+        ImageFolders.Write(data, test: false, perClass: 10, classLimit: 2);
+        AssertRejected(CliRunner.Run("compress", "--dataset", data, "--output", Output, "--epochs", "1", "--target-macs", "0.0001"),
+            "--target-macs 0.0001: TargetMacsRatio is 0, but this network cannot go below");
+    }
 
     [Fact]
     public void Missing_options_and_bad_values_are_rejected_by_the_parser()

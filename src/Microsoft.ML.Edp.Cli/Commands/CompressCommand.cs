@@ -23,9 +23,6 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
     /// <inheritdoc />
     public override int Execute(CommandContext context, CompressSettings settings, CancellationToken cancellationToken)
     {
-        if (settings.TargetMacs is not null)
-            throw new CliException("--target-macs is not supported yet: this version of Microsoft.ML.Edp has no MACs target. "
-                + "Leave it out; the compression strength follows the library's default penalties.");
         foreach (var data in new[] { settings.Dataset, settings.TestDataset })
             if (data is not null && IsWithin(data, settings.Output))
                 throw new CliException($"The output folder '{settings.Output}' holds the data set '{data}'; choose an output folder outside the data.");
@@ -63,7 +60,11 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         var progress = TrainingProgress.For(console);
         ml.Log += (_, e) =>
         {
-            if (e.Source.Contains("EdpCompress", StringComparison.Ordinal))
+            if (!e.Source.Contains("EdpCompress", StringComparison.Ordinal))
+                return;
+            if (e.Kind == Runtime.ChannelMessageKind.Warning)
+                console.MarkupLine("[yellow]warning:[/] " + Markup.Escape(e.Message));
+            else
                 progress.OnLog(e.Message);
         };
         var options = new EdpCompressOptions
@@ -72,14 +73,17 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             LabelColumnName = ImagePipeline.LabelColumn,
             ImageChannels = shape.Channels, ImageHeight = shape.Height, ImageWidth = shape.Width,
             Architecture = settings.Architecture,
-            Epochs = settings.Epochs, BatchSize = settings.BatchSize,
+            Epochs = settings.Epochs, BatchSize = Math.Min(settings.BatchSize, trainImages.Count),
             Seed = settings.Seed, NumberOfThreads = settings.Threads, Device = settings.Device,
+            TargetMacsRatio = settings.TargetMacs,
             ValidationSet = validationRows is null ? null : preprocessing.Transform(validationRows),
             Progress = progress.OnProgress,
             CancellationToken = cancellationToken,
         };
-        int batches = (trainImages.Count + settings.BatchSize - 1) / settings.BatchSize;
-        using var edp = progress.Run(settings.Epochs, batches, () => ml.Transforms.CompressEdp(options).Fit(trainFeatures));
+        if (options.BatchSize < settings.BatchSize)
+            console.WriteLine($"Batch size {settings.BatchSize} is larger than the {trainImages.Count} training images; using {options.BatchSize}.");
+        int batches = (trainImages.Count + options.BatchSize - 1) / options.BatchSize;
+        using var edp = progress.Run(settings.Epochs, batches, () => Fit(ml, options, trainFeatures));
         var model = preprocessing.Append(edp);
 
         ml.Model.Save(model, trainRows.Schema, output.PathOf(ModelFile));
@@ -104,7 +108,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             },
             Training = new TrainingSettings
             {
-                Architecture = settings.Architecture.ToString(), Epochs = settings.Epochs, BatchSize = settings.BatchSize,
+                Architecture = settings.Architecture.ToString(), Epochs = settings.Epochs, BatchSize = options.BatchSize,
                 Seed = settings.Seed, Threads = settings.Threads, Device = settings.Device.ToString(),
             },
             Validation = validation,
@@ -119,6 +123,18 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             + (validation is null ? "." : string.Create(CultureInfo.InvariantCulture, $"; validation accuracy {validation.Accuracy:P2} on {validation.Images} images.")));
         console.WriteLine($"Wrote {ModelFile}, {OnnxFile}, {ReportWriter.JsonFile}, {ReportWriter.MarkdownFile}, the charts and {ConsumptionProject.FolderName}/ to '{output.Target}'.");
         return ExitCodes.Success;
+    }
+
+    private static EdpCompressTransformer Fit(MLContext ml, EdpCompressOptions options, IDataView trainFeatures)
+    {
+        try
+        {
+            return ml.Transforms.CompressEdp(options).Fit(trainFeatures);
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == nameof(EdpCompressOptions.TargetMacsRatio))
+        {
+            throw new CliException($"--target-macs {options.TargetMacsRatio}: {e.Message}");
+        }
     }
 
     private static bool IsWithin(string path, string folder)
