@@ -1,6 +1,6 @@
 // Writes a few hundred Fashion-MNIST images as PNG files in one folder per class (the layout Model Builder reads),
 // then runs the edp tool on them: compress, evaluate on the test folder, and predict two images.
-//   dotnet run --project examples/ImageFolder -c Release -- [--per-class N] [--epochs N] [--work DIR]
+//   dotnet run --project examples/ImageFolder -c Release -- [--per-class N] [--epochs N] [--target-macs R] [--work DIR]
 using System.Runtime.InteropServices;
 using Microsoft.ML.Edp.Cli;
 using Microsoft.ML.Edp.Data;
@@ -8,6 +8,7 @@ using SkiaSharp;
 using Spectre.Console;
 
 int perClass = 50, epochs = 5;
+string? targetMacs = null;
 string work = "out/image-folder";
 for (int i = 0; i < args.Length; i++)
 {
@@ -16,8 +17,9 @@ for (int i = 0; i < args.Length; i++)
     {
         case "--per-class": perClass = int.Parse(Next()); break;
         case "--epochs": epochs = int.Parse(Next()); break;
+        case "--target-macs": targetMacs = Next(); break;
         case "--work": work = Next(); break;
-        default: throw new ArgumentException($"Unknown argument '{args[i]}'. Use --per-class N, --epochs N, --work DIR.");
+        default: throw new ArgumentException($"Unknown argument '{args[i]}'. Use --per-class N, --epochs N, --target-macs R, --work DIR.");
     }
 }
 
@@ -28,7 +30,8 @@ Console.WriteLine($"Wrote {written} PNG files from {dataDir} to '{train}' and '{
 
 string[][] commands =
 [
-    ["compress", "--dataset", train, "--test-dataset", test, "--output", output, "--epochs", epochs.ToString(), "--batch-size", "32", "--force"],
+    ["compress", "--dataset", train, "--test-dataset", test, "--output", output, "--epochs", epochs.ToString(), "--batch-size", "32", "--force",
+        .. (targetMacs is null ? Array.Empty<string>() : ["--target-macs", targetMacs])],
     ["evaluate", "--model", Path.Combine(output, "model.zip"), "--dataset", test],
     ["predict", "--model", Path.Combine(output, "model.zip"), .. Directory.GetDirectories(test).Order().Take(2).Select(d => Directory.GetFiles(d).Order().First())],
 ];
