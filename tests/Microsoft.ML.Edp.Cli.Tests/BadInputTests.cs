@@ -57,6 +57,18 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void A_model_that_is_not_onnx_is_rejected_naming_the_file()
+    {
+        string data = Path.Combine(_root, "onnx");
+        ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
+        string model = Path.Combine(_root, "model.onnx");
+        File.WriteAllText(model, "this is not an ONNX model");
+        var result = CliRunner.Run("compress", "--dataset", data, "--output", Output, "--epochs", "1", "--from-onnx", model);
+        AssertRejected(result, "--from-onnx: ONNX model");
+        Assert.Contains("model.onnx", result.Item2);
+    }
+
+    [Fact]
     public void A_non_empty_output_folder_is_kept_without_force()
     {
         string data = Path.Combine(_root, "data");

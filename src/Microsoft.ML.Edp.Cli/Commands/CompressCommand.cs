@@ -76,6 +76,8 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             Epochs = settings.Epochs, BatchSize = Math.Min(settings.BatchSize, trainImages.Count),
             Seed = settings.Seed, NumberOfThreads = settings.Threads, Device = settings.Device,
             TargetMacsRatio = settings.TargetMacs,
+            TargetParamsRatio = settings.TargetParams,
+            OnnxModelPath = settings.FromOnnx is null ? null : Path.GetFullPath(settings.FromOnnx),
             ValidationSet = validationRows is null ? null : preprocessing.Transform(validationRows),
             Progress = progress.OnProgress,
             CancellationToken = cancellationToken,
@@ -108,7 +110,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             },
             Training = new TrainingSettings
             {
-                Architecture = settings.Architecture.ToString(), Epochs = settings.Epochs, BatchSize = options.BatchSize,
+                Architecture = edp.Report.Architecture, Epochs = settings.Epochs, BatchSize = options.BatchSize,
                 Seed = settings.Seed, Threads = settings.Threads, Device = settings.Device.ToString(),
             },
             Validation = validation,
@@ -134,6 +136,14 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         catch (ArgumentOutOfRangeException e) when (e.ParamName == nameof(EdpCompressOptions.TargetMacsRatio))
         {
             throw new CliException($"--target-macs {options.TargetMacsRatio}: {e.Message}");
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == nameof(EdpCompressOptions.TargetParamsRatio))
+        {
+            throw new CliException($"--target-params {options.TargetParamsRatio}: {e.Message}");
+        }
+        catch (EdpOnnxImportException e)
+        {
+            throw new CliException($"--from-onnx: {e.Message}");
         }
     }
 

@@ -40,7 +40,7 @@ public sealed class CompressSettings : CommandSettings
 
     /// <summary>Architecture.</summary>
     [CommandOption("--architecture <NAME>")]
-    [Description("VggSmall (widths 16..64) or VggMedium (widths 32..128).")]
+    [Description("VggSmall (widths 16..64), VggMedium (widths 32..128), ResNet20 or ResNet56. Ignored with --from-onnx.")]
     [DefaultValue(EdpArchitecture.VggSmall)]
     public EdpArchitecture Architecture { get; init; } = EdpArchitecture.VggSmall;
 
@@ -60,6 +60,16 @@ public sealed class CompressSettings : CommandSettings
     [CommandOption("--target-macs <RATIO>")]
     [Description("Fraction of the plain network's MACs to keep, e.g. 0.5: the penalties are steered to meet it. Default: no target, the library's default penalties.")]
     public double? TargetMacs { get; init; }
+
+    /// <summary>Target parameter ratio.</summary>
+    [CommandOption("--target-params <RATIO>")]
+    [Description("Fraction of the plain network's parameters to keep; may be combined with --target-macs.")]
+    public double? TargetParams { get; init; }
+
+    /// <summary>An ONNX CNN to start from.</summary>
+    [CommandOption("--from-onnx <FILE>")]
+    [Description("Start from this ONNX CNN instead of --architecture: its weights start the training and its head is fitted to the classes. See docs/compressing-your-onnx-model.md.")]
+    public string? FromOnnx { get; init; }
 
     /// <summary>Seed.</summary>
     [CommandOption("--seed <N>")]
@@ -98,6 +108,10 @@ public sealed class CompressSettings : CommandSettings
             return ValidationResult.Error("--architecture CustomVgg needs conv widths, which the tool does not take; use VggSmall or VggMedium.");
         if (TargetMacs is { } t && (t <= 0 || t > 1))
             return ValidationResult.Error($"--target-macs must be in (0, 1]; found {t}.");
+        if (TargetParams is { } p && (p <= 0 || p > 1))
+            return ValidationResult.Error($"--target-params must be in (0, 1]; found {p}.");
+        if (FromOnnx is { } onnx && !File.Exists(onnx))
+            return ValidationResult.Error($"--from-onnx '{onnx}': no such file.");
         return ValidationResult.Success();
     }
 }
