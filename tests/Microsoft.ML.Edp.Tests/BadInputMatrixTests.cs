@@ -121,12 +121,32 @@ public sealed class BadInputMatrixTests : IDisposable
             using var model = Ml.Transforms.Conversion.MapValueToKey("Label").Append(Ml.Transforms.CompressEdp(Tiny())).Fit(TwoClasses()).LastTransformer;
             model.SaveOnnx(Path.Combine(d, "taken", "model.onnx"));
         }, typeof(IOException), "Cannot write '", Path.Combine("taken", "model.onnx") + "'", "expected a writable folder", "found a file of that name"),
+        ["corrupt ONNX input model"] = new(d => FitAndSave(d, TwoClasses(), Tiny(o => o.OnnxModel = "not an ONNX model at all"u8.ToArray())),
+            typeof(EdpOnnxImportException), "ONNX model", "is not a valid ONNX protobuf file"),
+        ["truncated ONNX input model"] = new(d =>
+        {
+            string path = Path.Combine(d, "truncated.onnx");
+            var bytes = OnnxTestModels.Vgg13().Bytes;
+            File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+            try { FitAndSave(d, TwoClasses(), Tiny(o => o.OnnxModelPath = path)); }
+            finally { File.Delete(path); }
+        }, typeof(EdpOnnxImportException), "truncated.onnx", "is not a valid ONNX protobuf file"),
+        ["unsupported ONNX input model"] = new(d => FitAndSave(d, TwoClasses(), Tiny(o => o.OnnxModel = GroupedConv())),
+            typeof(EdpOnnxImportException), "(Conv)", "group 2"),
         ["unwritable checkpoint folder"] = new(d =>
         {
             File.WriteAllText(Path.Combine(d, "taken"), "a file where a folder should be");
             FitAndSave(d, TwoClasses(), Tiny(o => o.CheckpointDirectory = Path.Combine(d, "taken")));
         }, typeof(IOException), "CheckpointDirectory '", "taken' is not usable", "expected a writable folder", "found a file of that name"),
     };
+
+    /// <summary>A valid model whose first conv is grouped, which the importer does not support.</summary>
+    private static byte[] GroupedConv()
+    {
+        var model = Onnx.ModelProto.Parser.ParseFrom(OnnxTestModels.Vgg13().Bytes);
+        model.Graph.Node.First(n => n.OpType == "Conv").Attribute.Add(OnnxModelBuilder.Int("group", 2));
+        return Google.Protobuf.MessageExtensions.ToByteArray(model);
+    }
 
     public static TheoryData<string> CaseNames => new(Cases.Keys);
 
