@@ -42,7 +42,8 @@ internal sealed class BudgetController
     {
         if (options.TargetMacsRatio is null && options.TargetParamsRatio is null)
             return null;
-        var full = Plan(net, options, 0);
+        var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, options.ChannelMultiple);
+        (long Macs, long Params) full = (plans.Sum(p => p.Before.Macs), plans.Sum(p => p.Before.Params));
         var floor = Minimum(net, options);
         void Check(double? target, double reachable, string name)
         {
