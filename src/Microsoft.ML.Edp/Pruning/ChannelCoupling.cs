@@ -12,9 +12,13 @@ namespace Microsoft.ML.Edp.Pruning;
 /// <param name="Consumers">The conv and linear layers whose input channels follow this layer's output channels.</param>
 internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bool Prunable, IReadOnlyList<LayerNode> Consumers)
 {
+    // A graph never changes once built, and the planner asks again every few training steps when a budget is set
+    // (and 40 times while cutting to it); the walk scans every layer's readers, so it is done once per graph.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NetworkGraph, IReadOnlyList<ChannelCoupling>> Cache = new();
+
     /// <summary>The coupling of every conv and linear layer, in graph order.</summary>
     public static IReadOnlyList<ChannelCoupling> Analyse(NetworkGraph graph)
-        => graph.Layers.Where(l => l is ConvLayer or LinearLayer).Select(l => Of(graph, l)).ToList();
+        => Cache.GetValue(graph, g => g.Layers.Where(l => l is ConvLayer or LinearLayer).Select(l => Of(g, l)).ToList());
 
     private static ChannelCoupling Of(NetworkGraph graph, LayerNode layer)
     {
