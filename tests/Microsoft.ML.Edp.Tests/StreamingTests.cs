@@ -16,10 +16,12 @@ public class StreamingTests(ITestOutputHelper output)
     {
         long one = MaxRowsHeld(1), ten = MaxRowsHeld(10);
         output.WriteLine($"most rows held: {one} for 1x ({TestData.Train.Count} rows), {ten} for 10x");
-        // The shuffle buffer plus a partial batch plus ML.NET's own cursor read-ahead: the same for 1x and 10x, and far
-        // below the 10x data.
-        Assert.InRange(one, Buffer, Buffer + BatchSize + 4096);
-        Assert.InRange(ten, Buffer, one + BatchSize);
+        // The shuffle buffer plus a partial batch plus ML.NET's own cursor read-ahead, which pipelines rows on other
+        // threads and so varies from run to run (1,856 to 2,304 seen here): one bound for 1x and 10x, far below the
+        // 30,000 rows of the 10x data.
+        const int bound = Buffer + BatchSize + 4096;
+        Assert.InRange(one, Buffer, bound);
+        Assert.InRange(ten, Buffer, bound);
     }
 
     private static long MaxRowsHeld(int repeat)
