@@ -26,6 +26,9 @@ public static class PenaltySweep
         new("doc-0.095-hold0.5", RankPenalty: 0.095, ChannelPenalty: 0.095, ChannelGroup: Doc, HoldFraction: 0.5),
         new("budget-0.5", TargetMacsRatio: 0.5),
         new("budget-0.25", TargetMacsRatio: 0.25),
+        new("budget-0.5-ramp0.25-hold0.3", TargetMacsRatio: 0.5, RampFraction: 0.25, HoldFraction: 0.3),
+        new("budget-0.5-least-important", TargetMacsRatio: 0.5, BudgetPenalty: EdpBudgetPenalty.LeastImportant),
+        new("plain-widths-0.7", Compress: false, ConvWidths: "11,11,23,23,45,45"),
         new("resnet20-plain", Compress: false, Architecture: EdpArchitecture.ResNet20),
         new("resnet20-budget-0.5", Architecture: EdpArchitecture.ResNet20, TargetMacsRatio: 0.5),
     ];

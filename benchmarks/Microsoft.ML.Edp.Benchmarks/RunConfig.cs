@@ -3,17 +3,19 @@ using Microsoft.ML.Edp;
 
 namespace Microsoft.ML.Edp.Benchmarks;
 
-/// <summary>One training run: a name and the option overrides that distinguish it.</summary>
+/// <summary>One training run: a name and the option overrides that distinguish it. <see cref="ConvWidths"/> (comma-separated,
+/// a string so that records compare by value) trains a custom-width VGG.</summary>
 public sealed record RunConfig(
     string Name, bool Compress = true, EdpArchitecture Architecture = EdpArchitecture.VggSmall,
     double? RankPenalty = null, double? ChannelPenalty = null, double? HoldFraction = null, double? RampFraction = null,
     EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null, int? ChannelMultiple = null, double? TargetMacsRatio = null,
-    int DataRepeat = 1, int? ShuffleBufferSize = null, int? Epochs = null)
+    int DataRepeat = 1, int? ShuffleBufferSize = null, int? Epochs = null, string? ConvWidths = null, EdpBudgetPenalty? BudgetPenalty = null)
 {
     public EdpCompressOptions ToOptions(int epochs, int threads)
     {
         var o = new EdpCompressOptions { Architecture = Architecture, Compress = Compress, Epochs = Epochs ?? epochs, NumberOfThreads = threads, Seed = 1 };
         if (ShuffleBufferSize is { } buffer) o.ShuffleBufferSize = buffer;
+        if (ConvWidths is { } widths) (o.Architecture, o.ConvWidths) = (EdpArchitecture.CustomVgg, widths.Split(',').Select(int.Parse).ToArray());
         if (RankPenalty is { } r) o.RankPenalty = r;
         if (ChannelPenalty is { } c) o.ChannelPenalty = c;
         if (HoldFraction is { } h) o.PenaltyHoldFraction = h;
@@ -22,6 +24,7 @@ public sealed record RunConfig(
         if (Init is { } i) o.CoefficientInit = i;
         if (ChannelGroup is { } g) o.ChannelGroup = g;
         if (ChannelMultiple is { } m) o.ChannelMultiple = m;
+        if (BudgetPenalty is { } p) o.BudgetPenalty = p;
         o.TargetMacsRatio = TargetMacsRatio;
         return o;
     }

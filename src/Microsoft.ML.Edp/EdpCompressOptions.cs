@@ -62,6 +62,20 @@ public enum EdpPenaltyWeighting
     Cost,
 }
 
+/// <summary>Which groups a budget's penalty (<see cref="EdpCompressOptions.TargetMacsRatio"/>,
+/// <see cref="EdpCompressOptions.TargetParamsRatio"/>) shrinks.</summary>
+public enum EdpBudgetPenalty
+{
+    /// <summary>Only the groups the budget needs removed by then: groups are ranked by a first-order (Taylor) estimate
+    /// of how much the loss grows without them, per MAC they carry, and the least important ones that meet the path to
+    /// the budget are shrunk to zero; every other group trains without penalty. The cut when the pattern freezes takes
+    /// the same ranking.</summary>
+    LeastImportant,
+    /// <summary>Every group, as with fixed penalties, with the strength scaled to follow the path; the cut when the
+    /// pattern freezes removes the groups with the smallest norms relative to their layer's largest.</summary>
+    AllGroups,
+}
+
 /// <summary>What the channel group's norm, and so its shrink, is measured on.</summary>
 public enum EdpChannelGroup
 {
@@ -137,6 +151,11 @@ public sealed class EdpCompressOptions
 
     /// <summary>A budget on parameters, like <see cref="TargetMacsRatio"/>; both may be set, and both are met.</summary>
     public double? TargetParamsRatio = null;
+
+    /// <summary>Which groups a budget's penalty shrinks: with <see cref="EdpBudgetPenalty.LeastImportant"/> (the default)
+    /// only those the budget needs removed, the least important for their cost, so the rest of the network is not
+    /// penalised at all; <see cref="EdpBudgetPenalty.AllGroups"/> shrinks every group. Ignored without a budget.</summary>
+    public EdpBudgetPenalty BudgetPenalty = EdpBudgetPenalty.LeastImportant;
 
     /// <summary>Train with compressed-aware blocks and run Pruning &amp; Merging. False trains the same architecture with
     /// plain layers and no PM: the baseline every comparison is made against.</summary>

@@ -7,7 +7,13 @@ namespace Microsoft.ML.Edp.Pruning;
 /// every epoch for the live rank and width.</summary>
 internal static class PruningPlanner
 {
-    public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold, EdpChannelGroup channelGroup, int channelMultiple = 1)
+    /// <summary>The plan of every conv and linear layer, in graph order: groups whose norm exceeds
+    /// <paramref name="relativeThreshold"/> times the largest of their kind in the layer are kept, with kept counts
+    /// rounded up to <paramref name="channelMultiple"/>, except where <paramref name="chosen"/> names a layer's groups
+    /// (kept output channels and kept basis filters by layer name, null for what the norms say): the budget's
+    /// importance selection plans with those.</summary>
+    public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold, EdpChannelGroup channelGroup, int channelMultiple = 1,
+        IReadOnlyDictionary<string, (long[]? Outputs, long[]? Rank)>? chosen = null)
     {
         var graph = net.Graph;
         var shapes = graph.Shapes();
@@ -23,6 +29,8 @@ internal static class PruningPlanner
                 var (outputs, rank) = ProximalGroupLasso.LayerOf(net, coupling) is { } groups
                     ? Select(groups, outChannels, relativeThreshold, channelGroup, channelMultiple)
                     : (GroupSelection.All(outChannels), null);
+                if (chosen is not null && chosen.TryGetValue(layer.Name, out var fixedGroups))
+                    (outputs, rank) = (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
                 plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, Shape(layer), graph.OutputPixels(layer.Name, shapes),
                     kept[layer.Input], outputs, rank, perChannel));

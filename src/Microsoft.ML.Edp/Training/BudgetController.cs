@@ -13,8 +13,13 @@ namespace Microsoft.ML.Edp.Training;
 /// until the path moves on. Pausing rather than easing off is on purpose: channel groups under group lasso with BN die
 /// in cliffs, and a channel group that reaches zero with its BN gamma never comes back. A full-data VGG-S run with a
 /// gently easing multiplier fell from 100% to 28% of the MACs within one epoch while aiming at 50%.
-/// When the sparsity pattern freezes, <see cref="Enforce"/> closes the remaining gap with the smallest global relative
-/// threshold that meets the budget, and the rest of training recovers from that cut.
+/// When the sparsity pattern freezes, <see cref="Enforce"/> closes the remaining gap, and the rest of training
+/// recovers from that cut.
+/// With <see cref="EdpBudgetPenalty.LeastImportant"/> the penalty acts only on the groups the path needs removed now,
+/// chosen by <see cref="ImportanceSelection"/> from a running Taylor estimate of each group's importance, and the cut
+/// at the freeze takes the same choice for the full budget. Every other group trains without penalty. With
+/// <see cref="EdpBudgetPenalty.AllGroups"/> every group shrinks, and the cut takes the smallest global relative norm
+/// threshold that meets the budget.
 /// </remarks>
 internal sealed class BudgetController
 {
@@ -26,19 +31,35 @@ internal sealed class BudgetController
     private readonly EdpCompressOptions _options;
     private readonly (long Macs, long Params) _full;
     private readonly int _interval;
+    private readonly ProximalGroupLasso _prox;
+    private readonly GroupImportance? _importance;
+    private readonly IReadOnlyDictionary<string, (double Rank, double Channel)> _groupCosts;
     private int _calls;
 
-    private BudgetController(EdpCompressOptions options, (long, long) full, int interval)
-        => (_options, _full, _interval) = (options, full, interval);
+    private BudgetController(EdpCompressOptions options, EdpNet net, ProximalGroupLasso prox, (long, long) full, int interval)
+    {
+        (_options, _prox, _full, _interval) = (options, prox, full, interval);
+        // Shrinking every group, the controller starts gently, since each step also shrinks what the network keeps.
+        // Shrinking only the chosen groups harms nothing else, so they shrink at full strength: a chosen group then
+        // fades out over tens of steps, and the network adapts while it fades.
+        _strength = 1;
+        if (options.BudgetPenalty == EdpBudgetPenalty.LeastImportant)
+            (_importance, _strength) = (new GroupImportance(prox.Groups), MaxMultiplier);
+        // A parameter budget alone ranks groups by importance per parameter; otherwise per MAC.
+        _groupCosts = PenaltyWeights.GroupCosts(net.Graph, perPixel: options.TargetMacsRatio is not null);
+    }
+
+    /// <summary>The running importance estimates (null with <see cref="EdpBudgetPenalty.AllGroups"/>), for checkpoints.</summary>
+    public GroupImportance? Importance => _importance;
 
     /// <summary>The penalty multiplier now in force: the controller's strength, or 0 while it pauses.</summary>
     public double Multiplier { get; private set; } = 1;
 
-    private double _strength = 1;
+    private double _strength;
 
     /// <summary>A controller for <paramref name="net"/>, or null when the options set no budget. Throws when the budget
     /// is below what Pruning &amp; Merging can reach at all.</summary>
-    public static BudgetController? Create(EdpCompressOptions options, EdpNet net, long stepsPerEpoch)
+    public static BudgetController? Create(EdpCompressOptions options, EdpNet net, ProximalGroupLasso prox, long stepsPerEpoch)
     {
         if (options.TargetMacsRatio is null && options.TargetParamsRatio is null)
             return null;
@@ -54,7 +75,7 @@ internal sealed class BudgetController
         }
         Check(options.TargetMacsRatio, (double)floor.Macs / full.Macs, nameof(options.TargetMacsRatio));
         Check(options.TargetParamsRatio, (double)floor.Params / full.Params, nameof(options.TargetParamsRatio));
-        return new BudgetController(options, full, (int)Math.Max(1, stepsPerEpoch / 100));
+        return new BudgetController(options, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
     }
 
     /// <summary>Everything the controller carries from step to step, for checkpoints.</summary>
@@ -63,12 +84,22 @@ internal sealed class BudgetController
     /// <summary>Continues from a <see cref="State"/> saved by a checkpoint.</summary>
     public void Restore(IReadOnlyList<double> state) => (_calls, Multiplier, _strength) = ((int)state[0], state[1], state[2]);
 
+    /// <summary>Called once a step between the backward pass and the optimizer step, while the pattern is not frozen.</summary>
+    public void Observe() => _importance?.Accumulate();
+
     /// <summary>Called once a step; returns the multiplier for this step's penalties.</summary>
     public double Update(EdpNet net, double progress)
     {
         if (_calls++ % _interval != 0)
             return Multiplier;
         double ramp = SparsityRamp.At(progress, _options.PenaltyRampFraction);
+        if (_importance is not null)
+        {
+            // The path decides how many groups are chosen; the chosen ones keep fading at full strength, since
+            // pausing would let the task gradient grow back groups that are already on their way out.
+            _prox.Target(Choose(net, ramp));
+            return Multiplier = _strength;
+        }
         var live = Plan(net, _options, Math.Max(_options.PruneThreshold, ProjectionThreshold));
         double error = Math.Max(
             Error(_options.TargetMacsRatio, (double)live.Macs / _full.Macs, ramp),
@@ -78,13 +109,20 @@ internal sealed class BudgetController
         return Multiplier;
     }
 
-    /// <summary>Zeroes the weakest groups, relative to the largest of their layer, until the budget holds, and returns
-    /// the relative threshold that did it (the plain prune threshold when the budget already holds).</summary>
-    public double Enforce(EdpNet net, Action<string> log)
+    /// <summary>Zeroes groups until the budget holds: the least important ones, or the weakest relative to the largest
+    /// of their layer (see the remarks).</summary>
+    public void Enforce(EdpNet net, Action<string> log)
     {
+        if (Meets(Plan(net, _options, _options.PruneThreshold)))
+            return;
+        if (_importance is not null)
+        {
+            var chosen = PruningPlanner.Plan(net, _options.PruneThreshold, _options.ChannelGroup, _options.ChannelMultiple, Choose(net, 1));
+            GroupZeroing.Apply(net, chosen);
+            Log(log, "cut the least important groups", Total(chosen));
+            return;
+        }
         double lo = _options.PruneThreshold, hi = 1;
-        if (Meets(Plan(net, _options, lo)))
-            return lo;
         for (int i = 0; i < 40; i++)
         {
             double mid = (lo + hi) / 2;
@@ -95,14 +133,21 @@ internal sealed class BudgetController
         }
         var plans = PruningPlanner.Plan(net, hi, _options.ChannelGroup, _options.ChannelMultiple);
         GroupZeroing.Apply(net, plans);
-        var cost = Total(plans);
-        log($"budget: cut every group under {hi:0.####} of its layer's largest: MACs {(double)cost.Macs / _full.Macs:P1}, params {(double)cost.Params / _full.Params:P1} of the plain net.");
-        return hi;
+        Log(log, $"cut every group under {hi:0.####} of its layer's largest", Total(plans));
     }
 
-    private bool Meets((long Macs, long Params) cost)
-        => (_options.TargetMacsRatio is not double m || cost.Macs <= m * _full.Macs)
-        && (_options.TargetParamsRatio is not double p || cost.Params <= p * _full.Params);
+    private void Log(Action<string> log, string what, (long Macs, long Params) cost)
+        => log($"budget: {what}: MACs {(double)cost.Macs / _full.Macs:P1}, params {(double)cost.Params / _full.Params:P1} of the plain net.");
+
+    /// <summary>The groups to remove now: as few of the least important as bring the cost onto the path at
+    /// <paramref name="ramp"/> (1: the budget itself).</summary>
+    private Dictionary<string, (long[]? Outputs, long[]? Rank)> Choose(EdpNet net, double ramp)
+        => ImportanceSelection.Choose(net, _prox.Groups, _importance!, _groupCosts, _options, plans => Meets(Total(plans), ramp));
+
+    /// <summary>Whether <paramref name="cost"/> is within the budget, or within the path to it at <paramref name="ramp"/>.</summary>
+    private bool Meets((long Macs, long Params) cost, double ramp = 1)
+        => (_options.TargetMacsRatio is not double m || cost.Macs <= (1 - (1 - m) * ramp) * _full.Macs)
+        && (_options.TargetParamsRatio is not double p || cost.Params <= (1 - (1 - p) * ramp) * _full.Params);
 
     /// <summary>How far the projected ratio is above the path to the target, in units of the whole cut.</summary>
     private static double Error(double? target, double projected, double ramp)

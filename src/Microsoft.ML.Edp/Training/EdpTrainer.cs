@@ -24,7 +24,7 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
 
         long stepsPerEpoch = (rows + options.BatchSize - 1) / options.BatchSize;
         long totalSteps = stepsPerEpoch * options.Epochs, step = 0;
-        var budget = BudgetController.Create(options, net, stepsPerEpoch);
+        var budget = BudgetController.Create(options, net, prox, stepsPerEpoch);
         var shuffleSeeds = new SeedSequence(options.Seed);
         var epochs = new List<EdpEpochReport>();
         var checkpoints = new TrainingCheckpoints(options, net.Graph, rows, log);
@@ -56,6 +56,8 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                     var loss = nn.functional.cross_entropy(logits, y);
                     optimizer.zero_grad();
                     loss.backward();
+                    if (!prox.IsFrozen)
+                        budget?.Observe();
                     foreach (var g in optimizer.ParamGroups)
                         g.LearningRate = lr;
                     optimizer.step();

@@ -33,17 +33,17 @@ internal static class PenaltyWeights
 
     /// <summary>MACs per image that one basis filter and one output channel of each layer carry: a basis filter feeds
     /// c k^2 products per output pixel plus its n coefficients; an output channel costs its own filter and its slice of
-    /// every layer that reads it.</summary>
-    public static Dictionary<string, (double Rank, double Channel)> GroupCosts(NetworkGraph graph)
+    /// every layer that reads it. Without <paramref name="perPixel"/>, the weights they carry instead.</summary>
+    public static Dictionary<string, (double Rank, double Channel)> GroupCosts(NetworkGraph graph, bool perPixel = true)
     {
         var shapes = graph.Shapes();
         var result = new Dictionary<string, (double, double)>();
         foreach (var coupling in ChannelCoupling.Analyse(graph))
         {
             var (n, fanIn) = Dimensions(coupling.Layer);
-            long pixels = graph.OutputPixels(coupling.Layer.Name, shapes);
+            long pixels = perPixel ? graph.OutputPixels(coupling.Layer.Name, shapes) : 1;
             double own = (double)fanIn * pixels;
-            double next = coupling.Consumers.Sum(c => (double)Dimensions(c).Out * Kernel(c) * Kernel(c) * graph.OutputPixels(c.Name, shapes));
+            double next = coupling.Consumers.Sum(c => (double)Dimensions(c).Out * Kernel(c) * Kernel(c) * (perPixel ? graph.OutputPixels(c.Name, shapes) : 1));
             result[coupling.Layer.Name] = (own + (double)n * pixels, own + next);
         }
         return result;

@@ -20,6 +20,10 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
         float[]? RankWeights = null, float[]? ChannelWeights = null);
 
     private List<(Tensor Rows, Tensor Columns)>? _frozen;
+    private (Tensor? Rows, Tensor? Columns)[]? _targets;
+
+    /// <summary>The layers and their groups, in graph order.</summary>
+    public IReadOnlyList<Layer> Groups => layers;
 
     public static ProximalGroupLasso For(EdpNet net, EdpPenaltyWeighting weighting, EdpChannelGroup channelGroup)
         => new(PenaltyWeights.Apply(Layers(net), net.Graph, weighting), channelGroup);
@@ -57,9 +61,10 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
                 Scale(layer, masks[i].Rows, masks[i].Columns);
                 continue;
             }
-            if (channelShrink > 0 && layer.HasChannelGroups)
+            var (targetRows, targetColumns) = _targets?[i] ?? (null, null);
+            if (channelShrink > 0 && layer.HasChannelGroups && (_targets is null || targetRows is not null))
             {
-                var factor = Shrink(ChannelNormsSquared(layer, channelGroup).sqrt(), channelShrink, layer.ChannelWeights);
+                var factor = Shrink(ChannelNormsSquared(layer, channelGroup).sqrt(), channelShrink, layer.ChannelWeights, targetRows);
                 if (channelGroup == EdpChannelGroup.BatchNorm && layer.Norm is not null)
                 {
                     ScaleAffine(layer, factor);
@@ -68,9 +73,63 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
                 else
                     Scale(layer, factor, null);
             }
-            if (rankShrink > 0)
-                Scale(layer, null, Shrink(a.square().sum(dim: 0).sqrt(), rankShrink, layer.RankWeights));
+            if (rankShrink > 0 && (_targets is null || targetColumns is not null))
+                Scale(layer, null, Shrink(a.square().sum(dim: 0).sqrt(), rankShrink, layer.RankWeights, targetColumns));
         }
+    }
+
+    /// <summary>From now on shrink only the groups a plan drops (<see cref="ImportanceSelection"/>), leaving the kept
+    /// ones to train without penalty: <paramref name="kept"/> holds each layer's kept output channels and basis filters,
+    /// null for "drop none of this kind".</summary>
+    public void Target(IReadOnlyDictionary<string, (long[]? Outputs, long[]? Rank)> kept)
+    {
+        ClearTargets();
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        _targets = layers.Select(layer =>
+        {
+            var k = kept.GetValueOrDefault(layer.Name);
+            var a = layer.Weight.coefficients;
+            return (Dropped(a.shape[0], k.Outputs, a.device), Dropped(a.shape[1], k.Rank, a.device));
+        }).ToArray();
+    }
+
+    /// <summary>The target masks by name (null when every group is shrunk), for a checkpoint.</summary>
+    public IReadOnlyDictionary<string, Tensor>? TargetMasks => _targets?
+        .SelectMany((m, i) => new[] { ($"{layers[i].Name}.rows", m.Rows), ($"{layers[i].Name}.columns", m.Columns) })
+        .Where(e => e.Item2 is not null).ToDictionary(e => e.Item1, e => e.Item2!);
+
+    /// <summary>Restores target masks read from <see cref="TargetMasks"/>.</summary>
+    public void RestoreTargets(IReadOnlyDictionary<string, Tensor> masks)
+    {
+        ClearTargets();
+        using var scope = NewDisposeScope();
+        _targets = layers.Select(layer =>
+        {
+            var device = layer.Weight.coefficients.device;
+            Tensor? Read(string name) => masks.TryGetValue(name, out var m) ? m.to(device).clone().DetachFromDisposeScope() : null;
+            return (Read($"{layer.Name}.rows"), Read($"{layer.Name}.columns"));
+        }).ToArray();
+    }
+
+    private void ClearTargets()
+    {
+        foreach (var (rows, columns) in _targets ?? [])
+        {
+            rows?.Dispose();
+            columns?.Dispose();
+        }
+    }
+
+    /// <summary>1 for every group not in <paramref name="kept"/>; null when none is dropped.</summary>
+    private static Tensor? Dropped(long size, long[]? kept, Device device)
+    {
+        if (kept is null || kept.Length == size)
+            return null;
+        var mask = ones(size, device: device);
+        if (kept.Length > 0)
+            mask.index_fill_(0, tensor(kept, device: device), 0);
+        return mask.DetachFromDisposeScope();
     }
 
     /// <summary>Fixes the current sparsity pattern: from now on <see cref="Step"/> only keeps zero groups at zero.</summary>
@@ -119,10 +178,13 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
             a.mul_(columns.unsqueeze(0));
     }
 
-    /// <summary>max(0, 1 - t w / ||g||): zero for a zero group or one under its shrink.</summary>
-    private static Tensor Shrink(Tensor norms, double t, float[]? weights)
+    /// <summary>max(0, 1 - t w m / ||g||): zero for a zero group or one under its shrink; one where the target mask m
+    /// is 0.</summary>
+    private static Tensor Shrink(Tensor norms, double t, float[]? weights, Tensor? targets = null)
     {
         var shrink = weights is null ? (Tensor)t : tensor(weights, device: norms.device) * t;
+        if (targets is not null)
+            shrink = shrink * targets;
         return (1 - shrink / norms).clamp_min(0).nan_to_num(0);
     }
 

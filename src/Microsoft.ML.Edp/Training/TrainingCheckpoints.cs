@@ -14,6 +14,8 @@ internal sealed class TrainingCheckpoints
 
     private const string FrozenMaskPrefix = "prox.frozen.";
     private const string BudgetState = "budget.state";
+    private const string TargetMaskPrefix = "prox.target.";
+    private const string ImportancePrefix = "budget.importance.";
     private readonly string? _path;
     private readonly bool _resume;
     private readonly string _fingerprint;
@@ -50,13 +52,18 @@ internal sealed class TrainingCheckpoints
         var (progress, extra) = Checkpoint.Load(_path, net, optimizer);
         try
         {
-            var masks = extra.Where(e => e.Key.StartsWith(FrozenMaskPrefix, StringComparison.Ordinal))
-                .ToDictionary(e => e.Key[FrozenMaskPrefix.Length..], e => e.Value);
+            var masks = WithPrefix(extra, FrozenMaskPrefix);
             if (masks.Count > 0)
                 prox.Restore(masks);
+            var targets = WithPrefix(extra, TargetMaskPrefix);
+            if (targets.Count > 0)
+                prox.RestoreTargets(targets);
             // The fingerprint includes the budget, so a budgeted run's checkpoint always carries the controller.
             if (budget is not null)
+            {
                 budget.Restore(extra[BudgetState].data<double>().ToArray());
+                budget.Importance?.Restore(WithPrefix(extra, ImportancePrefix));
+            }
         }
         finally
         {
@@ -72,13 +79,21 @@ internal sealed class TrainingCheckpoints
     {
         if (_path is null)
             return;
-        var extra = (prox.FrozenMasks ?? new Dictionary<string, Tensor>())
-            .ToDictionary(e => FrozenMaskPrefix + e.Key, e => e.Value);
+        var extra = Prefixed(prox.FrozenMasks, FrozenMaskPrefix)
+            .Concat(Prefixed(prox.TargetMasks, TargetMaskPrefix))
+            .Concat(Prefixed(budget?.Importance?.State, ImportancePrefix))
+            .ToDictionary(e => e.Key, e => e.Value);
         using var budgetState = budget is null ? null : tensor(budget.State);
         if (budgetState is not null)
             extra[BudgetState] = budgetState;
         Checkpoint.Save(_path, net, optimizer, new CheckpointProgress(_fingerprint, epoch, step, shuffleDraws, epochs.ToArray()), extra);
     }
+
+    private static IEnumerable<KeyValuePair<string, Tensor>> Prefixed(IReadOnlyDictionary<string, Tensor>? tensors, string prefix)
+        => (tensors ?? new Dictionary<string, Tensor>()).Select(e => KeyValuePair.Create(prefix + e.Key, e.Value));
+
+    private static Dictionary<string, Tensor> WithPrefix(IReadOnlyDictionary<string, Tensor> tensors, string prefix)
+        => tensors.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(e => e.Key[prefix.Length..], e => e.Value);
 
     private static string Describe(LayerNode layer) => layer switch
     {
@@ -101,5 +116,6 @@ internal sealed class TrainingCheckpoints
             $"{nameof(o.PenaltyHoldFraction)}={o.PenaltyHoldFraction:R}", $"{nameof(o.ChannelGroup)}={o.ChannelGroup}",
             $"{nameof(o.PenaltyWeighting)}={o.PenaltyWeighting}", $"{nameof(o.CoefficientInit)}={o.CoefficientInit}",
             $"{nameof(o.TargetMacsRatio)}={o.TargetMacsRatio:R}", $"{nameof(o.TargetParamsRatio)}={o.TargetParamsRatio:R}",
+            $"{nameof(o.BudgetPenalty)}={o.BudgetPenalty}",
             $"{nameof(o.PruneThreshold)}={o.PruneThreshold:R}", $"{nameof(o.ChannelMultiple)}={o.ChannelMultiple}");
 }

@@ -1,0 +1,87 @@
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Pruning;
+
+namespace Microsoft.ML.Edp.Training;
+
+/// <summary>Chooses the groups a budget removes: the least important for the cost they carry, and as few as meet the
+/// cost asked for (<see cref="EdpBudgetPenalty.LeastImportant"/>).</summary>
+/// <remarks>Groups are ranked by their <see cref="GroupImportance"/> divided by the MACs (or, for a parameter budget
+/// alone, the parameters) one group carries, and the shortest prefix of that ranking that meets the cost is taken. The
+/// prefix is found by bisection, since removing more never costs more. Each layer keeps at least one group of each
+/// kind, and kept counts are rounded up to <see cref="EdpCompressOptions.ChannelMultiple"/> with the best of the
+/// dropped groups. Basis filters of a layer whose kept pair still merges back into one conv would save nothing, so
+/// they are not chosen.</remarks>
+internal static class ImportanceSelection
+{
+    /// <summary>What each layer keeps, by name, in the form <see cref="PruningPlanner.Plan"/> takes: kept output
+    /// channels (null for a layer without channel groups) and kept basis filters (null where none are removed).</summary>
+    public static Dictionary<string, (long[]? Outputs, long[]? Rank)> Choose(
+        EdpNet net, IReadOnlyList<ProximalGroupLasso.Layer> layers, GroupImportance importance,
+        IReadOnlyDictionary<string, (double Rank, double Channel)> costs, EdpCompressOptions options,
+        Func<IReadOnlyList<LayerPlan>, bool> meets)
+    {
+        var ranked = Rank(layers, importance, costs);
+        Dictionary<string, (long[]? Outputs, long[]? Rank)> Chosen(int count) => Keep(net, layers, ranked, count, options);
+        bool Meets(int count) => meets(PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple, Chosen(count)));
+        int lo = 0, hi = ranked.Count;
+        if (Meets(lo) || !Meets(hi))
+            return Chosen(Meets(lo) ? lo : hi);
+        while (hi - lo > 1)
+        {
+            int mid = (lo + hi) / 2;
+            if (Meets(mid))
+                hi = mid;
+            else
+                lo = mid;
+        }
+        return Chosen(hi);
+    }
+
+    /// <summary>One group: its layer's index, channel or rank, its index within the layer.</summary>
+    internal readonly record struct Group(int Layer, bool IsChannel, int Index);
+
+    /// <summary>Every group, least important per unit of cost first; ties keep graph order.</summary>
+    internal static List<Group> Rank(IReadOnlyList<ProximalGroupLasso.Layer> layers, GroupImportance importance,
+        IReadOnlyDictionary<string, (double Rank, double Channel)> costs)
+    {
+        var scored = new List<(Group Group, double Score)>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var (rank, channel) = importance.Of(i);
+            var cost = costs[layers[i].Name];
+            if (rank is not null)
+                scored.AddRange(rank.Select((v, j) => (new Group(i, false, j), v / cost.Rank)));
+            if (channel is not null)
+                scored.AddRange(channel.Select((v, j) => (new Group(i, true, j), v / cost.Channel)));
+        }
+        return scored.OrderBy(s => s.Score).ThenBy(s => s.Group.Layer).ThenBy(s => s.Group.IsChannel).ThenBy(s => s.Group.Index)
+            .Select(s => s.Group).ToList();
+    }
+
+    private static Dictionary<string, (long[]? Outputs, long[]? Rank)> Keep(
+        EdpNet net, IReadOnlyList<ProximalGroupLasso.Layer> layers, List<Group> ranked, int count, EdpCompressOptions options)
+    {
+        var chosen = new Dictionary<string, (long[]? Outputs, long[]? Rank)>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            // Dropped groups in ranking order, so the last ones are the best to give back.
+            List<int> Dropped(bool channel) => ranked.Take(count).Where(g => g.Layer == i && g.IsChannel == channel).Select(g => g.Index).ToList();
+            var outputs = layer.HasChannelGroups ? Kept(layer.Weight.OutChannels, Dropped(true), options.ChannelMultiple) : null;
+            chosen[layer.Name] = (outputs, Kept(layer.Weight.Rank, Dropped(false), options.ChannelMultiple));
+        }
+        // A merged pair costs the same whatever its rank, so dropping its basis filters would only lose accuracy.
+        foreach (var plan in PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple, chosen))
+            if (plan.Merged && chosen.TryGetValue(plan.Name, out var c))
+                chosen[plan.Name] = (c.Outputs, null);
+        return chosen;
+    }
+
+    private static long[] Kept(long size, List<int> dropped, int multiple)
+    {
+        int kept = Math.Max(1, (int)size - dropped.Count);
+        int target = (int)Math.Min(size, (kept + multiple - 1) / multiple * multiple);
+        var gone = dropped.Take((int)size - target).ToHashSet();
+        return Enumerable.Range(0, (int)size).Where(j => !gone.Contains(j)).Select(j => (long)j).ToArray();
+    }
+}

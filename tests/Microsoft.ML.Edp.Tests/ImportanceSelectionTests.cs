@@ -1,0 +1,115 @@
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Pruning;
+using Microsoft.ML.Edp.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>The budget's least-important selection: the Taylor estimate, the targeted proximal step and the choice of
+/// groups to remove.</summary>
+public class ImportanceSelectionTests
+{
+    [Fact]
+    public void TargetedStepShrinksOnlyTheChosenGroupsAndLeavesTheOthersExactlyAsTheyWere()
+    {
+        using var cab = CompressedWeight.FromWeight("c", zeros(3, 2, 1, 1), EdpCoefficientInit.Identity);
+        using var bn = nn.BatchNorm2d(3);
+        using (no_grad())
+        {
+            cab.coefficients.copy_(tensor(new float[] { 3, 0, 0, 2, 1, 1 }, [3, 2]));
+            bn.weight!.copy_(tensor(new float[] { 4, 0, 1 }));
+            bn.bias!.copy_(tensor(new float[] { 0, 0, 0 }));
+        }
+        var prox = new ProximalGroupLasso([new("c", cab, true, bn)]);
+        // Keep channels 0 and 2 and both basis filters: only channel 1 (row norm 2) is shrunk, by 0.5 to 0.75 of it.
+        prox.Target(new Dictionary<string, (long[]?, long[]?)> { ["c"] = ([0, 2], null) });
+        prox.Step(rankShrink: 1, channelShrink: 0.5);
+        Assert.Equal(new[] { 3f, 0, 0, 1.5f, 1, 1 }, cab.coefficients.data<float>().ToArray(), new FloatTolerance(1e-6f));
+        Assert.Equal(new[] { 4f, 0, 1 }, bn.weight!.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void TaylorEstimateIsTheSquaredSumOfParameterTimesGradientPerGroup()
+    {
+        using var cab = CompressedWeight.FromWeight("c", zeros(2, 2, 1, 1), EdpCoefficientInit.Identity);
+        using var bn = nn.BatchNorm1d(2);
+        using (no_grad())
+        {
+            cab.coefficients.copy_(tensor(new float[] { 1, 2, 3, 4 }, [2, 2]));
+            bn.weight!.copy_(tensor(new float[] { 0.5f, 2 }));
+            bn.bias!.copy_(tensor(new float[] { 1, -1 }));
+        }
+        // Gradients of a loss that is linear in each parameter: dL/dA = [[1,1],[1,1]], dL/dgamma = 1, dL/dbeta = 2.
+        (cab.coefficients.sum() + bn.weight!.sum() + 2 * bn.bias!.sum()).backward();
+        var importance = new GroupImportance([new("c", cab, true, bn)]);
+        importance.Accumulate();
+        var (rank, channel) = importance.Of(0);
+        // Columns: (1 + 3)^2, (2 + 4)^2. Rows: (1 + 2 + 0.5 * 1 + 1 * 2)^2 and (3 + 4 + 2 * 1 - 1 * 2)^2.
+        Assert.Equal(new[] { 16f, 36f }, rank!, new FloatTolerance(1e-4f));
+        Assert.Equal(new[] { 30.25f, 49f }, channel!, new FloatTolerance(1e-4f));
+    }
+
+    [Fact]
+    public void SelectionRemovesTheLeastImportantPerMacAndNoMoreThanTheCostNeeds()
+    {
+        var options = new EdpCompressOptions { TargetMacsRatio = 0.8 };
+        using var net = new EdpNet(Architectures.Build(options, 10));
+        var layers = ProximalGroupLasso.Layers(net);
+        var importance = new GroupImportance(layers);
+        // Every group equally important except channel 5 of conv2 (nearly useless) and all of conv6 (more important).
+        var state = new Dictionary<string, Tensor>();
+        foreach (var layer in layers)
+        {
+            var rank = ones(layer.Weight.Rank);
+            var channel = ones(layer.Weight.OutChannels);
+            if (layer.Name == "conv2")
+                channel[5] = 1e-6f;
+            if (layer.Name == "conv6")
+                (rank, channel) = (rank * 100, channel * 100);
+            state["rank." + layer.Name] = rank;
+            if (layer.HasChannelGroups)
+                state["channel." + layer.Name] = channel;
+        }
+        importance.Restore(state);
+        var costs = PenaltyWeights.GroupCosts(net.Graph);
+        long full = PruningPlanner.Plan(net, 0, options.ChannelGroup).Sum(p => p.Before.Macs);
+        bool Meets(IReadOnlyList<LayerPlan> plans, double ratio) => plans.Sum(p => p.After.Macs) <= ratio * full;
+
+        var chosen = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Meets(plans, 0.8));
+        var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, 1, chosen);
+        Assert.True(Meets(plans, 0.8));
+        Assert.DoesNotContain(5L, chosen["conv2"].Outputs!);                 // the useless channel goes first
+        Assert.Equal(64, chosen["conv6"].Outputs!.Length);                  // the important layer is untouched
+        Assert.Null(chosen["conv6"].Rank);                                  // merged layers keep their basis filters
+        // As few as needed: the cost lands within one group's cost of the budget, and a looser budget removes fewer.
+        Assert.True(plans.Sum(p => p.After.Macs) > 0.77 * full);
+        int Removed(IReadOnlyDictionary<string, (long[]? Outputs, long[]? Rank)> c)
+            => PruningPlanner.Plan(net, 0, options.ChannelGroup, 1, c).Sum(p => (int)(p.OriginalShape[0] - p.KeptOutputs.Length));
+        var fewer = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Meets(plans, 0.9));
+        Assert.InRange(Removed(fewer), 1, Removed(chosen) - 1);
+        foreach (var t in state.Values)
+            t.Dispose();
+    }
+
+    [Fact]
+    public void SelectionRoundsKeptChannelsUpToTheMultiple()
+    {
+        var options = new EdpCompressOptions { TargetMacsRatio = 0.6, ChannelMultiple = 8 };
+        using var net = new EdpNet(Architectures.Build(options, 10));
+        var layers = ProximalGroupLasso.Layers(net);
+        var importance = new GroupImportance(layers);
+        var random = new Random(3);
+        importance.Restore(layers.SelectMany(l => new[]
+        {
+            KeyValuePair.Create("rank." + l.Name, tensor(Enumerable.Range(0, (int)l.Weight.Rank).Select(_ => (float)random.NextDouble()).ToArray())),
+            KeyValuePair.Create("channel." + l.Name, tensor(Enumerable.Range(0, (int)l.Weight.OutChannels).Select(_ => (float)random.NextDouble()).ToArray())),
+        }).ToDictionary());
+        long full = PruningPlanner.Plan(net, 0, options.ChannelGroup).Sum(p => p.Before.Macs);
+        var chosen = ImportanceSelection.Choose(net, layers, importance, PenaltyWeights.GroupCosts(net.Graph), options,
+            plans => plans.Sum(p => p.After.Macs) <= 0.6 * full);
+        var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, 8, chosen);
+        Assert.True(plans.Sum(p => p.After.Macs) <= 0.6 * full);
+        Assert.All(plans.Where(p => p.Name != "classifier"), p => Assert.Equal(0, p.KeptOutputs.Length % 8));
+    }
+}
