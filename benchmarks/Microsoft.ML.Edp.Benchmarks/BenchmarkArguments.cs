@@ -1,6 +1,6 @@
 namespace Microsoft.ML.Edp.Benchmarks;
 
-public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory)
+public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall)
 {
     public static BenchmarkArguments Parse(string[] args)
     {
@@ -13,6 +13,7 @@ public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, str
                 "--epochs" => a with { Epochs = int.Parse(args[++i]) },
                 "--threads" => a with { Threads = int.Parse(args[++i]) },
                 "--results" => a with { ResultsDirectory = args[++i] },
+                "--architecture" => a with { Architecture = Enum.Parse<EdpArchitecture>(args[++i], ignoreCase: true) },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
             };
         }

@@ -31,9 +31,9 @@ public static class InferenceBenchmark
 
     public static void Run(BenchmarkArguments args)
     {
-        var name = args.Quick ? "compression-quick" : "compression";
+        var name = CompressionBenchmark.ResultsName(args);
         var modelDir = Path.Combine(args.ResultsDirectory, "runs", name, "models");
-        var models = CompressionBenchmark.Configs.Select(c => c.Name).ToArray();
+        var models = CompressionBenchmark.Configs(args.Architecture).Select(c => c.Name).ToArray();
         var images = FashionMnist.Load(args.DataDirectory, "t10k");
         int iterations = args.Quick ? 50 : 400;
 
@@ -119,7 +119,7 @@ public static class InferenceBenchmark
         double Rate(string model, string path) => throughputs.First(t => t.Model == model && t.Path.StartsWith(path, StringComparison.Ordinal)).ImagesPerSecond;
 
         var md = new StringBuilder();
-        md.AppendLine(c, $"# Inference benchmark: VGG-S on Fashion-MNIST{(args.Quick ? " (quick)" : "")}").AppendLine();
+        md.AppendLine(c, $"# Inference benchmark: {args.Architecture} on Fashion-MNIST{(args.Quick ? " (quick)" : "")}").AppendLine();
         md.AppendLine(c, $"Measured {machine.Date} on {machine.Cores} cores ({machine.Cpu}), {machine.Runtime}; ONNX Runtime with its default thread settings for every path. Latency after 20 warm-up runs.").AppendLine();
         md.AppendLine("| model | batch | median ms | p95 ms | images/s |").AppendLine("|---|---:|---:|---:|---:|");
         foreach (var l in latencies)
@@ -142,7 +142,7 @@ public static class InferenceBenchmark
         }
         foreach (var t in targets)
             md.AppendLine(c, $"| {t.Name} | {t.Measured} | {(t.Pass ? "pass" : "**miss**")} |");
-        var name = args.Quick ? "inference-quick" : "inference";
+        var name = CompressionBenchmark.ResultsName(args).Replace("compression", "inference");
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".md"), md.ToString());
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".json"),
             JsonSerializer.Serialize(new { machine, latencies, throughputs, targets }, new JsonSerializerOptions { WriteIndented = true }));

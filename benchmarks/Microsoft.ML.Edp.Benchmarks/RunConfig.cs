@@ -33,8 +33,9 @@ public sealed record RunConfig(
     public static RunConfig FromJson(string json) => JsonSerializer.Deserialize<RunConfig>(json)!;
 }
 
-/// <summary>What one run measured.</summary>
+/// <summary>What one run measured, and where and when (<see cref="Machine"/>).</summary>
 public sealed record RunResult(
     RunConfig Config, int Epochs, int Threads, long TrainRows, double TestAccuracy,
     long Params, long Macs, long OnnxBytes, long OnnxParameters, double FitSeconds, double TrainingSeconds,
-    long PeakRssBytes, long[] RssPerEpochBytes, double? AccuracyBeforePruning, double? AccuracyAfterPruning, string ReportMarkdown);
+    long PeakRssBytes, long[] RssPerEpochBytes, double? AccuracyBeforePruning, double? AccuracyAfterPruning, string ReportMarkdown,
+    MachineInfo? Machine = null);
