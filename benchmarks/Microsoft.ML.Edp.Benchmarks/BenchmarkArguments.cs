@@ -1,6 +1,6 @@
 namespace Microsoft.ML.Edp.Benchmarks;
 
-public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall)
+public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall, bool Render = false)
 {
     public static BenchmarkArguments Parse(string[] args)
     {
@@ -10,6 +10,7 @@ public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, str
             a = args[i] switch
             {
                 "--quick" => a with { Quick = true, Epochs = 2 },
+                "--render" => a with { Render = true },
                 "--epochs" => a with { Epochs = int.Parse(args[++i]) },
                 "--threads" => a with { Threads = int.Parse(args[++i]) },
                 "--results" => a with { ResultsDirectory = args[++i] },

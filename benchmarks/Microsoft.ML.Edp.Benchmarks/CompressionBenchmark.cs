@@ -6,9 +6,13 @@ namespace Microsoft.ML.Edp.Benchmarks;
 
 /// <summary>Plain training against EDP at the default and the strong operating point, each run in its own process, on
 /// full Fashion-MNIST (or the embedded subset with --quick), with the targets judged against the plain run of the
-/// same invocation. VGG-S by default; --architecture runs another network (plain and the two budgets).</summary>
+/// same invocation. VGG-S by default; --architecture runs another network (plain and the two budgets). --render
+/// rewrites the tables from the results already in the JSON file, running nothing.</summary>
 public static class CompressionBenchmark
 {
+    /// <summary>EDP driven by the fixed default penalties instead of a budget.</summary>
+    public static readonly RunConfig Penalties = new("edp-penalties");
+
     /// <summary>The two operating points the targets name, asked for as budgets: half the MACs with the defaults, and a
     /// quarter with the later ramp (0.5) and hold (0.6) that did best there in the sweep (91.60% against 91.26%).</summary>
     public static readonly RunConfig Half = new("edp-budget-0.5", TargetMacsRatio: 0.5);
@@ -21,7 +25,7 @@ public static class CompressionBenchmark
 
     /// <summary>The runs of one invocation, the plain run first.</summary>
     public static RunConfig[] Configs(EdpArchitecture architecture) => architecture == EdpArchitecture.VggSmall
-        ? [new("plain", Compress: false), new("edp-default"), Half, Quarter, HalfRounded, QuarterRounded]
+        ? [new("plain", Compress: false), Penalties, Half, Quarter, HalfRounded, QuarterRounded]
         : new[] { new RunConfig("plain", Compress: false), Half, Quarter }.Select(c => c with { Architecture = architecture }).ToArray();
 
     /// <summary>The results' file name without extension: compression, compression-vggmedium, ..., -quick.</summary>
@@ -32,15 +36,17 @@ public static class CompressionBenchmark
     {
         var name = ResultsName(args);
         var workDir = Path.Combine(args.ResultsDirectory, "runs", name);
-        var results = Configs(args.Architecture).Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
+        var results = args.Render
+            ? JsonSerializer.Deserialize<ResultsFile>(File.ReadAllText(Path.Combine(args.ResultsDirectory, name + ".json")), new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!.Results
+            : Configs(args.Architecture).Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
         var plain = results[0];
         RunResult Named(string run) => results.First(r => r.Config.Name == run);
-        var edp = results.FirstOrDefault(r => r.Config.Name == "edp-default") ?? Named(Half.Name);
+        var slowest = results.Skip(1).MaxBy(r => r.FitSeconds)!;
         var targets = new List<Target>
         {
-            AccuracyAtMacs("EDP, budget 0.5: >= 50% fewer MACs within 0.3 pt of plain accuracy", Named(Half.Name), plain, 0.5, 0.3),
+            AccuracyAtMacs("EDP, budget 0.5 (the defaults): >= 50% fewer MACs within 0.3 pt of plain accuracy", Named(Half.Name), plain, 0.5, 0.3),
             AccuracyAtMacs("EDP, budget 0.25: >= 75% fewer MACs within 1.0 pt of plain accuracy", Named(Quarter.Name), plain, 0.25, 1.0),
-            new($"Whole EDP run ({edp.Config.Name}) <= 1.3x plain training time", $"{edp.FitSeconds / plain.FitSeconds:F2}x", edp.FitSeconds <= 1.3 * plain.FitSeconds),
+            new($"Whole EDP run <= 1.3x plain training time (slowest: {slowest.Config.Name})", $"{slowest.FitSeconds / plain.FitSeconds:F2}x", slowest.FitSeconds <= 1.3 * plain.FitSeconds),
             new("Peak training RSS < 2 GiB (every run)", $"{results.Max(r => r.PeakRssBytes) / (1024.0 * 1024 * 1024):F2} GiB", results.All(r => r.PeakRssBytes < 2L << 30)),
         };
         Directory.CreateDirectory(args.ResultsDirectory);
@@ -52,6 +58,8 @@ public static class CompressionBenchmark
     }
 
     public sealed record Target(string Name, string Measured, bool Pass);
+
+    private sealed record ResultsFile(List<RunResult> Results);
 
     private static Target AccuracyAtMacs(string name, RunResult run, RunResult plain, double maxMacsRatio, double maxPointsLost)
     {

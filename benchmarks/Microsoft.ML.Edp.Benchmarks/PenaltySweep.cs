@@ -38,6 +38,7 @@ public static class PenaltySweep
         new("plain-widths-0.7", Compress: false, ConvWidths: "11,11,23,23,45,45"),
         new("resnet20-plain", Compress: false, Architecture: EdpArchitecture.ResNet20),
         new("resnet20-budget-0.5", Architecture: EdpArchitecture.ResNet20, TargetMacsRatio: 0.5, RampFraction: 0.5, HoldFraction: 0.6, BudgetPenalty: EdpBudgetPenalty.AllGroups),
+        new("resnet20-budget-0.5-least-important", Architecture: EdpArchitecture.ResNet20, TargetMacsRatio: 0.5, RampFraction: 0.3, HoldFraction: 0.4, BudgetPenalty: EdpBudgetPenalty.LeastImportant),
     ];
 
     public static void Run(BenchmarkArguments args)

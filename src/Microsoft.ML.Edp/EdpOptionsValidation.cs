@@ -27,7 +27,7 @@ internal static class EdpOptionsValidation
             Check(o.ConvWidths is { Length: > 0 } w && w.All(x => x > 0), nameof(o.ConvWidths), "at least one positive conv width", o.ConvWidths is null ? "null" : string.Join(",", o.ConvWidths));
         foreach (var (name, target) in new[] { (nameof(o.TargetMacsRatio), o.TargetMacsRatio), (nameof(o.TargetParamsRatio), o.TargetParamsRatio) })
             if (target is double ratio)
-                Check(ratio is > 0 and <= 1 && o.Compress, name, o.Compress ? "a ratio in (0, 1]" : "null when Compress is false (a plain run has no budget)", ratio);
+                Check(ratio is > 0 and <= 1, name, "a ratio in (0, 1]", ratio);
         if (o.ResNetWidths is { } rw)
             Check(rw.Length == 4 && rw.All(x => x > 0), nameof(o.ResNetWidths), "four positive widths (stem, stage 1, stage 2, stage 3)", string.Join(",", rw));
         if (Import.OnnxNetworkSource.IsGiven(o))

@@ -11,8 +11,9 @@ namespace Microsoft.ML.Edp.Cli.Tests;
 /// <summary>compress, then evaluate, predict and report, on real PNG folders.</summary>
 public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassFixture<CompressedFolderFixture>
 {
-    // Measured with this fixture (seed 1, 2 threads, 400 training and 150 validation images, 3 epochs): 64.7 %; 10 classes.
-    private const double AccuracyFloor = 0.50;
+    // Measured with this fixture (seed 1, 2 threads, 400 training and 150 validation images, 3 epochs, 39 steps): 64.7 %
+    // without compression, 44.0 % with the default budget (half the MACs); 10 classes, so chance is 10 %.
+    private const double AccuracyFloor = 0.35;
 
     [Fact]
     public void Compress_writes_the_model_the_onnx_file_the_reports_the_charts_and_the_project()

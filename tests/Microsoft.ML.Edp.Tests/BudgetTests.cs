@@ -6,26 +6,28 @@ namespace Microsoft.ML.Edp.Tests;
 /// <summary>A MACs budget is met by Pruning &amp; Merging within 3% of the plain cost, with no fine-tune stage.</summary>
 public class BudgetTests(ITestOutputHelper output)
 {
-    private static EdpCompressTransformer Fit(double target, List<string>? warnings = null)
+    private static EdpCompressTransformer Fit(double target, List<string> warnings,
+        EdpArchitecture architecture = EdpArchitecture.VggSmall, EdpBudgetPenalty penalty = EdpBudgetPenalty.LeastImportant)
     {
         var ml = new MLContext(1);
-        if (warnings is not null)
-            ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
         var train = ml.Data.LoadFromEnumerable(TestData.Train);
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(new EdpCompressOptions
         {
-            Epochs = 3, BatchSize = 32, NumberOfThreads = 2, Seed = 1, TargetMacsRatio = target,
+            Epochs = 3, BatchSize = 32, NumberOfThreads = 2, Seed = 1, TargetMacsRatio = target, Architecture = architecture, BudgetPenalty = penalty,
         })).Fit(train);
         return model.LastTransformer;
     }
 
     [Theory]
-    [InlineData(0.5)]
-    [InlineData(0.3)]
-    public void AchievedMacsRatioLandsOnTheTarget(double target)
+    [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant)]
+    [InlineData(0.3, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant)]
+    [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.AllGroups)]
+    [InlineData(0.5, EdpArchitecture.ResNet20, EdpBudgetPenalty.LeastImportant)]
+    public void AchievedMacsRatioLandsOnTheTarget(double target, EdpArchitecture architecture, EdpBudgetPenalty penalty)
     {
         var warnings = new List<string>();
-        using var model = Fit(target, warnings);
+        using var model = Fit(target, warnings, architecture, penalty);
         var report = model.Report;
         output.WriteLine(report.ToMarkdown());
         Assert.Equal(target, report.TargetMacsRatio);

@@ -22,7 +22,7 @@ public sealed class EdpPipelineFixture : IDisposable
     public static EdpCompressOptions Options(IDataView validation) => new()
     {
         Epochs = Epochs, BatchSize = BatchSize, Seed = 1, NumberOfThreads = 2, ValidationSet = validation,
-        RankPenalty = 0.25, ChannelPenalty = 0.25, PenaltyRampFraction = 0.5, PenaltyHoldFraction = 0.7, ChannelGroup = EdpChannelGroup.BatchNorm,
+        TargetMacsRatio = null, RankPenalty = 0.25, ChannelPenalty = 0.25, PenaltyRampFraction = 0.5, PenaltyHoldFraction = 0.7, ChannelGroup = EdpChannelGroup.BatchNorm,
     };
 
     public EdpPipelineFixture()

@@ -12,7 +12,7 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
     private static EdpCompressOptions Options(EdpArchitecture architecture = EdpArchitecture.ResNet20, bool compress = true) => new()
     {
         Architecture = architecture, Compress = compress, Epochs = 2, BatchSize = 32, NumberOfThreads = 2, Seed = 1,
-        RankPenalty = 0.4, ChannelPenalty = 0.4, PenaltyHoldFraction = 0.7, PruneThreshold = 0, ChannelGroup = EdpChannelGroup.BatchNorm,
+        TargetMacsRatio = null, RankPenalty = 0.4, ChannelPenalty = 0.4, PenaltyHoldFraction = 0.7, PruneThreshold = 0, ChannelGroup = EdpChannelGroup.BatchNorm,
         ResNetWidths = [8, 8, 16, 32],
     };
 

@@ -15,7 +15,7 @@ internal static class TinyRun
     public static EdpCompressOptions Options(int threads = 1) => new()
     {
         Architecture = EdpArchitecture.CustomVgg, ConvWidths = [16, 16, 32, 32], Epochs = Epochs, BatchSize = BatchSize,
-        Seed = 7, NumberOfThreads = threads, RankPenalty = 0.3, ChannelPenalty = 0.3, PenaltyHoldFraction = 0.6,
+        Seed = 7, NumberOfThreads = threads, TargetMacsRatio = null, RankPenalty = 0.3, ChannelPenalty = 0.3, PenaltyHoldFraction = 0.6,
         ShuffleBufferSize = 400, BatchNormRecalibrationBatches = 5,
     };
 

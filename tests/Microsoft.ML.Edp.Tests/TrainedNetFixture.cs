@@ -22,7 +22,7 @@ public sealed class TrainedNetFixture : IDisposable
 
     public static EdpCompressOptions StrongOptions => new()
     {
-        Epochs = 4, BatchSize = 32, NumberOfThreads = 2, Seed = 1, RankPenalty = 0.4, ChannelPenalty = 0.4, PenaltyHoldFraction = 0.7, PruneThreshold = 0,
+        Epochs = 4, BatchSize = 32, NumberOfThreads = 2, Seed = 1, TargetMacsRatio = null, RankPenalty = 0.4, ChannelPenalty = 0.4, PenaltyHoldFraction = 0.7, PruneThreshold = 0,
         ChannelGroup = EdpChannelGroup.BatchNorm,
     };
 

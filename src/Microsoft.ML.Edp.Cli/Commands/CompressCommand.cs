@@ -75,7 +75,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             Architecture = settings.Architecture,
             Epochs = settings.Epochs, BatchSize = Math.Min(settings.BatchSize, trainImages.Count),
             Seed = settings.Seed, NumberOfThreads = settings.Threads, Device = settings.Device,
-            TargetMacsRatio = settings.TargetMacs,
+            TargetMacsRatio = settings.TargetMacs ?? (settings.TargetParams is null ? new EdpCompressOptions().TargetMacsRatio : null),
             TargetParamsRatio = settings.TargetParams,
             OnnxModelPath = settings.FromOnnx is null ? null : Path.GetFullPath(settings.FromOnnx),
             ValidationSet = validationRows is null ? null : preprocessing.Transform(validationRows),

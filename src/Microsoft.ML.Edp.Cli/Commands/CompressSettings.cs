@@ -58,7 +58,7 @@ public sealed class CompressSettings : CommandSettings
 
     /// <summary>Target MACs ratio.</summary>
     [CommandOption("--target-macs <RATIO>")]
-    [Description("Fraction of the plain network's MACs to keep, e.g. 0.5: the penalties are steered to meet it. Default: no target, the library's default penalties.")]
+    [Description("Fraction of the plain network's MACs to keep, e.g. 0.25. Default: 0.5, as in the library (none when only --target-params is given).")]
     public double? TargetMacs { get; init; }
 
     /// <summary>Target parameter ratio.</summary>

@@ -26,11 +26,13 @@ internal static class PruningPlanner
             if (couplings.TryGetValue(layer.Name, out var coupling))
             {
                 long outChannels = shapes[layer.Name][0];
-                var (outputs, rank) = ProximalGroupLasso.LayerOf(net, coupling) is { } groups
-                    ? Select(groups, outChannels, relativeThreshold, channelGroup, channelMultiple)
-                    : (GroupSelection.All(outChannels), null);
-                if (chosen is not null && chosen.TryGetValue(layer.Name, out var fixedGroups))
-                    (outputs, rank) = (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
+                var fixedGroups = chosen?.GetValueOrDefault(layer.Name) ?? default;
+                // A layer whose groups are all chosen needs no norms: the budget's selection plans many times a step.
+                var (outputs, rank) = fixedGroups is { Outputs: { } o, Rank: { } r } ? (o, r)
+                    : ProximalGroupLasso.LayerOf(net, coupling) is { } groups
+                        ? Select(groups, outChannels, relativeThreshold, channelGroup, channelMultiple)
+                        : (GroupSelection.All(outChannels), null);
+                (outputs, rank) = (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
                 plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, Shape(layer), graph.OutputPixels(layer.Name, shapes),
                     kept[layer.Input], outputs, rank, perChannel));

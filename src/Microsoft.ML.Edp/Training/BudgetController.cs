@@ -7,19 +7,22 @@ namespace Microsoft.ML.Edp.Training;
 /// <summary>Steers training towards a cost budget (<see cref="EdpCompressOptions.TargetMacsRatio"/>,
 /// <see cref="EdpCompressOptions.TargetParamsRatio"/>) instead of a fixed penalty.</summary>
 /// <remarks>
-/// Every few steps it projects the post-PM cost from the live group norms (the planner, merge rule included) and
-/// compares it with a path that falls from the full cost to the target along the penalty ramp. While the network is
-/// over the path the penalty strength grows; once it reaches the path the penalties pause (and the strength decays)
-/// until the path moves on. Pausing rather than easing off is on purpose: channel groups under group lasso with BN die
-/// in cliffs, and a channel group that reaches zero with its BN gamma never comes back. A full-data VGG-S run with a
-/// gently easing multiplier fell from 100% to 28% of the MACs within one epoch while aiming at 50%.
-/// When the sparsity pattern freezes, <see cref="Enforce"/> closes the remaining gap, and the rest of training
-/// recovers from that cut.
-/// With <see cref="EdpBudgetPenalty.LeastImportant"/> the penalty acts only on the groups the path needs removed now,
-/// chosen by <see cref="ImportanceSelection"/> from a running Taylor estimate of each group's importance, and the cut
-/// at the freeze takes the same choice for the full budget. Every other group trains without penalty. With
-/// <see cref="EdpBudgetPenalty.AllGroups"/> every group shrinks, and the cut takes the smallest global relative norm
-/// threshold that meets the budget.
+/// Every few steps the cost the network should have is read off a path that falls from the full cost to the target
+/// along the penalty ramp. What happens then depends on <see cref="EdpCompressOptions.BudgetPenalty"/>:
+/// <list type="bullet">
+/// <item><see cref="EdpBudgetPenalty.LeastImportant"/>: <see cref="ImportanceSelection"/> chooses the fewest groups,
+/// least important first by a running Taylor estimate per unit of cost, whose removal meets the path; the proximal step
+/// shrinks only those, at full strength, and every other group trains without penalty. A chosen group fades out over
+/// tens of steps, so the network adapts while it fades.</item>
+/// <item><see cref="EdpBudgetPenalty.AllGroups"/>: the post-PM cost is projected from the live group norms (the
+/// planner, merge rule included); while it is above the path the strength on every group grows, and once on the path
+/// the penalties pause (and the strength decays) until the path moves on. Pausing rather than easing off is on
+/// purpose: channel groups under group lasso with BN die in cliffs, and a channel group that reaches zero with its BN
+/// gamma never comes back. A full-data VGG-S run with a gently easing multiplier fell from 100% to 28% of the MACs
+/// within one epoch while aiming at 50%.</item>
+/// </list>
+/// When the sparsity pattern freezes, <see cref="Enforce"/> closes the remaining gap (the chosen groups, or the
+/// smallest global relative norm threshold that meets the budget), and the rest of training recovers from that cut.
 /// </remarks>
 internal sealed class BudgetController
 {
@@ -35,16 +38,16 @@ internal sealed class BudgetController
     private readonly GroupImportance? _importance;
     private readonly IReadOnlyDictionary<string, (double Rank, double Channel)> _groupCosts;
     private int _calls;
+    private double _strength;
 
     private BudgetController(EdpCompressOptions options, EdpNet net, ProximalGroupLasso prox, (long, long) full, int interval)
     {
         (_options, _prox, _full, _interval) = (options, prox, full, interval);
-        // Shrinking every group, the controller starts gently, since each step also shrinks what the network keeps.
-        // Shrinking only the chosen groups harms nothing else, so they shrink at full strength: a chosen group then
-        // fades out over tens of steps, and the network adapts while it fades.
-        _strength = 1;
-        if (options.BudgetPenalty == EdpBudgetPenalty.LeastImportant)
-            (_importance, _strength) = (new GroupImportance(prox.Groups), MaxMultiplier);
+        // Shrinking every group, the strength starts low, since each step also shrinks what the network keeps.
+        // Shrinking only the chosen groups harms nothing else, so they shrink at full strength from the start.
+        (_importance, _strength) = options.BudgetPenalty == EdpBudgetPenalty.LeastImportant
+            ? (new GroupImportance(prox.Groups), MaxMultiplier)
+            : (null, 1);
         // A parameter budget alone ranks groups by importance per parameter; otherwise per MAC.
         _groupCosts = PenaltyWeights.GroupCosts(net.Graph, perPixel: options.TargetMacsRatio is not null);
     }
@@ -55,13 +58,12 @@ internal sealed class BudgetController
     /// <summary>The penalty multiplier now in force: the controller's strength, or 0 while it pauses.</summary>
     public double Multiplier { get; private set; } = 1;
 
-    private double _strength;
-
-    /// <summary>A controller for <paramref name="net"/>, or null when the options set no budget. Throws when the budget
-    /// is below what Pruning &amp; Merging can reach at all.</summary>
+    /// <summary>A controller for <paramref name="net"/>, or null when the options set no budget or train a plain network
+    /// (<see cref="EdpCompressOptions.Compress"/> false: the baseline has nothing to remove). Throws when the budget is
+    /// below what Pruning &amp; Merging can reach at all.</summary>
     public static BudgetController? Create(EdpCompressOptions options, EdpNet net, ProximalGroupLasso prox, long stepsPerEpoch)
     {
-        if (options.TargetMacsRatio is null && options.TargetParamsRatio is null)
+        if (!options.Compress || (options.TargetMacsRatio is null && options.TargetParamsRatio is null))
             return null;
         var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, options.ChannelMultiple);
         (long Macs, long Params) full = (plans.Sum(p => p.Before.Macs), plans.Sum(p => p.Before.Params));

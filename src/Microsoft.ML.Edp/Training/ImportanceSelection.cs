@@ -14,7 +14,7 @@ namespace Microsoft.ML.Edp.Training;
 internal static class ImportanceSelection
 {
     /// <summary>What each layer keeps, by name, in the form <see cref="PruningPlanner.Plan"/> takes: kept output
-    /// channels (null for a layer without channel groups) and kept basis filters (null where none are removed).</summary>
+    /// channels and kept basis filters (all of them where none are removed).</summary>
     public static Dictionary<string, (long[]? Outputs, long[]? Rank)> Choose(
         EdpNet net, IReadOnlyList<ProximalGroupLasso.Layer> layers, GroupImportance importance,
         IReadOnlyDictionary<string, (double Rank, double Channel)> costs, EdpCompressOptions options,
@@ -24,8 +24,9 @@ internal static class ImportanceSelection
         Dictionary<string, (long[]? Outputs, long[]? Rank)> Chosen(int count) => Keep(net, layers, ranked, count, options);
         bool Meets(int count) => meets(PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple, Chosen(count)));
         int lo = 0, hi = ranked.Count;
-        if (Meets(lo) || !Meets(hi))
-            return Chosen(Meets(lo) ? lo : hi);
+        if (Meets(lo))
+            return Chosen(lo);
+        // Even removing every removable group may miss (the network's floor): then remove them all.
         while (hi - lo > 1)
         {
             int mid = (lo + hi) / 2;
@@ -38,10 +39,10 @@ internal static class ImportanceSelection
     }
 
     /// <summary>One group: its layer's index, channel or rank, its index within the layer.</summary>
-    internal readonly record struct Group(int Layer, bool IsChannel, int Index);
+    private readonly record struct Group(int Layer, bool IsChannel, int Index);
 
     /// <summary>Every group, least important per unit of cost first; ties keep graph order.</summary>
-    internal static List<Group> Rank(IReadOnlyList<ProximalGroupLasso.Layer> layers, GroupImportance importance,
+    private static List<Group> Rank(IReadOnlyList<ProximalGroupLasso.Layer> layers, GroupImportance importance,
         IReadOnlyDictionary<string, (double Rank, double Channel)> costs)
     {
         var scored = new List<(Group Group, double Score)>();
@@ -67,13 +68,16 @@ internal static class ImportanceSelection
             var layer = layers[i];
             // Dropped groups in ranking order, so the last ones are the best to give back.
             List<int> Dropped(bool channel) => ranked.Take(count).Where(g => g.Layer == i && g.IsChannel == channel).Select(g => g.Index).ToList();
-            var outputs = layer.HasChannelGroups ? Kept(layer.Weight.OutChannels, Dropped(true), options.ChannelMultiple) : null;
+            var outputs = layer.HasChannelGroups
+                ? Kept(layer.Weight.OutChannels, Dropped(true), options.ChannelMultiple)
+                : GroupSelection.All(layer.Weight.OutChannels);
             chosen[layer.Name] = (outputs, Kept(layer.Weight.Rank, Dropped(false), options.ChannelMultiple));
         }
         // A merged pair costs the same whatever its rank, so dropping its basis filters would only lose accuracy.
+        var ranks = layers.ToDictionary(l => l.Name, l => l.Weight.Rank);
         foreach (var plan in PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple, chosen))
             if (plan.Merged && chosen.TryGetValue(plan.Name, out var c))
-                chosen[plan.Name] = (c.Outputs, null);
+                chosen[plan.Name] = (c.Outputs, GroupSelection.All(ranks[plan.Name]));
         return chosen;
     }
 
