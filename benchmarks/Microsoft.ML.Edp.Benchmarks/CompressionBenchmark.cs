@@ -10,22 +10,21 @@ namespace Microsoft.ML.Edp.Benchmarks;
 /// rewrites the tables from the results already in the JSON file, running nothing.</summary>
 public static class CompressionBenchmark
 {
-    /// <summary>EDP driven by the fixed default penalties instead of a budget.</summary>
-    public static readonly RunConfig Penalties = new("edp-penalties");
+    /// <summary>EDP driven by the fixed default penalties instead of a budget, kept channels as trained.</summary>
+    public static readonly RunConfig Penalties = new("edp-penalties", ChannelMultiple: 1);
 
     /// <summary>The two operating points the targets name, asked for as budgets: half the MACs with the defaults, and a
     /// quarter with the later ramp (0.5) and hold (0.6) that did best there in the sweep (91.60% against 91.26%).</summary>
     public static readonly RunConfig Half = new("edp-budget-0.5", TargetMacsRatio: 0.5);
     public static readonly RunConfig Quarter = new("edp-budget-0.25", TargetMacsRatio: 0.25, RampFraction: 0.5, HoldFraction: 0.6);
 
-    /// <summary>The same budgets with kept channels and ranks rounded to multiples of 8, for ONNX Runtime's blocked
-    /// kernels.</summary>
-    public static readonly RunConfig HalfRounded = Half with { Name = "edp-budget-0.5-x8", ChannelMultiple = 8 };
-    public static readonly RunConfig QuarterRounded = Quarter with { Name = "edp-budget-0.25-x8", ChannelMultiple = 8 };
+    /// <summary>The same budgets with kept channels and ranks as trained, not rounded to the default multiple of 8.</summary>
+    public static readonly RunConfig HalfUnrounded = Half with { Name = "edp-budget-0.5-x1", ChannelMultiple = 1 };
+    public static readonly RunConfig QuarterUnrounded = Quarter with { Name = "edp-budget-0.25-x1", ChannelMultiple = 1 };
 
     /// <summary>The runs of one invocation, the plain run first.</summary>
     public static RunConfig[] Configs(EdpArchitecture architecture) => architecture == EdpArchitecture.VggSmall
-        ? [new("plain", Compress: false), Penalties, Half, Quarter, HalfRounded, QuarterRounded]
+        ? [new("plain", Compress: false), Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded]
         : new[] { new RunConfig("plain", Compress: false), Half, Quarter }.Select(c => c with { Architecture = architecture }).ToArray();
 
     /// <summary>The results' file name without extension: compression, compression-vggmedium, ..., -quick.</summary>
@@ -36,9 +35,10 @@ public static class CompressionBenchmark
     {
         var name = ResultsName(args);
         var workDir = Path.Combine(args.ResultsDirectory, "runs", name);
-        var results = args.Render
-            ? JsonSerializer.Deserialize<ResultsFile>(File.ReadAllText(Path.Combine(args.ResultsDirectory, name + ".json")), new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!.Results
-            : Configs(args.Architecture).Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
+        var saved = args.Render
+            ? JsonSerializer.Deserialize<ResultsFile>(File.ReadAllText(Path.Combine(args.ResultsDirectory, name + ".json")), new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!
+            : null;
+        var results = saved?.Results ?? Configs(args.Architecture).Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
         var plain = results[0];
         RunResult Named(string run) => results.First(r => r.Config.Name == run);
         var slowest = results.Skip(1).MaxBy(r => r.FitSeconds)!;
@@ -50,7 +50,7 @@ public static class CompressionBenchmark
             new("Peak training RSS < 2 GiB (every run)", $"{results.Max(r => r.PeakRssBytes) / (1024.0 * 1024 * 1024):F2} GiB", results.All(r => r.PeakRssBytes < 2L << 30)),
         };
         Directory.CreateDirectory(args.ResultsDirectory);
-        var machine = MachineInfo.Current();
+        var machine = saved?.Machine ?? MachineInfo.Current();
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".json"),
             JsonSerializer.Serialize(new { machine, threads = args.Threads, targets, results }, new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".md"), Markdown(args, machine, results, targets));
@@ -59,7 +59,7 @@ public static class CompressionBenchmark
 
     public sealed record Target(string Name, string Measured, bool Pass);
 
-    private sealed record ResultsFile(List<RunResult> Results);
+    private sealed record ResultsFile(MachineInfo Machine, List<RunResult> Results);
 
     private static Target AccuracyAtMacs(string name, RunResult run, RunResult plain, double maxMacsRatio, double maxPointsLost)
     {
