@@ -95,7 +95,9 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             if (target is double t && Math.Abs(achieved - t) > BudgetTolerance)
                 warning($"EDP: the {name} budget of {t:P1} was missed: {achieved:P1} achieved. " + (achieved > t
                     ? $"The other budget, {nameof(options.ChannelMultiple)} rounding or the layers that cannot shrink kept more."
-                    : $"The penalties pruned past the budget before the pattern froze; lower {nameof(options.RankPenalty)} and {nameof(options.ChannelPenalty)}, which a budget scales from."));
+                    : options.ChannelMultiple > 1
+                        ? $"Kept channels and ranks move in steps of {nameof(options.ChannelMultiple)} = {options.ChannelMultiple}, so the largest network within the budget is this much smaller; {nameof(options.ChannelMultiple)} = 1 lands closer."
+                        : $"The penalties pruned past the budget before the pattern froze; lower {nameof(options.RankPenalty)} and {nameof(options.ChannelPenalty)}, which a budget scales from."));
     }
 
     /// <summary>Every export is checked: ONNX Runtime must reproduce TorchSharp's logits for the same graph on real

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Edp.Tests;
 public class BudgetTests(ITestOutputHelper output)
 {
     private static EdpCompressTransformer Fit(double target, List<string> warnings,
-        EdpArchitecture architecture = EdpArchitecture.VggSmall, EdpBudgetPenalty penalty = EdpBudgetPenalty.LeastImportant)
+        EdpArchitecture architecture = EdpArchitecture.VggSmall, EdpBudgetPenalty penalty = EdpBudgetPenalty.LeastImportant, int multiple = 8)
     {
         var ml = new MLContext(1);
         ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
@@ -15,24 +15,31 @@ public class BudgetTests(ITestOutputHelper output)
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(new EdpCompressOptions
         {
             Epochs = 3, BatchSize = 32, NumberOfThreads = 2, Seed = 1, TargetMacsRatio = target, Architecture = architecture, BudgetPenalty = penalty,
+            ChannelMultiple = multiple,
         })).Fit(train);
         return model.LastTransformer;
     }
 
+    /// <remarks>Kept counts rounded to multiples of 8 (the default) move VGG-S's narrow layers in big steps, so such a
+    /// budget may land further under its target (45.3% for 0.5 on this subset), never over it.</remarks>
     [Theory]
-    [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant)]
-    [InlineData(0.3, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant)]
-    [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.AllGroups)]
-    [InlineData(0.5, EdpArchitecture.ResNet20, EdpBudgetPenalty.LeastImportant)]
-    public void AchievedMacsRatioLandsOnTheTarget(double target, EdpArchitecture architecture, EdpBudgetPenalty penalty)
+    [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant, 1)]
+    [InlineData(0.3, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant, 1)]
+    [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.AllGroups, 1)]
+    [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant, 8)]
+    [InlineData(0.5, EdpArchitecture.ResNet20, EdpBudgetPenalty.LeastImportant, 8)]
+    public void AchievedMacsRatioLandsOnTheTarget(double target, EdpArchitecture architecture, EdpBudgetPenalty penalty, int multiple)
     {
         var warnings = new List<string>();
-        using var model = Fit(target, warnings, architecture, penalty);
+        using var model = Fit(target, warnings, architecture, penalty, multiple);
         var report = model.Report;
         output.WriteLine(report.ToMarkdown());
         Assert.Equal(target, report.TargetMacsRatio);
-        Assert.InRange(report.MacsRatio, target - 0.03, target + 0.03);
-        Assert.Empty(warnings);
+        Assert.InRange(report.MacsRatio, target - (multiple == 1 ? 0.03 : 0.06), target + (multiple == 1 ? 0.03 : 0));
+        // A miss over 3% is logged, and with rounding it names the rounding as the reason.
+        Assert.All(warnings, w => Assert.Contains("ChannelMultiple", w));
+        if (multiple == 1)
+            Assert.Empty(warnings);
         Assert.Contains($"MACs budget: {target:P1} asked", report.ToMarkdown());
     }
 

