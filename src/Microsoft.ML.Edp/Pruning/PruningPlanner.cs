@@ -27,7 +27,7 @@ internal static class PruningPlanner
             {
                 long outChannels = shapes[layer.Name][0];
                 var fixedGroups = chosen?.GetValueOrDefault(layer.Name) ?? default;
-                // A layer whose groups are all chosen needs no norms: the budget's selection plans many times a step.
+                // A layer whose groups are all chosen needs no norms: the budget's selection plans dozens of times an update.
                 var (outputs, rank) = fixedGroups is { Outputs: { } o, Rank: { } r } ? (o, r)
                     : ProximalGroupLasso.LayerOf(net, coupling) is { } groups
                         ? Select(groups, outChannels, relativeThreshold, channelGroup, channelMultiple)
