@@ -50,66 +50,63 @@ public class ImportanceSelectionTests
         Assert.Equal(new[] { 30.25f, 49f }, channel!, new FloatTolerance(1e-4f));
     }
 
+    /// <summary>VGG-S with importance estimates set per group, and its plain MACs.</summary>
+    private static (EdpNet Net, IReadOnlyList<ProximalGroupLasso.Layer> Layers, GroupImportance Importance, long FullMacs) VggWithImportance(
+        EdpCompressOptions options, Func<ProximalGroupLasso.Layer, bool, float[]> estimates)
+    {
+        var net = new EdpNet(Architectures.Build(options, 10));
+        var layers = ProximalGroupLasso.Layers(net);
+        var importance = new GroupImportance(layers);
+        importance.Restore(layers
+            .Select(l => KeyValuePair.Create("rank." + l.Name, tensor(estimates(l, false))))
+            .Concat(layers.Where(l => l.HasChannelGroups).Select(l => KeyValuePair.Create("channel." + l.Name, tensor(estimates(l, true)))))
+            .ToDictionary());
+        return (net, layers, importance, PruningPlanner.Plan(net, 0, options.ChannelGroup).Sum(p => p.Before.Macs));
+    }
+
+    private static long Macs(IReadOnlyList<LayerPlan> plans) => plans.Sum(p => p.After.Macs);
+
     [Fact]
     public void SelectionRemovesTheLeastImportantPerMacAndNoMoreThanTheCostNeeds()
     {
         var options = new EdpCompressOptions { TargetMacsRatio = 0.8, ChannelMultiple = 1 };
-        using var net = new EdpNet(Architectures.Build(options, 10));
-        var layers = ProximalGroupLasso.Layers(net);
-        var importance = new GroupImportance(layers);
         // Every group equally important except channel 5 of conv2 (nearly useless) and all of conv6 (more important).
-        var state = new Dictionary<string, Tensor>();
-        foreach (var layer in layers)
+        var (net, layers, importance, full) = VggWithImportance(options, (layer, channel) =>
         {
-            var rank = ones(layer.Weight.Rank);
-            var channel = ones(layer.Weight.OutChannels);
-            if (layer.Name == "conv2")
-                channel[5] = 1e-6f;
-            if (layer.Name == "conv6")
-                (rank, channel) = (rank * 100, channel * 100);
-            state["rank." + layer.Name] = rank;
-            if (layer.HasChannelGroups)
-                state["channel." + layer.Name] = channel;
-        }
-        importance.Restore(state);
+            var values = Enumerable.Repeat(layer.Name == "conv6" ? 100f : 1f, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).ToArray();
+            if (channel && layer.Name == "conv2")
+                values[5] = 1e-6f;
+            return values;
+        });
+        using var _ = net;
         var costs = PenaltyWeights.GroupCosts(net.Graph);
-        long full = PruningPlanner.Plan(net, 0, options.ChannelGroup).Sum(p => p.Before.Macs);
-        bool Meets(IReadOnlyList<LayerPlan> plans, double ratio) => plans.Sum(p => p.After.Macs) <= ratio * full;
 
-        var chosen = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Meets(plans, 0.8));
+        var chosen = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Macs(plans) <= 0.8 * full);
         var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, 1, chosen);
-        Assert.True(Meets(plans, 0.8));
+        Assert.True(Macs(plans) <= 0.8 * full);
         Assert.DoesNotContain(5L, chosen["conv2"].Outputs!);                 // the useless channel goes first
         Assert.Equal(64, chosen["conv6"].Outputs!.Length);                  // the important layer is untouched
         Assert.Equal(64, chosen["conv6"].Rank!.Length);                     // merged layers keep their basis filters
         // As few as needed: the cost lands within one group's cost of the budget, and a looser budget removes fewer.
-        Assert.True(plans.Sum(p => p.After.Macs) > 0.77 * full);
+        Assert.True(Macs(plans) > 0.77 * full);
         int Removed(IReadOnlyDictionary<string, (long[]? Outputs, long[]? Rank)> c)
             => PruningPlanner.Plan(net, 0, options.ChannelGroup, 1, c).Sum(p => (int)(p.OriginalShape[0] - p.KeptOutputs.Length));
-        var fewer = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Meets(plans, 0.9));
+        var fewer = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Macs(plans) <= 0.9 * full);
         Assert.InRange(Removed(fewer), 1, Removed(chosen) - 1);
-        foreach (var t in state.Values)
-            t.Dispose();
     }
 
     [Fact]
     public void SelectionRoundsKeptChannelsUpToTheMultiple()
     {
         var options = new EdpCompressOptions { TargetMacsRatio = 0.6, ChannelMultiple = 8 };
-        using var net = new EdpNet(Architectures.Build(options, 10));
-        var layers = ProximalGroupLasso.Layers(net);
-        var importance = new GroupImportance(layers);
         var random = new Random(3);
-        importance.Restore(layers.SelectMany(l => new[]
-        {
-            KeyValuePair.Create("rank." + l.Name, tensor(Enumerable.Range(0, (int)l.Weight.Rank).Select(_ => (float)random.NextDouble()).ToArray())),
-            KeyValuePair.Create("channel." + l.Name, tensor(Enumerable.Range(0, (int)l.Weight.OutChannels).Select(_ => (float)random.NextDouble()).ToArray())),
-        }).ToDictionary());
-        long full = PruningPlanner.Plan(net, 0, options.ChannelGroup).Sum(p => p.Before.Macs);
+        var (net, layers, importance, full) = VggWithImportance(options, (layer, channel)
+            => Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).Select(_ => (float)random.NextDouble()).ToArray());
+        using var _ = net;
         var chosen = ImportanceSelection.Choose(net, layers, importance, PenaltyWeights.GroupCosts(net.Graph), options,
-            plans => plans.Sum(p => p.After.Macs) <= 0.6 * full);
+            plans => Macs(plans) <= 0.6 * full);
         var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, 8, chosen);
-        Assert.True(plans.Sum(p => p.After.Macs) <= 0.6 * full);
+        Assert.True(Macs(plans) <= 0.6 * full);
         Assert.All(plans.Where(p => p.Name != "classifier"), p => Assert.Equal(0, p.KeptOutputs.Length % 8));
     }
 }
