@@ -36,7 +36,7 @@ internal sealed class BudgetController
     private readonly int _interval;
     private readonly ProximalGroupLasso _prox;
     private readonly GroupImportance? _importance;
-    private readonly IReadOnlyDictionary<string, (double Rank, double Channel)> _groupCosts;
+    private readonly IReadOnlyDictionary<string, (double Rank, double Channel)>? _groupCosts;
     private int _calls;
     private double _strength;
 
@@ -45,11 +45,10 @@ internal sealed class BudgetController
         (_options, _prox, _full, _interval) = (options, prox, full, interval);
         // Shrinking every group, the strength starts low, since each step also shrinks what the network keeps.
         // Shrinking only the chosen groups harms nothing else, so they shrink at full strength from the start.
-        (_importance, _strength) = options.BudgetPenalty == EdpBudgetPenalty.LeastImportant
-            ? (new GroupImportance(prox.Groups), MaxMultiplier)
-            : (null, 1);
         // A parameter budget alone ranks groups by importance per parameter; otherwise per MAC.
-        _groupCosts = PenaltyWeights.GroupCosts(net.Graph, perPixel: options.TargetMacsRatio is not null);
+        (_importance, _groupCosts, _strength) = options.BudgetPenalty == EdpBudgetPenalty.LeastImportant
+            ? (new GroupImportance(prox.Groups), PenaltyWeights.GroupCosts(net.Graph, perPixel: options.TargetMacsRatio is not null), MaxMultiplier)
+            : (null, null, 1);
     }
 
     /// <summary>The running importance estimates (null with <see cref="EdpBudgetPenalty.AllGroups"/>), for checkpoints.</summary>
@@ -146,7 +145,7 @@ internal sealed class BudgetController
     /// <summary>The groups to remove now: as few of the least important as bring the cost onto the path at
     /// <paramref name="ramp"/> (1: the budget itself).</summary>
     private Dictionary<string, (long[]? Outputs, long[]? Rank)> Choose(EdpNet net, double ramp)
-        => ImportanceSelection.Choose(net, _prox.Groups, _importance!, _groupCosts, _options, plans => Meets(Total(plans), ramp));
+        => ImportanceSelection.Choose(net, _prox.Groups, _importance!, _groupCosts!, _options, plans => Meets(Total(plans), ramp));
 
     /// <summary>Whether <paramref name="cost"/> is within the budget, or within the path to it at <paramref name="ramp"/>.</summary>
     private bool Meets((long Macs, long Params) cost, double ramp = 1)

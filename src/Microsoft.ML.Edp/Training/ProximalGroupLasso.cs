@@ -95,9 +95,7 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
     }
 
     /// <summary>The target masks by name (null when every group is shrunk), for a checkpoint.</summary>
-    public IReadOnlyDictionary<string, Tensor>? TargetMasks => _targets?
-        .SelectMany((m, i) => new[] { ($"{layers[i].Name}.rows", m.Rows), ($"{layers[i].Name}.columns", m.Columns) })
-        .Where(e => e.Item2 is not null).ToDictionary(e => e.Item1, e => e.Item2!);
+    public IReadOnlyDictionary<string, Tensor>? TargetMasks => _targets is null ? null : ByName(_targets);
 
     /// <summary>Restores target masks read from <see cref="TargetMasks"/>.</summary>
     public void RestoreTargets(IReadOnlyDictionary<string, Tensor> masks)
@@ -148,9 +146,12 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<ProximalGroupLasso.Layer>
 
     /// <summary>The frozen masks by name (null before <see cref="Freeze"/>), for a checkpoint: recomputing them from
     /// the weights at resume time could differ from the pattern fixed at the freeze.</summary>
-    public IReadOnlyDictionary<string, Tensor>? FrozenMasks => _frozen?
+    public IReadOnlyDictionary<string, Tensor>? FrozenMasks => _frozen is null ? null : ByName(_frozen.Select(m => ((Tensor?)m.Rows, (Tensor?)m.Columns)));
+
+    /// <summary>Per-layer row and column masks under the names a checkpoint stores them by (absent masks left out).</summary>
+    private Dictionary<string, Tensor> ByName(IEnumerable<(Tensor? Rows, Tensor? Columns)> masks) => masks
         .SelectMany((m, i) => new[] { ($"{layers[i].Name}.rows", m.Rows), ($"{layers[i].Name}.columns", m.Columns) })
-        .ToDictionary(e => e.Item1, e => e.Item2);
+        .Where(e => e.Item2 is not null).ToDictionary(e => e.Item1, e => e.Item2!);
 
     /// <summary>Restores masks read from <see cref="FrozenMasks"/>, moved to the coefficients' device.</summary>
     public void Restore(IReadOnlyDictionary<string, Tensor> masks)
