@@ -10,6 +10,7 @@ using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Export;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
+using Microsoft.ML.Edp.Backend;
 using Microsoft.ML.Edp.Training;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;

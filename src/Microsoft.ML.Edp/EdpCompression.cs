@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.Edp.Backend;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Export;
 using Microsoft.ML.Edp.Import;
@@ -30,12 +31,14 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         if (options.BatchSize > scan.RowCount)
             throw new ArgumentOutOfRangeException(nameof(options.BatchSize),
                 $"BatchSize is {options.BatchSize} but the training data has only {scan.RowCount} rows: expected a batch size no larger than the data.");
-        if (validationSchema is not null)
-            DataScan.Run(options.ValidationSet!, validationSchema, "validation", options.CancellationToken);
+        long? validationRows = validationSchema is null ? null
+            : DataScan.Run(options.ValidationSet!, validationSchema, "validation", options.CancellationToken).RowCount;
 
         TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
         var device = TorchRuntime.SelectDevice(options.Device, options.FallbackToCpu, warning);
         var graph = OnnxNetworkSource.IsGiven(options) ? OnnxNetworkSource.Load(options, schema.ClassCount) : Architectures.Build(options, schema.ClassCount);
+        var backend = BackendCheck.ForThisProcess(get_num_threads()).Ensure(
+            ProbeShape.Of(graph, BatchSizes(scan.RowCount, validationRows)), device, info, warning);
         info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {ArchitectureName()} ({(options.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
 
         using var net = new EdpNet(graph, options.CoefficientInit);
@@ -74,12 +77,19 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             OnnxSizeBytes = bare.LongLength,
             OnnxParameterCount = exported.ParameterCount,
             Threads = get_num_threads(),
+            Cpu = MachineIdentity.CpuDescription,
+            Backend = backend.Description,
+            BackendCheckSeconds = backend.Seconds,
         };
         info($"EDP: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, ONNX {report.OnnxSizeBytes:N0} bytes.");
         WarnOnMissedBudget(report);
         var onnx = OnnxModelWriter.Write(exported, new Dictionary<string, string> { [OnnxNames.ReportMetadataKey] = report.ToJson() });
         return new Result(onnx, report);
     }
+
+    /// <summary>The batch sizes libtorch will see: full batches, and the last partial batch of training and validation.</summary>
+    private int[] BatchSizes(long trainingRows, long? validationRows)
+        => new[] { options.BatchSize, (int)(trainingRows % options.BatchSize), (int)((validationRows ?? 0) % options.BatchSize) }.Where(n => n > 0).ToArray();
 
     /// <summary>Budgets are met within this fraction of the plain network's cost.</summary>
     public const double BudgetTolerance = 0.03;

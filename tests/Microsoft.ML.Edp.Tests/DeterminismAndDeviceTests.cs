@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Backend;
 using Microsoft.ML.Edp.Training;
 using Xunit;
 using TorchSharp;

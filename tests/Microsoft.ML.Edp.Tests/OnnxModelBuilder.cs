@@ -51,12 +51,15 @@ internal sealed class OnnxModelBuilder
     }
 
     /// <summary>BN with random affine parameters and running statistics; attributes as the opset has them.</summary>
-    public string BatchNorm(string x, int channels, string? name = null, float epsilon = 1e-5f)
+    /// <remarks>The first <paramref name="zeroScales"/> channels get a scale of zero, as trained networks have them.</remarks>
+    public string BatchNorm(string x, int channels, string? name = null, float epsilon = 1e-5f, int zeroScales = 0)
     {
         name ??= $"/features/{_next++}/BatchNormalization";
+        var scales = Uniform(channels, 0.5, 1.5);
+        Array.Fill(scales, 0f, 0, zeroScales);
         var inputs = new[]
         {
-            Initializer(name + ".scale", [channels], Uniform(channels, 0.5, 1.5)),
+            Initializer(name + ".scale", [channels], scales),
             Initializer(name + ".shift", [channels], Uniform(channels, -0.3, 0.3)),
             Initializer(name + ".mean", [channels], Uniform(channels, -0.3, 0.3)),
             Initializer(name + ".var", [channels], Uniform(channels, 0.5, 2.0)),

@@ -97,4 +97,31 @@ internal static class OnnxTestModels
         var logits = b.Gemm(x, 16, 10, transB: false, name: "/fc/Gemm");
         return new Model("resnet-opset11", b.Build(logits, 10), logits);
     }
+
+    /// <summary>A ResNet-50-style network at opset 13: bottleneck blocks (1x1 reduce, 3x3, 1x1 expand) with 1x1
+    /// projection shortcuts of stride 2, down to 2x2 maps before the global pool, as torchvision writes them. Some BN
+    /// scales are zero, as in trained ResNets whose blocks learned to pass their shortcut through.</summary>
+    public static Model Bottleneck13(int seed = 5)
+    {
+        var b = new OnnxModelBuilder(opset: 13, irVersion: 8, seed);
+        var x = b.Relu(b.BatchNorm(b.Conv(Input, 1, 16, 3, pad: 1, bias: false, name: "/conv1/Conv"), 16));
+        x = b.Pool("MaxPool", x, 3, 2, pad: 1);
+        x = Block(b, x, "layer1", 16, 8, 32, 1);
+        x = Block(b, x, "layer2", 32, 16, 64, 2);
+        x = Block(b, x, "layer3", 64, 16, 64, 2);
+        x = Block(b, x, "layer4", 64, 32, 128, 2);
+        x = b.Node("GlobalAveragePool", "/avgpool/GlobalAveragePool", [x]);
+        x = b.Node("Flatten", "/Flatten", [x], Int("axis", 1));
+        var logits = b.Gemm(x, 128, 10, transB: true, name: "/fc/Gemm");
+        return new Model("bottleneck-opset13", b.Build(logits, 10), logits);
+
+        static string Block(OnnxModelBuilder b, string x, string name, int inChannels, int mid, int outChannels, int stride)
+        {
+            var y = b.Relu(b.BatchNorm(b.Conv(x, inChannels, mid, 1, bias: false, name: $"/{name}/conv1/Conv"), mid));
+            y = b.Relu(b.BatchNorm(b.Conv(y, mid, mid, 3, stride: stride, pad: 1, bias: false, name: $"/{name}/conv2/Conv"), mid));
+            y = b.BatchNorm(b.Conv(y, mid, outChannels, 1, bias: false, name: $"/{name}/conv3/Conv"), outChannels, zeroScales: 3);
+            var shortcut = b.BatchNorm(b.Conv(x, inChannels, outChannels, 1, stride: stride, bias: false, name: $"/{name}/downsample/Conv"), outChannels);
+            return b.Relu(b.Node("Add", $"/{name}/Add", [y, shortcut]));
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Backend;
 using Microsoft.ML.Edp.Training;
 using static TorchSharp.torch;
 

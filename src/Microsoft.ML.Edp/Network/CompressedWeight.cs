@@ -59,9 +59,25 @@ internal sealed class CompressedWeight : LayerWeight
             var root = s.narrow(0, 0, rank).sqrt();
             var bShape = weight.shape.ToArray();
             bShape[0] = rank;
-            a = (u.narrow(1, 0, rank) * root.unsqueeze(0)).to(ScalarType.Float32).MoveToOuterDisposeScope();
-            b = (vh.narrow(0, 0, rank) * root.unsqueeze(1)).to(ScalarType.Float32).view(bShape).MoveToOuterDisposeScope();
+            var a64 = u.narrow(1, 0, rank) * root.unsqueeze(0);
+            var b64 = vh.narrow(0, 0, rank) * root.unsqueeze(1);
+            CheckFactors(weight, a64, b64, rank);
+            a = a64.to(ScalarType.Float32).MoveToOuterDisposeScope();
+            b = b64.to(ScalarType.Float32).view(bShape).MoveToOuterDisposeScope();
         }
         return new CompressedWeight(name, a, b, weight.shape);
+    }
+
+    /// <summary>A full-rank start must compute what the layer computed: LAPACK's SVD is checked rather than trusted, so
+    /// that a factorisation that went wrong stops the fit here, with the layer named, and not as a NaN loss later.</summary>
+    private static void CheckFactors(Tensor weight, Tensor a, Tensor b, long rank)
+    {
+        if (rank < Math.Min(weight.shape[0], weight[0].numel()))
+            return; // a truncated start is an approximation by design
+        var w = weight.detach().flatten(1).to(ScalarType.Float64);
+        double error = (a.mm(b) - w).abs().max().item<double>(), scale = w.abs().max().item<double>();
+        if (!(error <= 1e-6 * Math.Max(scale, 1e-30)))
+            throw new InvalidOperationException(
+                $"The SVD of a {string.Join("x", weight.shape)} weight does not reproduce its weights: max error {error:G3} on weights up to {scale:G3}, expected at most 1e-6 of that. libtorch's LAPACK computed a wrong factorisation on this machine.");
     }
 }

@@ -24,9 +24,16 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
             _ => throw new ArgumentException($"Layer '{node.Name}' is not a conv or linear layer.", nameof(node)),
         };
         using var initial = given is null ? LayerWeight.InitialWeight(shape) : ToTensor(given, shape, node.Name);
-        weight = !compressed ? new PlainWeight("weight", initial)
-            : given is null ? CompressedWeight.FromWeight("weight", initial, init)
-            : CompressedWeight.FromSvd("weight", initial, Math.Min(shape[0], initial[0].numel()));
+        try
+        {
+            weight = !compressed ? new PlainWeight("weight", initial)
+                : given is null ? CompressedWeight.FromWeight("weight", initial, init)
+                : CompressedWeight.FromSvd("weight", initial, Math.Min(shape[0], initial[0].numel()));
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"Layer '{node.Name}': {e.Message}", e);
+        }
         if (hasBias)
         {
             double bound = 1 / Math.Sqrt(shape.Skip(1).Aggregate(1L, (a, b) => a * b));

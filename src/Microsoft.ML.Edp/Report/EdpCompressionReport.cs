@@ -108,6 +108,13 @@ public sealed class EdpCompressionReport
     public long OnnxParameterCount { get; init; }
     /// <summary>libtorch threads used for training.</summary>
     public int Threads { get; init; }
+    /// <summary>The CPU the fit ran on (vendor, model name, family and model).</summary>
+    public string? Cpu { get; init; }
+    /// <summary>The training backend the fit's self-check chose, e.g. whether libtorch's oneDNN convolutions were used
+    /// or switched off because they computed wrong results here.</summary>
+    public string? Backend { get; init; }
+    /// <summary>Seconds the backend self-check took (near zero when earlier fits on this machine checked the same shapes).</summary>
+    public double BackendCheckSeconds { get; init; }
 
     /// <summary>Serialises the report to indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
@@ -137,6 +144,8 @@ public sealed class EdpCompressionReport
             sb.AppendLine(c, $"- validation accuracy: {before:P2} before PM, {after:P2} after PM (ONNX Runtime)");
         sb.AppendLine(c, $"- ONNX: {OnnxSizeBytes:N0} bytes, {OnnxParameterCount:N0} stored parameters, max |ONNX - TorchSharp| logit difference {OnnxMaxAbsDifference:G3}");
         sb.AppendLine(c, $"- training: {Epochs.Length} epochs on {TrainingRows:N0} rows, {TrainingSeconds:F1} s ({Threads} threads); whole fit {TotalSeconds:F1} s");
+        if (Backend is not null)
+            sb.AppendLine(c, $"- backend: {Backend} on {Cpu} (check {BackendCheckSeconds:F1} s)");
         return sb.ToString();
     }
 }

@@ -2,9 +2,10 @@ using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Edp.Training;
+namespace Microsoft.ML.Edp.Backend;
 
-/// <summary>Process-wide libtorch setup: OpenMP wait policy, thread count, seeds and device.</summary>
+/// <summary>Process-wide libtorch setup for a fit: OpenMP wait policy, oneDNN ISA cap, allocator, NNPACK, thread count,
+/// seeds and device. Nothing runs when the assembly loads: an app that only scores never touches these settings.</summary>
 internal static class TorchRuntime
 {
     private static int _prepared;
@@ -17,30 +18,33 @@ internal static class TorchRuntime
 
     private const int MallocTrimThreshold = -1, MallocTopPad = -2, MallocMmapThreshold = -3;
 
-    /// <summary>Runs when this assembly loads, so that it precedes the first conv even in code that calls TorchSharp
-    /// directly after touching this library.</summary>
-#pragma warning disable CA2255 // The native settings below only work before libtorch's first conv; nothing else runs early enough.
-    [System.Runtime.CompilerServices.ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void OnLoad() => PrepareProcess();
-
-    /// <summary>Must run before the first torch call. The user's own settings win in both cases.
+    /// <summary>The environment a fit runs libtorch under; a variable the user set keeps the user's value.
     /// <list type="bullet">
     /// <item>libgomp reads OMP_WAIT_POLICY once, when libtorch loads; its default (spin) made two threads on two busy
     /// cores 9x slower than one thread.</item>
-    /// <item>libtorch 2.10's oneDNN float32 convolutions give wrong results on AVX-512 machines for some shapes: a
-    /// ResNet-20 trained to NaN in its first 10 batches, and pruned VGG shapes (23 -> 50 channels at 7x7) were off by
-    /// 27 on outputs of 63. Capping oneDNN at AVX2 fixed both, so the cap is the default.</item>
-    /// </list>
-    /// .NET's Environment.SetEnvironmentVariable does not reach native getenv on Unix, hence setenv.</summary>
+    /// <item>oneDNN reads ONEDNN_MAX_CPU_ISA once, at its first use. The AVX2 cap fixed wrong AVX-512 convolutions on an
+    /// Intel Xeon; it did not on an AMD EPYC, which is why every fit also runs <see cref="BackendCheck"/>.</item>
+    /// </list></summary>
+    private static readonly (string Name, string Value)[] Defaults = [("OMP_WAIT_POLICY", "PASSIVE"), ("ONEDNN_MAX_CPU_ISA", "AVX2")];
+
+    /// <summary>The variables above as they hold in this process, for a child process that must compute alike.</summary>
+    public static IReadOnlyDictionary<string, string> ChildEnvironment
+        => Defaults.ToDictionary(d => d.Name, d => Environment.GetEnvironmentVariable(d.Name) ?? d.Value);
+
+    /// <summary>The oneDNN ISA cap in force (the user's, or the one a fit sets).</summary>
+    public static string? OneDnnIsaCap => ChildEnvironment["ONEDNN_MAX_CPU_ISA"];
+
+    /// <summary>Runs at the start of every fit, before its first torch call. Settings that libraries read once only
+    /// reach them if this process has not used libtorch before; later fits find them in place. The user's own settings
+    /// win. .NET's Environment.SetEnvironmentVariable does not reach native getenv on Unix, hence setenv.</summary>
     public static void PrepareProcess()
     {
         if (Interlocked.Exchange(ref _prepared, 1) == 1 || !OperatingSystem.IsLinux())
             return;
         try
         {
-            SetNativeEnvironment("OMP_WAIT_POLICY", "PASSIVE", 0);
-            SetNativeEnvironment("ONEDNN_MAX_CPU_ISA", "AVX2", 0);
+            foreach (var (name, value) in Defaults)
+                SetNativeEnvironment(name, value, 0);
             KeepAllocatorMemory();
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
@@ -59,11 +63,13 @@ internal static class TorchRuntime
         MallocOption(MallocTopPad, 64 << 20);
     }
 
-    /// <summary>Applies the thread count and seeds the global generators, so the same seed on one thread gives the same model.</summary>
+    /// <summary>Prepares the process, turns NNPACK off (<see cref="LibTorchSwitches.TryDisableNnpack"/>), applies the
+    /// thread count and seeds the global generators, so the same seed on one thread gives the same model.</summary>
     public static void Configure(int? threads, int seed)
     {
         PrepareProcess();
         torch.set_num_threads(threads ?? Environment.ProcessorCount);
+        LibTorchSwitches.TryDisableNnpack();
         torch.random.manual_seed(seed);
     }
 
