@@ -4,6 +4,7 @@
 //   inference [--quick]                                 ONNX Runtime and ML.NET latency, original vs compressed
 //   memory                                              streaming memory: 1x vs 10x data, RSS per epoch
 //   micro [--quick]                                     BenchmarkDotNet: proximal step, batch assembly, ONNX scoring
+//   backend [--quick]                                   the backend self-check's cost, training steps with oneDNN on and off
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 using Microsoft.ML.Edp.Benchmarks;
 
@@ -28,11 +29,14 @@ switch (command)
     case "memory":
         MemoryBenchmark.Run(options);
         break;
+    case "backend":
+        BackendBenchmark.Run(options);
+        break;
     case "micro":
         MicroBenchmarks.Run(options);
         break;
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, sweep, inference, memory or micro.");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, sweep, inference, memory, micro or backend.");
         return 2;
 }
 return 0;
