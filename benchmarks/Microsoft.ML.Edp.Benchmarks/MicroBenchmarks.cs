@@ -8,6 +8,7 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Microsoft.ML.Data;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
 using Microsoft.ML.Edp.Backend;
@@ -49,7 +50,7 @@ public class ProximalStepBenchmark
     public void Setup()
     {
         TorchRuntime.Configure(2, 1);
-        _net = new EdpNet(Architectures.Build(new EdpCompressOptions(), 10));
+        _net = new EdpNet(Architectures.Build(EdpSettings.From(new EdpCompressOptions()).Network, 10));
         _prox = ProximalGroupLasso.For(_net, EdpPenaltyWeighting.Uniform, EdpChannelGroup.CoefficientsAndBatchNorm);
         _optimizer = optim.SGD(_net.parameters(), 0.01, 0.9);
         _x = randn(128, 1, 28, 28);
@@ -154,9 +155,9 @@ public class OnnxScoringBenchmark
     public void Setup()
     {
         TorchRuntime.Configure(2, 1);
-        using var net = new EdpNet(Architectures.Build(new EdpCompressOptions { Compress = false }, 10));
+        using var net = new EdpNet(Architectures.Build(EdpSettings.From(new EdpCompressOptions { Compress = false }).Network, 10));
         net.eval();
-        var onnx = OnnxModelWriter.Write(PruneAndMerge.Apply(net, PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm)), new Dictionary<string, string>());
+        var onnx = OnnxModelWriter.Write(PruneAndMerge.Apply(net, PruningPlanner.Plan(net, new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm))), new Dictionary<string, string>());
         _session = new InferenceSession(onnx);
         _scorer = new OnnxScorer(onnx);
         var random = new Random(1);

@@ -96,7 +96,9 @@ public enum EdpChannelGroup
 /// <param name="Accuracy">The training accuracy of this epoch's batches so far.</param>
 /// <param name="EpochCompleted">True on the event that closes an epoch.</param>
 /// <param name="LiveMacs">On the event that closes an epoch, the MACs the network would have after Pruning &amp; Merging now; else null.</param>
-public sealed record EdpProgress(int Epoch, int Epochs, int Batch, double Loss, double Accuracy, bool EpochCompleted, long? LiveMacs);
+/// <param name="Layers">On the event that closes an epoch, every conv and linear layer as Pruning &amp; Merging would leave it now, in network order; else null.</param>
+public sealed record EdpProgress(int Epoch, int Epochs, int Batch, double Loss, double Accuracy, bool EpochCompleted, long? LiveMacs,
+    IReadOnlyList<EdpLayerProgress>? Layers = null);
 
 /// <summary>Options for <see cref="EdpCompressEstimator"/>. Defaults are written beside each field.</summary>
 public sealed class EdpCompressOptions

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML.Edp.Backend;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
@@ -13,9 +14,12 @@ namespace Microsoft.ML.Edp;
 
 /// <summary>The stages of one fit, in order: check the data, train (with the proximal group steps), Pruning &amp;
 /// Merging, ONNX export, and validation of the export against TorchSharp. Knows nothing of ML.NET's pipelines beyond
-/// reading an <see cref="IDataView"/>.</summary>
+/// reading an <see cref="IDataView"/>. The public options stop here: they are mapped once into
+/// <see cref="EdpSettings"/>, which the stages take.</summary>
 internal sealed class EdpCompression(EdpCompressOptions options, Action<string> info, Action<string> warning)
 {
+    private readonly EdpSettings _settings = EdpSettings.From(options);
+
     /// <summary>Largest |ONNX Runtime - TorchSharp| logit difference accepted for an exported model.</summary>
     public const double ExportTolerance = 1e-4;
 
@@ -34,26 +38,27 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         long? validationRows = validationSchema is null ? null
             : DataScan.Run(options.ValidationSet!, validationSchema, "validation", options.CancellationToken).RowCount;
 
-        TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
-        var device = TorchRuntime.SelectDevice(options.Device, options.FallbackToCpu, warning);
-        var graph = OnnxNetworkSource.IsGiven(options) ? OnnxNetworkSource.Load(options, schema.ClassCount) : Architectures.Build(options, schema.ClassCount);
+        TorchRuntime.Configure(_settings.Device.Threads, _settings.Training.Seed);
+        var device = TorchRuntime.SelectDevice(_settings.Device.Device, _settings.Device.FallbackToCpu, warning);
+        var network = _settings.Network;
+        var graph = OnnxNetworkSource.IsGiven(network) ? OnnxNetworkSource.Load(network, schema.ClassCount) : Architectures.Build(network, schema.ClassCount);
         var backend = BackendCheck.ForThisProcess(get_num_threads()).Ensure(
             ProbeShape.Of(graph, BatchSizes(scan.RowCount, validationRows)), device, info, warning);
-        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {ArchitectureName()} ({(options.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
+        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
 
-        using var net = new EdpNet(graph, options.CoefficientInit);
+        using var net = new EdpNet(graph, network.CoefficientInit);
         net.to(device);
         var clock = Stopwatch.StartNew();
-        var trainStream = new ImageBatchStream(train, schema, options.BatchSize, options.ShuffleBufferSize);
-        var epochs = new EdpTrainer(options, device, info).Train(net, trainStream, scan.RowCount);
+        var trainStream = new ImageBatchStream(train, schema, _settings.Training.BatchSize, _settings.Training.ShuffleBufferSize);
+        var epochs = new EdpTrainer(_settings, device, info, options.Progress, options.CancellationToken).Train(net, trainStream, scan.RowCount);
         double trainingSeconds = clock.Elapsed.TotalSeconds;
         net.eval();
 
-        var validation = validationSchema is null ? null : new ImageBatchStream(options.ValidationSet!, validationSchema, options.BatchSize, 0);
+        var validation = validationSchema is null ? null : new ImageBatchStream(options.ValidationSet!, validationSchema, _settings.Training.BatchSize, 0);
         double? accuracyBefore = validation is null ? null : EdpTrainer.Accuracy(x => net.forward(x), validation, graph, device);
 
         net.to(CPU);
-        var plans = PruningPlanner.Plan(net, options.Compress ? options.PruneThreshold : 0, options.ChannelGroup, options.ChannelMultiple);
+        var plans = PruningPlanner.Plan(net, _settings.Pruning);
         var exported = PruneAndMerge.Apply(net, plans);
         var bare = OnnxModelWriter.Write(exported, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, exported, trainStream);
@@ -62,14 +67,14 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         var report = new EdpCompressionReport
         {
             Architecture = ArchitectureName(),
-            Compressed = options.Compress,
+            Compressed = network.Compress,
             ClassNames = classNames.ToArray(),
             TrainingRows = scan.RowCount,
             Layers = plans.Select(ToReport).ToArray(),
             Epochs = epochs.ToArray(),
             ValidationAccuracyBeforePruning = accuracyBefore,
-            TargetMacsRatio = options.Compress ? options.TargetMacsRatio : null,
-            TargetParamsRatio = options.Compress ? options.TargetParamsRatio : null,
+            TargetMacsRatio = _settings.Budget?.TargetMacsRatio,
+            TargetParamsRatio = _settings.Budget?.TargetParamsRatio,
             ValidationAccuracyAfterPruning = accuracyAfter,
             OnnxMaxAbsDifference = maxDiff,
             TrainingSeconds = trainingSeconds,
@@ -89,15 +94,15 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
     /// <summary>The batch sizes libtorch will see: full batches, and the last partial batch of training and validation.</summary>
     private int[] BatchSizes(long trainingRows, long? validationRows)
-        => new[] { options.BatchSize, (int)(trainingRows % options.BatchSize), (int)((validationRows ?? 0) % options.BatchSize) }.Where(n => n > 0).ToArray();
+        => new[] { _settings.Training.BatchSize, (int)(trainingRows % _settings.Training.BatchSize), (int)((validationRows ?? 0) % _settings.Training.BatchSize) }.Where(n => n > 0).ToArray();
 
     /// <summary>Budgets are met within this fraction of the plain network's cost.</summary>
     public const double BudgetTolerance = 0.03;
 
     /// <summary>The network's name in the log and the report: the built-in architecture, or the imported model.</summary>
     private string ArchitectureName()
-        => options.OnnxModelPath is { } path ? $"ONNX model '{Path.GetFileName(path)}'"
-            : options.OnnxModel is not null ? "ONNX model" : options.Architecture.ToString();
+        => _settings.Network.OnnxModelPath is { } path ? $"ONNX model '{Path.GetFileName(path)}'"
+            : _settings.Network.OnnxModel is not null ? "ONNX model" : _settings.Network.Architecture.ToString();
 
     private void WarnOnMissedBudget(EdpCompressionReport report)
     {
@@ -105,8 +110,8 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             if (target is double t && Math.Abs(achieved - t) > BudgetTolerance)
                 warning($"EDP: the {name} budget of {t:P1} was missed: {achieved:P1} achieved. " + (achieved > t
                     ? $"The other budget, {nameof(options.ChannelMultiple)} rounding or the layers that cannot shrink kept more."
-                    : options.ChannelMultiple > 1
-                        ? $"Kept channels and ranks move in steps of {nameof(options.ChannelMultiple)} = {options.ChannelMultiple}, so the largest network within the budget is this much smaller; {nameof(options.ChannelMultiple)} = 1 lands closer."
+                    : _settings.Pruning.Multiple > 1
+                        ? $"Kept channels and ranks move in steps of {nameof(options.ChannelMultiple)} = {_settings.Pruning.Multiple}, so the largest network within the budget is this much smaller; {nameof(options.ChannelMultiple)} = 1 lands closer."
                         : $"The penalties pruned past the budget before the pattern froze; lower {nameof(options.RankPenalty)} and {nameof(options.ChannelPenalty)}, which a budget scales from."));
     }
 

@@ -30,8 +30,8 @@ internal static class EdpOptionsValidation
                 Check(ratio is > 0 and <= 1, name, "a ratio in (0, 1]", ratio);
         if (o.ResNetWidths is { } rw)
             Check(rw.Length == 4 && rw.All(x => x > 0), nameof(o.ResNetWidths), "four positive widths (stem, stage 1, stage 2, stage 3)", string.Join(",", rw));
-        if (Import.OnnxNetworkSource.IsGiven(o))
-            Import.OnnxNetworkSource.Validate(o);
+        if (EdpSettings.From(o).Network is var network && Import.OnnxNetworkSource.IsGiven(network))
+            Import.OnnxNetworkSource.Validate(network);
         foreach (var (name, value) in new[] { (nameof(o.FeatureColumnName), o.FeatureColumnName), (nameof(o.LabelColumnName), o.LabelColumnName), (nameof(o.ScoreColumnName), o.ScoreColumnName), (nameof(o.PredictedLabelColumnName), o.PredictedLabelColumnName) })
             Check(!string.IsNullOrWhiteSpace(value), name, "a column name", value ?? "null");
     }

@@ -86,6 +86,13 @@ public sealed class CheckpointResumeTests : IDisposable
         Assert.Contains("expected rows=1000", e.Message);
         Assert.Contains("Epochs=4", e.Message);
         Assert.Contains("Epochs=3", e.Message);
+
+        // A setting of another record, which the fingerprint takes from the settings without a hand-written list.
+        var rounding = WithCheckpoints(true);
+        rounding.ChannelMultiple = 1;
+        var refused = Assert.Throws<InvalidOperationException>(() => TinyRun.Fit(rounding));
+        Assert.Contains("Pruning.Multiple=1", refused.Message);
+        Assert.Contains("Pruning.Multiple=8", refused.Message);
     }
 
     [Fact]

@@ -1,5 +1,5 @@
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
-using Microsoft.ML.Edp.Pruning;
 using Microsoft.ML.Edp.Training;
 using Xunit;
 using static TorchSharp.torch;
@@ -23,7 +23,7 @@ public class ImportanceSelectionTests
         }
         var prox = new ProximalGroupLasso([new("c", cab, true, bn)]);
         // Keep channels 0 and 2 and both basis filters: only channel 1 (row norm 2) is shrunk, by 0.5 to 0.75 of it.
-        prox.Target(new Dictionary<string, (long[]?, long[]?)> { ["c"] = ([0, 2], null) });
+        prox.Target(new Dictionary<string, KeptGroups> { ["c"] = new([0, 2], null) });
         prox.Step(rankShrink: 1, channelShrink: 0.5);
         Assert.Equal(new[] { 3f, 0, 0, 1.5f, 1, 1 }, cab.coefficients.data<float>().ToArray(), new FloatTolerance(1e-6f));
         Assert.Equal(new[] { 4f, 0, 1 }, bn.weight!.data<float>().ToArray());
@@ -51,17 +51,17 @@ public class ImportanceSelectionTests
     }
 
     /// <summary>VGG-S with importance estimates set per group, and its plain MACs.</summary>
-    private static (EdpNet Net, IReadOnlyList<ProximalGroupLasso.Layer> Layers, GroupImportance Importance, long FullMacs) VggWithImportance(
-        EdpCompressOptions options, Func<ProximalGroupLasso.Layer, bool, float[]> estimates)
+    private static (EdpNet Net, IReadOnlyList<LayerGroups> Layers, GroupImportance Importance, long FullMacs) VggWithImportance(
+        EdpCompressOptions options, Func<LayerGroups, bool, float[]> estimates)
     {
-        var net = new EdpNet(Architectures.Build(options, 10));
-        var layers = ProximalGroupLasso.Layers(net);
+        var net = new EdpNet(Architectures.Build(EdpSettings.From(options).Network, 10));
+        var layers = LayerGroups.Of(net);
         var importance = new GroupImportance(layers);
         importance.Restore(layers
             .Select(l => KeyValuePair.Create("rank." + l.Name, tensor(estimates(l, false))))
             .Concat(layers.Where(l => l.HasChannelGroups).Select(l => KeyValuePair.Create("channel." + l.Name, tensor(estimates(l, true)))))
             .ToDictionary());
-        return (net, layers, importance, PruningPlanner.Plan(net, 0, options.ChannelGroup).Sum(p => p.Before.Macs));
+        return (net, layers, importance, PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup)).Sum(p => p.Before.Macs));
     }
 
     private static long Macs(IReadOnlyList<LayerPlan> plans) => plans.Sum(p => p.After.Macs);
@@ -79,19 +79,19 @@ public class ImportanceSelectionTests
             return values;
         });
         using var _ = net;
-        var costs = PenaltyWeights.GroupCosts(net.Graph);
+        var costs = GroupCosts.Of(net.Graph);
 
-        var chosen = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Macs(plans) <= 0.8 * full);
-        var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, 1, chosen);
+        var chosen = ImportanceSelection.Choose(net, layers, importance, costs, EdpSettings.From(options).Pruning, plans => Macs(plans) <= 0.8 * full);
+        var plans = PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup), chosen);
         Assert.True(Macs(plans) <= 0.8 * full);
         Assert.DoesNotContain(5L, chosen["conv2"].Outputs!);                 // the useless channel goes first
         Assert.Equal(64, chosen["conv6"].Outputs!.Length);                  // the important layer is untouched
         Assert.Equal(64, chosen["conv6"].Rank!.Length);                     // merged layers keep their basis filters
         // As few as needed: the cost lands within one group's cost of the budget, and a looser budget removes fewer.
         Assert.True(Macs(plans) > 0.77 * full);
-        int Removed(IReadOnlyDictionary<string, (long[]? Outputs, long[]? Rank)> c)
-            => PruningPlanner.Plan(net, 0, options.ChannelGroup, 1, c).Sum(p => (int)(p.OriginalShape[0] - p.KeptOutputs.Length));
-        var fewer = ImportanceSelection.Choose(net, layers, importance, costs, options, plans => Macs(plans) <= 0.9 * full);
+        int Removed(IReadOnlyDictionary<string, KeptGroups> c)
+            => PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup), c).Sum(p => (int)(p.OriginalShape[0] - p.KeptOutputs.Length));
+        var fewer = ImportanceSelection.Choose(net, layers, importance, costs, EdpSettings.From(options).Pruning, plans => Macs(plans) <= 0.9 * full);
         Assert.InRange(Removed(fewer), 1, Removed(chosen) - 1);
     }
 
@@ -103,9 +103,9 @@ public class ImportanceSelectionTests
         var (net, layers, importance, full) = VggWithImportance(options, (layer, channel)
             => Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).Select(_ => (float)random.NextDouble()).ToArray());
         using var _ = net;
-        var chosen = ImportanceSelection.Choose(net, layers, importance, PenaltyWeights.GroupCosts(net.Graph), options,
+        var chosen = ImportanceSelection.Choose(net, layers, importance, GroupCosts.Of(net.Graph), EdpSettings.From(options).Pruning,
             plans => Macs(plans) <= 0.6 * full);
-        var plans = PruningPlanner.Plan(net, 0, options.ChannelGroup, 8, chosen);
+        var plans = PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup, 8), chosen);
         Assert.True(Macs(plans) <= 0.6 * full);
         Assert.All(plans.Where(p => p.Name != "classifier"), p => Assert.Equal(0, p.KeptOutputs.Length % 8));
     }

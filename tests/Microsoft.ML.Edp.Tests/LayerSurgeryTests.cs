@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Cost;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Pruning;
 using Xunit;
 using static TorchSharp.torch;
@@ -54,18 +55,18 @@ public class LayerSurgeryTests
     public void GroupSelectionKeepsGroupsAboveTheRelativeThresholdAndRoundsUpByNorm()
     {
         float[] norms = [0, 5, 0.04f, 2, 0, 0.06f, 1, 0, 0, 3];
-        Assert.Equal([1L, 2, 3, 5, 6, 9], Pruning.GroupSelection.Keep(norms, 0));
-        Assert.Equal([1L, 3, 5, 6, 9], Pruning.GroupSelection.Keep(norms, 0.01));          // 0.04 <= 0.05
-        Assert.Equal([0L, 1, 2, 3, 4, 5, 6, 9], Pruning.GroupSelection.Keep(norms, 0.01, multiple: 8)); // adds 0.04, then zeros by index
-        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), Pruning.GroupSelection.Keep(norms, 0.5, multiple: 16)); // capped at all
-        Assert.Equal([1L], Pruning.GroupSelection.Keep([0f, 2, 1], 0.9));                   // the largest always survives
+        Assert.Equal([1L, 2, 3, 5, 6, 9], GroupSelection.Keep(norms, 0));
+        Assert.Equal([1L, 3, 5, 6, 9], GroupSelection.Keep(norms, 0.01));          // 0.04 <= 0.05
+        Assert.Equal([0L, 1, 2, 3, 4, 5, 6, 9], GroupSelection.Keep(norms, 0.01, multiple: 8)); // adds 0.04, then zeros by index
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), GroupSelection.Keep(norms, 0.5, multiple: 16)); // capped at all
+        Assert.Equal([1L], GroupSelection.Keep([0f, 2, 1], 0.9));                   // the largest always survives
     }
 
     [Fact]
     public void VggSmallCostMatchesThePublishedCounts()
     {
-        var net = new Network.EdpNet(Network.Architectures.Build(new EdpCompressOptions { Compress = false }, 10));
-        var plans = PruningPlanner.Plan(net, 0, TrainedNetFixture.StrongOptions.ChannelGroup);
+        var net = new Network.EdpNet(Network.Architectures.Build(EdpSettings.From(new EdpCompressOptions { Compress = false }).Network, 10));
+        var plans = PruningPlanner.Plan(net, new PruningSettings(0, TrainedNetFixture.StrongOptions.ChannelGroup));
         Assert.Equal(72_666, plans.Sum(p => p.Before.Params));
         Assert.Equal(7_338_880, plans.Sum(p => p.Before.Macs));
         Assert.Equal(plans.Sum(p => p.Before.Macs), plans.Sum(p => p.After.Macs));

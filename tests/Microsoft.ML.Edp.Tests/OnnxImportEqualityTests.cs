@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
@@ -57,10 +58,10 @@ public class OnnxImportEqualityTests(ITestOutputHelper output)
     {
         var options = new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20, Compress = false };
         byte[] onnx;
-        using (var original = new EdpNet(Architectures.Build(options, 10)))
+        using (var original = new EdpNet(Architectures.Build(EdpSettings.From(options).Network, 10)))
         {
             original.eval();
-            onnx = OnnxModelWriter.Write(PruneAndMerge.Apply(original, PruningPlanner.Plan(original, 0, options.ChannelGroup)), new Dictionary<string, string>());
+            onnx = OnnxModelWriter.Write(PruneAndMerge.Apply(original, PruningPlanner.Plan(original, new PruningSettings(0, options.ChannelGroup))), new Dictionary<string, string>());
         }
         var model = new OnnxTestModels.Model("edp-resnet20", onnx, OnnxNames.Logits);
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Training;
 using Xunit;
@@ -43,7 +44,7 @@ public class ProximalGroupLassoTests
         using var cab = CompressedWeight.FromWeight("c", zeros(4, 1, 1, 1), EdpCoefficientInit.Identity);
         using (no_grad())
             cab.coefficients.copy_(tensor(new float[] { 10, 0, 0, 0 }, [4, 1]));
-        new ProximalGroupLasso([new("c", cab, false, RankWeights: [2f])]).Step(rankShrink: 1, channelShrink: 0);
+        new ProximalGroupLasso([new("c", cab, false)], weights: [new(Rank: [2f])]).Step(rankShrink: 1, channelShrink: 0);
         Assert.Equal(8f, cab.coefficients[0, 0].item<float>(), 1e-5f); // 10 * (1 - 1 * 2 / 10)
     }
 
@@ -64,8 +65,8 @@ public class ProximalGroupLassoTests
     [Fact]
     public void CostWeightsFollowTheMacsEachGroupCarries()
     {
-        var spec = Architectures.Build(new EdpCompressOptions(), 10);
-        var costs = PenaltyWeights.GroupCosts(spec);
+        var spec = Architectures.Build(EdpSettings.From(new EdpCompressOptions()).Network, 10);
+        var costs = GroupCosts.Of(spec);
         Assert.Equal(1 * 9 * 784 + 16 * 784, costs["conv1"].Rank);        // basis filter + its coefficients at 28x28
         Assert.Equal(1 * 9 * 784 + 16 * 9 * 784, costs["conv1"].Channel); // own filter + slice of conv2
         Assert.Equal(64 * 9 * 49 + 10, costs["conv6"].Channel);           // own filter + classifier column

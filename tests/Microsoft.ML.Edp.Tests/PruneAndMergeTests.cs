@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Pruning;
 using Xunit;
 using Xunit.Abstractions;
@@ -11,7 +12,7 @@ public class PruneAndMergeTests(TrainedNetFixture fixture, ITestOutputHelper out
     [Fact]
     public void AtThresholdZeroThePrunedNetworkReproducesTheTrainedOneOnRealImages()
     {
-        var plans = PruningPlanner.Plan(fixture.Compressed, 0, TrainedNetFixture.StrongOptions.ChannelGroup);
+        var plans = PruningPlanner.Plan(fixture.Compressed, new PruningSettings(0, TrainedNetFixture.StrongOptions.ChannelGroup));
         foreach (var p in plans)
             output.WriteLine($"{p.Name}: in {p.KeptInputs.Length} out {p.KeptOutputs.Length} rank {p.KeptRank?.Length} merged {p.Merged} MACs {p.Before.Macs} -> {p.After.Macs}");
         // The test means something only if training really zeroed groups.
@@ -33,7 +34,7 @@ public class PruneAndMergeTests(TrainedNetFixture fixture, ITestOutputHelper out
     [Fact]
     public void PrunedOnnxEqualsPrunedTorchSharp()
     {
-        var graph = PruneAndMerge.Apply(fixture.Compressed, PruningPlanner.Plan(fixture.Compressed, 1e-2, TrainedNetFixture.StrongOptions.ChannelGroup));
+        var graph = PruneAndMerge.Apply(fixture.Compressed, PruningPlanner.Plan(fixture.Compressed, new PruningSettings(1e-2, TrainedNetFixture.StrongOptions.ChannelGroup)));
         var pixels = fixture.TestImages.data<float>().ToArray();
         using var scorer = new OnnxScorer(OnnxModelWriter.Write(graph, new Dictionary<string, string>()));
         var ort = scorer.Logits(pixels, TrainedNetFixture.CheckImages, 1, 28, 28);
@@ -46,7 +47,7 @@ public class PruneAndMergeTests(TrainedNetFixture fixture, ITestOutputHelper out
     [Fact]
     public void PlainNetworkOnnxEqualsTorchSharpOnRealImages()
     {
-        var graph = PruneAndMerge.Apply(fixture.Plain, PruningPlanner.Plan(fixture.Plain, 0, TrainedNetFixture.StrongOptions.ChannelGroup));
+        var graph = PruneAndMerge.Apply(fixture.Plain, PruningPlanner.Plan(fixture.Plain, new PruningSettings(0, TrainedNetFixture.StrongOptions.ChannelGroup)));
         Assert.Equal(72_666 - 224, graph.ParameterCount); // BN's gamma and beta fold into one bias for each of the 224 channels
         using var scorer = new OnnxScorer(OnnxModelWriter.Write(graph, new Dictionary<string, string>()));
         var ort = scorer.Logits(fixture.TestImages.data<float>().ToArray(), TrainedNetFixture.CheckImages, 1, 28, 28);

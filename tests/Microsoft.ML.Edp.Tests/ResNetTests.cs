@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
 using Xunit;
@@ -21,20 +22,20 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
     [InlineData(EdpArchitecture.ResNet56, 55, 2)]
     public void ResNetHasItsDepthAndTheCostModelCountsEveryParameter(EdpArchitecture architecture, int convs, int projections)
     {
-        using var net = new EdpNet(Architectures.Build(new EdpCompressOptions { Architecture = architecture, Compress = false }, 10));
+        using var net = new EdpNet(Architectures.Build(EdpSettings.From(new EdpCompressOptions { Architecture = architecture, Compress = false }).Network, 10));
         var graph = net.Graph;
         Assert.Equal(convs + projections, graph.Layers.OfType<ConvLayer>().Count());
         Assert.Equal(projections, graph.Layers.OfType<ConvLayer>().Count(c => c.Kernel == 1));
         using var logits = net.forward(randn(3, 1, 28, 28));
         Assert.Equal(new long[] { 3, 10 }, logits.shape);
-        var plans = PruningPlanner.Plan(net, 0, EdpChannelGroup.BatchNorm);
+        var plans = PruningPlanner.Plan(net, new PruningSettings(0, EdpChannelGroup.BatchNorm));
         Assert.Equal(net.parameters().Sum(p => p.numel()), plans.Sum(p => p.Before.Params));
     }
 
     [Fact]
     public void OnlyChannelsInsideABlockArePrunable()
     {
-        var graph = Architectures.Build(new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20 }, 10);
+        var graph = Architectures.Build(EdpSettings.From(new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20 }).Network, 10);
         var couplings = ChannelCoupling.Analyse(graph);
         var prunable = couplings.Where(c => c.Prunable).Select(c => c.Layer.Name).ToList();
         Assert.Equal(9, prunable.Count);
@@ -50,7 +51,7 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
     public void TrainedResNetPrunesInsideBlocksAndReproducesItsOutputsInOnnx()
     {
         using var net = TrainedNetFixture.Train(Options());
-        var plans = PruningPlanner.Plan(net, 0, EdpChannelGroup.BatchNorm);
+        var plans = PruningPlanner.Plan(net, new PruningSettings(0, EdpChannelGroup.BatchNorm));
         foreach (var p in plans)
             output.WriteLine($"{p.Name}: in {p.KeptInputs.Length} out {p.KeptOutputs.Length} rank {p.KeptRank?.Length} merged {p.Merged}");
         Assert.Contains(plans, p => p.Name.EndsWith("_conv1") && p.KeptOutputs.Length < p.OriginalShape[0]);

@@ -58,14 +58,11 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             trainFeatures = ml.Data.Cache(trainFeatures, ImagePipeline.FeaturesColumn, ImagePipeline.LabelColumn);
 
         var progress = TrainingProgress.For(console);
+        // Progress, the live rank/width included, arrives as EdpProgress events; the log brings only the warnings.
         ml.Log += (_, e) =>
         {
-            if (!e.Source.Contains("EdpCompress", StringComparison.Ordinal))
-                return;
             if (e.Kind == Runtime.ChannelMessageKind.Warning)
                 console.MarkupLine("[yellow]warning:[/] " + Markup.Escape(e.Message));
-            else
-                progress.OnLog(e.Message);
         };
         var options = new EdpCompressOptions
         {

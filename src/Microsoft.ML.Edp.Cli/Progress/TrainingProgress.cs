@@ -19,14 +19,12 @@ public abstract class TrainingProgress
             ? new LiveTrainingProgress(console)
             : new PlainTrainingProgress(console);
 
-    /// <summary>Runs <paramref name="train"/>, which reports through <see cref="OnProgress"/> and <see cref="OnLog"/>.</summary>
+    /// <summary>Runs <paramref name="train"/>, which reports through <see cref="OnProgress"/>.</summary>
     public abstract T Run<T>(int epochs, int batchesPerEpoch, Func<T> train);
 
-    /// <summary>A training progress event from <see cref="EdpCompressOptions.Progress"/>.</summary>
+    /// <summary>A training progress event from <see cref="EdpCompressOptions.Progress"/>; the one that closes an epoch
+    /// carries the live rank and width of every layer.</summary>
     public abstract void OnProgress(EdpProgress progress);
-
-    /// <summary>A log line from the EDP trainer (its per-epoch line carries the live rank and width of every layer).</summary>
-    public abstract void OnLog(string message);
 
     /// <summary>Estimated time left, from the mean time per batch so far.</summary>
     protected static TimeSpan? Remaining(Stopwatch clock, long done, long total)
@@ -37,13 +35,12 @@ public abstract class TrainingProgress
         => t is not { } v ? "?" : v.TotalHours >= 1 ? v.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : v.ToString(@"m\:ss", CultureInfo.InvariantCulture);
 }
 
-/// <summary>Plain log lines: one per epoch with loss, accuracy, live MACs, elapsed time and ETA, and the trainer's
-/// rank/width line.</summary>
+/// <summary>Plain log lines: one per epoch with loss, accuracy, live MACs, elapsed time and ETA, and under it the
+/// live rank/width of every layer.</summary>
 internal sealed class PlainTrainingProgress(IAnsiConsole console) : TrainingProgress
 {
     private readonly Stopwatch _clock = new();
     private int _batchesPerEpoch;
-    private string? _shape;
 
     public override T Run<T>(int epochs, int batchesPerEpoch, Func<T> train)
     {
@@ -59,17 +56,8 @@ internal sealed class PlainTrainingProgress(IAnsiConsole console) : TrainingProg
         long done = (long)p.Epoch * _batchesPerEpoch;
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch {p.Epoch}/{p.Epochs}: loss {p.Loss:F4}, accuracy {p.Accuracy:P1}, live MACs {p.LiveMacs:N0}, elapsed {Format(_clock.Elapsed)}, ETA {Format(Remaining(_clock, done, (long)p.Epochs * _batchesPerEpoch))}"));
-        if (_shape != null)
-            console.WriteLine("  " + _shape);
-        _shape = null;
-    }
-
-    // The trainer logs the epoch's rank/width just before its closing progress event; it prints under the epoch line.
-    public override void OnLog(string message)
-    {
-        int at = message.IndexOf("rank/width", StringComparison.Ordinal);
-        if (at >= 0)
-            _shape = message[at..];
+        if (p.Layers is { Count: > 0 } layers)
+            console.WriteLine("  rank/width " + string.Join(" ", layers));
     }
 }
 
@@ -117,14 +105,9 @@ internal sealed class LiveTrainingProgress(IAnsiConsole console) : TrainingProgr
         _overall.Value = (double)(p.Epoch - 1) * _batchesPerEpoch + Math.Min(p.Batch, _batchesPerEpoch);
         if (p.EpochCompleted)
             _epoch.StopTask();
-    }
-
-    public override void OnLog(string message)
-    {
-        int at = message.IndexOf("rank/width", StringComparison.Ordinal);
         // The live row stays narrow: "rank/width 9/16 16/16 ..." in layer order, without the layer names.
-        if (at >= 0 && _shape != null)
+        if (p.Layers is { Count: > 0 } layers && _shape != null)
             _shape.Description = "[grey]rank/width " + Markup.Escape(string.Join(" ",
-                message[(at + "rank/width".Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(l => l[(l.IndexOf(':') + 1)..]))) + "[/]";
+                layers.Select(l => l.RankWidth))) + "[/]";
     }
 }

@@ -9,24 +9,24 @@ internal static class Architectures
     public static readonly int[] VggMediumWidths = [32, 32, 64, 64, 128, 128];
     public static readonly int[] ResNetWidths = [16, 32, 64];
 
-    public static NetworkGraph Build(EdpCompressOptions options, int classes) => options.Architecture switch
+    public static NetworkGraph Build(NetworkSettings network, int classes) => network.Architecture switch
     {
-        EdpArchitecture.VggSmall => Vgg(VggSmallWidths, options, classes),
-        EdpArchitecture.VggMedium => Vgg(VggMediumWidths, options, classes),
-        EdpArchitecture.CustomVgg => Vgg(options.ConvWidths is { Length: > 0 } w ? w
-            : throw new ArgumentException($"{nameof(EdpCompressOptions.ConvWidths)} must list at least one conv width for {EdpArchitecture.CustomVgg}.", nameof(options)), options, classes),
-        EdpArchitecture.ResNet20 => ResNet(3, options, classes),
-        EdpArchitecture.ResNet56 => ResNet(9, options, classes),
-        _ => throw new ArgumentOutOfRangeException(nameof(options), $"Unknown architecture {options.Architecture}."),
+        EdpArchitecture.VggSmall => Vgg(VggSmallWidths, network, classes),
+        EdpArchitecture.VggMedium => Vgg(VggMediumWidths, network, classes),
+        EdpArchitecture.CustomVgg => Vgg(network.ConvWidths is { Length: > 0 } w ? w
+            : throw new ArgumentException($"{nameof(EdpCompressOptions.ConvWidths)} must list at least one conv width for {EdpArchitecture.CustomVgg}.", nameof(network)), network, classes),
+        EdpArchitecture.ResNet20 => ResNet(3, network, classes),
+        EdpArchitecture.ResNet56 => ResNet(9, network, classes),
+        _ => throw new ArgumentOutOfRangeException(nameof(network), $"Unknown architecture {network.Architecture}."),
     };
 
     /// <summary>3x3 conv + BN + ReLU layers in pairs, a 2x2 max pool after each pair but the last, global average
     /// pooling and a linear classifier.</summary>
-    public static NetworkGraph Vgg(IReadOnlyList<int> widths, EdpCompressOptions options, int classes)
+    public static NetworkGraph Vgg(IReadOnlyList<int> widths, NetworkSettings network, int classes)
     {
-        var b = new Builder(options);
+        var b = new Builder(network);
         string x = NetworkGraph.InputName;
-        int inChannels = options.ImageChannels, lastPair = (widths.Count - 1) / 2;
+        int inChannels = network.ImageChannels, lastPair = (widths.Count - 1) / 2;
         for (int i = 0; i < widths.Count; i++)
         {
             string name = $"conv{i + 1}";
@@ -41,11 +41,11 @@ internal static class Architectures
     /// <summary>The CIFAR-style ResNet (He et al. 2016): a 3x3 stem, three stages of <paramref name="blocksPerStage"/>
     /// basic blocks (stride 2 from the second stage on, with a 1x1 conv + BN projection where the shape changes),
     /// global average pooling and a linear classifier. ResNet-20 has 3 blocks a stage, ResNet-56 has 9.</summary>
-    public static NetworkGraph ResNet(int blocksPerStage, EdpCompressOptions options, int classes)
+    public static NetworkGraph ResNet(int blocksPerStage, NetworkSettings network, int classes)
     {
-        int[] widths = options.ResNetWidths is { Length: 4 } w ? w : [ResNetWidths[0], .. ResNetWidths];
-        var b = new Builder(options);
-        string x = b.ConvBnRelu("stem", NetworkGraph.InputName, options.ImageChannels, widths[0], 3, 1, first: true);
+        int[] widths = network.ResNetWidths is { Length: 4 } w ? w : [ResNetWidths[0], .. ResNetWidths];
+        var b = new Builder(network);
+        string x = b.ConvBnRelu("stem", NetworkGraph.InputName, network.ImageChannels, widths[0], 3, 1, first: true);
         int inChannels = widths[0];
         for (int stage = 1; stage <= 3; stage++)
         {
@@ -63,7 +63,7 @@ internal static class Architectures
         return b.Head(x, inChannels, classes);
     }
 
-    private sealed class Builder(EdpCompressOptions options)
+    private sealed class Builder(NetworkSettings network)
     {
         private readonly List<LayerNode> _layers = new();
 
@@ -75,7 +75,7 @@ internal static class Architectures
 
         public string ConvBn(string name, string x, int inChannels, int outChannels, int kernel, int stride, bool first = false)
         {
-            bool compressed = options.Compress && !(options.ExcludeFirstAndLast && first);
+            bool compressed = network.Compress && !(network.ExcludeFirstAndLast && first);
             Add(new ConvLayer(name, x, inChannels, outChannels, kernel, stride, kernel / 2, compressed));
             return Add(new BatchNormLayer($"{name}_bn", name, outChannels));
         }
@@ -86,8 +86,8 @@ internal static class Architectures
         public NetworkGraph Head(string x, int channels, int classes)
         {
             x = Add(new GlobalPoolLayer("global_pool", x));
-            Add(new LinearLayer(ClassifierName, x, channels, classes, options.Compress && !options.ExcludeFirstAndLast));
-            return new NetworkGraph(options.ImageChannels, options.ImageHeight, options.ImageWidth, _layers, ClassifierName, classes);
+            Add(new LinearLayer(ClassifierName, x, channels, classes, network.Compress && !network.ExcludeFirstAndLast));
+            return new NetworkGraph(network.ImageChannels, network.ImageHeight, network.ImageWidth, _layers, ClassifierName, classes);
         }
     }
 }

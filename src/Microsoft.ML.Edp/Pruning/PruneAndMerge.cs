@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 using static TorchSharp.torch;
 

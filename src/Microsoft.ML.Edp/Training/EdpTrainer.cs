@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
-using Microsoft.ML.Edp.Pruning;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,25 +9,30 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Edp.Training;
 
 /// <summary>The single EDP training stage: SGD on the cross-entropy, then the proximal group step on every CAB after
-/// each optimizer step, with the penalties ramped in over the first part of training.</summary>
-internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Action<string> log)
+/// each optimizer step, with the penalties ramped in over the first part of training. <c>progress</c> hears after
+/// every batch and once at the end of each epoch; <c>cancellation</c> is checked before every row read.</summary>
+internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<string> log,
+    Action<EdpProgress>? progress = null, CancellationToken cancellation = default)
 {
+    private readonly TrainingSettings _training = settings.Training;
+    private readonly ScheduleSettings _schedule = settings.Schedule;
+
     public IReadOnlyList<EdpEpochReport> Train(EdpNet net, ImageBatchStream stream, long rows)
     {
         var coefficients = net.CoefficientParameters().ToHashSet();
         var others = net.parameters().Where(p => !coefficients.Contains(p)).ToList();
-        var groups = new List<SGD.ParamGroup> { new(others, new SGD.Options { weight_decay = options.WeightDecay, momentum = options.Momentum }) };
+        var groups = new List<SGD.ParamGroup> { new(others, new SGD.Options { weight_decay = _training.WeightDecay, momentum = _training.Momentum }) };
         if (coefficients.Count > 0)
-            groups.Add(new(coefficients, new SGD.Options { weight_decay = 0, momentum = options.Momentum }));
-        using var optimizer = optim.SGD(groups, options.LearningRate, options.Momentum);
-        var prox = ProximalGroupLasso.For(net, options.PenaltyWeighting, options.ChannelGroup);
+            groups.Add(new(coefficients, new SGD.Options { weight_decay = 0, momentum = _training.Momentum }));
+        using var optimizer = optim.SGD(groups, _schedule.LearningRate, _training.Momentum);
+        var prox = ProximalGroupLasso.For(net, _training.PenaltyWeighting, settings.Pruning.ChannelGroup);
 
-        long stepsPerEpoch = (rows + options.BatchSize - 1) / options.BatchSize;
-        long totalSteps = stepsPerEpoch * options.Epochs, step = 0;
-        var budget = BudgetController.Create(options, net, prox, stepsPerEpoch);
-        var shuffleSeeds = new SeedSequence(options.Seed);
+        long stepsPerEpoch = (rows + _training.BatchSize - 1) / _training.BatchSize;
+        long totalSteps = stepsPerEpoch * _training.Epochs, step = 0;
+        var budget = BudgetController.Create(settings.Budget, _schedule, settings.Pruning, net, prox, stepsPerEpoch);
+        var shuffleSeeds = new SeedSequence(_training.Seed);
         var epochs = new List<EdpEpochReport>();
-        var checkpoints = new TrainingCheckpoints(options, net.Graph, rows, log);
+        var checkpoints = new TrainingCheckpoints(settings, net.Graph, rows, log);
         int firstEpoch = 1;
         if (checkpoints.Resume(net, optimizer, prox, budget) is { } resumed)
         {
@@ -37,18 +42,18 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
         }
         var (c, h, w) = (net.Graph.InChannels, net.Graph.Height, net.Graph.Width);
         net.train();
-        for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
+        for (int epoch = firstEpoch; epoch <= _training.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
             double lossSum = 0;
             long correct = 0, seen = 0;
             int batchIndex = 0;
-            foreach (var batch in stream.Read(new Random(shuffleSeeds.Next()), options.CancellationToken))
+            foreach (var batch in stream.Read(new Random(shuffleSeeds.Next()), cancellation))
             {
-                double progress = (double)step++ / totalSteps;
-                if (!prox.IsFrozen && progress >= options.PenaltyHoldFraction)
+                double done = (double)step++ / totalSteps;
+                if (!prox.IsFrozen && done >= _schedule.PenaltyHoldFraction)
                     Freeze(net, prox, budget);
-                double lr = LearningRateSchedules.At(options.LearningRateSchedule, options.LearningRate, progress);
+                double lr = _schedule.LearningRateAt(done);
                 using (var scope = NewDisposeScope())
                 {
                     var (x, y) = ToTensors(batch, c, h, w);
@@ -61,9 +66,9 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                     foreach (var g in optimizer.ParamGroups)
                         g.LearningRate = lr;
                     optimizer.step();
-                    double ramp = SparsityRamp.At(progress, options.PenaltyRampFraction);
-                    double strength = lr * ramp * (budget?.Update(net, progress) ?? 1);
-                    prox.Step(strength * options.RankPenalty, strength * options.ChannelPenalty);
+                    double ramp = _schedule.RampAt(done);
+                    double strength = lr * ramp * (budget?.Update(net, done) ?? 1);
+                    prox.Step(strength * _training.RankPenalty, strength * _training.ChannelPenalty);
                     float batchLoss = loss.item<float>();
                     if (!float.IsFinite(batchLoss))
                         throw new InvalidOperationException(
@@ -73,23 +78,23 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
                     correct += logits.argmax(1).eq(y).sum().item<long>();
                 }
                 seen += batch.Count;
-                options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, ++batchIndex, lossSum / seen, (double)correct / seen, false, null));
+                progress?.Invoke(new EdpProgress(epoch, _training.Epochs, ++batchIndex, lossSum / seen, (double)correct / seen, false, null));
             }
-            var plans = PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple);
+            var live = PruningPlanner.Plan(net, settings.Pruning).Select(Live).ToArray();
             var report = new EdpEpochReport
             {
                 Epoch = epoch, Loss = lossSum / seen, Accuracy = (double)correct / seen, Seconds = clock.Elapsed.TotalSeconds,
-                LiveMacs = plans.Sum(p => p.After.Macs), WorkingSetBytes = Process.GetCurrentProcess().WorkingSet64,
+                LiveMacs = live.Sum(l => l.Macs), WorkingSetBytes = Process.GetCurrentProcess().WorkingSet64,
             };
             epochs.Add(report);
-            log($"epoch {epoch}/{options.Epochs}: loss {report.Loss:F4}, train accuracy {report.Accuracy:P2}, {report.Seconds:F1} s, " +
-                $"live MACs {report.LiveMacs:N0}{(budget is null ? "" : $", budget penalty x{budget.Multiplier:0.###}")}; rank/width {string.Join(" ", plans.Select(Describe))}");
+            log($"epoch {epoch}/{_training.Epochs}: loss {report.Loss:F4}, train accuracy {report.Accuracy:P2}, {report.Seconds:F1} s, " +
+                $"live MACs {report.LiveMacs:N0}{(budget is null ? "" : $", budget penalty x{budget.Multiplier:0.###}")}; rank/width {string.Join<EdpLayerProgress>(" ", live)}");
             checkpoints.Save(net, optimizer, prox, budget, epoch, step, shuffleSeeds.Draws, epochs);
-            options.Progress?.Invoke(new EdpProgress(epoch, options.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs));
+            progress?.Invoke(new EdpProgress(epoch, _training.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs, live));
         }
         if (!prox.IsFrozen)
             Freeze(net, prox, budget);
-        BatchNormRecalibration.Run(net, stream, options.BatchNormRecalibrationBatches, options.Seed, device);
+        BatchNormRecalibration.Run(net, stream, _training.BatchNormRecalibrationBatches, _training.Seed, device);
         return epochs;
     }
 
@@ -123,6 +128,5 @@ internal sealed class EdpTrainer(EdpCompressOptions options, Device device, Acti
         return (tensor(pixels, [batch.Count, c, h, w]).to(device), tensor(labels).to(device));
     }
 
-    private static string Describe(LayerPlan p)
-        => p.KeptRank is { } r ? $"{p.Name}:{r.Length}/{p.KeptOutputs.Length}" : $"{p.Name}:-/{p.KeptOutputs.Length}";
+    private static EdpLayerProgress Live(LayerPlan p) => new(p.Name, p.KeptRank?.Length, p.KeptOutputs.Length, p.After.Macs, p.After.Params);
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Groups;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Edp.Training;
@@ -8,8 +9,8 @@ namespace Microsoft.ML.Edp.Training;
 /// <remarks>Group norms are a poor guide at that point: BN makes a channel's output blind to the scale of its row of
 /// A, and an identity-initialised A starts with every group at the same norm. The Taylor term measures what the loss
 /// sees. A rank group is a column of A; a channel group is a row of A with the channel's BN gamma and beta and the
-/// layer's bias, as in <see cref="ProximalGroupLasso"/>.</remarks>
-internal sealed class GroupImportance(IReadOnlyList<ProximalGroupLasso.Layer> layers)
+/// layer's bias, as in <see cref="LayerGroups"/>.</remarks>
+internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
 {
     /// <summary>Weight of the past in the moving average: about 50 steps are remembered, a tenth of an epoch of
     /// Fashion-MNIST at batch 128, long enough to average out batch noise and short enough to follow training.</summary>

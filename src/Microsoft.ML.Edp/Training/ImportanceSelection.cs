@@ -1,5 +1,5 @@
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
-using Microsoft.ML.Edp.Pruning;
 
 namespace Microsoft.ML.Edp.Training;
 
@@ -8,21 +8,21 @@ namespace Microsoft.ML.Edp.Training;
 /// <remarks>Groups are ranked by their <see cref="GroupImportance"/> divided by the MACs (or, for a parameter budget
 /// alone, the parameters) one group carries, and the shortest prefix of that ranking that meets the cost is taken. The
 /// prefix is found by bisection, since removing more never costs more. Each layer keeps at least one group of each
-/// kind, and kept counts are rounded up to <see cref="EdpCompressOptions.ChannelMultiple"/> with the best of the
+/// kind, and kept counts are rounded up to <see cref="PruningSettings.Multiple"/> with the best of the
 /// dropped groups. Basis filters of a layer whose kept pair still merges back into one conv would save nothing, so
 /// they are not chosen.</remarks>
 internal static class ImportanceSelection
 {
     /// <summary>What each layer keeps, by name, in the form <see cref="PruningPlanner.Plan"/> takes: kept output
     /// channels and kept basis filters (all of them where none are removed).</summary>
-    public static Dictionary<string, (long[]? Outputs, long[]? Rank)> Choose(
-        EdpNet net, IReadOnlyList<ProximalGroupLasso.Layer> layers, GroupImportance importance,
-        IReadOnlyDictionary<string, (double Rank, double Channel)> costs, EdpCompressOptions options,
+    public static Dictionary<string, KeptGroups> Choose(
+        EdpNet net, IReadOnlyList<LayerGroups> layers, GroupImportance importance,
+        IReadOnlyDictionary<string, GroupCost> costs, PruningSettings pruning,
         Func<IReadOnlyList<LayerPlan>, bool> meets)
     {
         var ranked = Rank(layers, importance, costs);
-        Dictionary<string, (long[]? Outputs, long[]? Rank)> Chosen(int count) => Keep(net, layers, ranked, count, options);
-        bool Meets(int count) => meets(PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple, Chosen(count)));
+        Dictionary<string, KeptGroups> Chosen(int count) => Keep(net, layers, ranked, count, pruning);
+        bool Meets(int count) => meets(PruningPlanner.Plan(net, pruning, Chosen(count)));
         int lo = 0, hi = ranked.Count;
         if (Meets(lo))
             return Chosen(lo);
@@ -42,8 +42,8 @@ internal static class ImportanceSelection
     private readonly record struct Group(int Layer, bool IsChannel, int Index);
 
     /// <summary>Every group, least important per unit of cost first; ties keep graph order.</summary>
-    private static List<Group> Rank(IReadOnlyList<ProximalGroupLasso.Layer> layers, GroupImportance importance,
-        IReadOnlyDictionary<string, (double Rank, double Channel)> costs)
+    private static List<Group> Rank(IReadOnlyList<LayerGroups> layers, GroupImportance importance,
+        IReadOnlyDictionary<string, GroupCost> costs)
     {
         var scored = new List<(Group Group, double Score)>();
         for (int i = 0; i < layers.Count; i++)
@@ -59,25 +59,25 @@ internal static class ImportanceSelection
             .Select(s => s.Group).ToList();
     }
 
-    private static Dictionary<string, (long[]? Outputs, long[]? Rank)> Keep(
-        EdpNet net, IReadOnlyList<ProximalGroupLasso.Layer> layers, List<Group> ranked, int count, EdpCompressOptions options)
+    private static Dictionary<string, KeptGroups> Keep(
+        EdpNet net, IReadOnlyList<LayerGroups> layers, List<Group> ranked, int count, PruningSettings pruning)
     {
-        var chosen = new Dictionary<string, (long[]? Outputs, long[]? Rank)>();
+        var chosen = new Dictionary<string, KeptGroups>();
         for (int i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
             // Dropped groups in ranking order, so the last ones are the best to give back.
             List<int> Dropped(bool channel) => ranked.Take(count).Where(g => g.Layer == i && g.IsChannel == channel).Select(g => g.Index).ToList();
             var outputs = layer.HasChannelGroups
-                ? Kept(layer.Weight.OutChannels, Dropped(true), options.ChannelMultiple)
+                ? Kept(layer.Weight.OutChannels, Dropped(true), pruning.Multiple)
                 : GroupSelection.All(layer.Weight.OutChannels);
-            chosen[layer.Name] = (outputs, Kept(layer.Weight.Rank, Dropped(false), options.ChannelMultiple));
+            chosen[layer.Name] = new KeptGroups(outputs, Kept(layer.Weight.Rank, Dropped(false), pruning.Multiple));
         }
         // A merged pair costs the same whatever its rank, so dropping its basis filters would only lose accuracy.
         var ranks = layers.ToDictionary(l => l.Name, l => l.Weight.Rank);
-        foreach (var plan in PruningPlanner.Plan(net, options.PruneThreshold, options.ChannelGroup, options.ChannelMultiple, chosen))
+        foreach (var plan in PruningPlanner.Plan(net, pruning, chosen))
             if (plan.Merged && chosen.TryGetValue(plan.Name, out var c))
-                chosen[plan.Name] = (c.Outputs, GroupSelection.All(ranks[plan.Name]));
+                chosen[plan.Name] = c with { Rank = GroupSelection.All(ranks[plan.Name]) };
         return chosen;
     }
 

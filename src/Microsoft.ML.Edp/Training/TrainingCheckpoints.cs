@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.ML.Edp.Network;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,11 +7,11 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Edp.Training;
 
 /// <summary>The trainer's side of checkpointing: where the file lives, whether to resume, and the fingerprint that
-/// ties a checkpoint to the options and data it was written for. Does nothing when
-/// <see cref="EdpCompressOptions.CheckpointDirectory"/> is null.</summary>
+/// ties a checkpoint to the settings and data it was written for. Does nothing without a
+/// <see cref="CheckpointSettings.Directory"/>.</summary>
 internal sealed class TrainingCheckpoints
 {
-    /// <summary>The checkpoint's file name inside <see cref="EdpCompressOptions.CheckpointDirectory"/>.</summary>
+    /// <summary>The checkpoint's file name inside <see cref="CheckpointSettings.Directory"/>.</summary>
     public const string FileName = "edp-checkpoint.bin";
 
     private const string FrozenMaskPrefix = "prox.frozen.";
@@ -21,19 +23,19 @@ internal sealed class TrainingCheckpoints
     private readonly string _fingerprint;
     private readonly Action<string> _log;
 
-    public TrainingCheckpoints(EdpCompressOptions options, NetworkGraph graph, long rows, Action<string> log)
+    public TrainingCheckpoints(EdpSettings settings, NetworkGraph graph, long rows, Action<string> log)
     {
         _log = log;
-        _resume = options.ResumeFromCheckpoint;
-        _fingerprint = Fingerprint(options, graph, rows);
-        if (options.CheckpointDirectory is { } folder)
+        _resume = settings.Checkpoints.Resume;
+        _fingerprint = Fingerprint(settings, graph, rows);
+        if (settings.Checkpoints.Directory is { } folder)
         {
             AtomicFile.EnsureWritableFolder(folder, nameof(EdpCompressOptions.CheckpointDirectory));
             _path = Path.Combine(Path.GetFullPath(folder), FileName);
         }
     }
 
-    /// <summary>With <see cref="EdpCompressOptions.ResumeFromCheckpoint"/> and a checkpoint on disk, restores the
+    /// <summary>With <see cref="CheckpointSettings.Resume"/> and a checkpoint on disk, restores the
     /// network, the optimizer, libtorch's generator, the sparsity masks and the budget controller, and returns the
     /// progress to continue from; otherwise null (training starts from scratch).</summary>
     public CheckpointProgress? Resume(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, BudgetController? budget)
@@ -102,20 +104,26 @@ internal sealed class TrainingCheckpoints
         _ => layer.Name,
     };
 
-    // Everything that changes what training computes. Threads and the device are left out on purpose: a run may
-    // resume on another machine, with results equal up to floating-point reduction order.
-    private static string Fingerprint(EdpCompressOptions o, NetworkGraph graph, long rows)
-        => string.Join(", ",
+    private static readonly JsonSerializerOptions FingerprintJson = new() { Converters = { new JsonStringEnumConverter() } };
+
+    /// <summary>Everything that changes what training computes: the data's size, the graph and every field of the
+    /// settings records training reads, written out field by field from the records themselves, so that a new setting
+    /// joins the fingerprint without anyone listing it here. The device and checkpoint settings are left out on
+    /// purpose: a run may resume on another machine, with results equal up to floating-point reduction order. A field
+    /// that may change on resume says so with [JsonIgnore].</summary>
+    internal static string Fingerprint(EdpSettings settings, NetworkGraph graph, long rows)
+        => string.Join(", ", new[]
+        {
             $"rows={rows}", $"input={graph.InChannels}x{graph.Height}x{graph.Width}", $"classes={graph.Classes}",
             $"layers={string.Join("/", graph.Layers.Select(Describe))}",
-            $"{nameof(o.Epochs)}={o.Epochs}", $"{nameof(o.BatchSize)}={o.BatchSize}", $"{nameof(o.Seed)}={o.Seed}",
-            $"{nameof(o.ShuffleBufferSize)}={o.ShuffleBufferSize}", $"{nameof(o.LearningRate)}={o.LearningRate:R}",
-            $"{nameof(o.LearningRateSchedule)}={o.LearningRateSchedule}", $"{nameof(o.Momentum)}={o.Momentum:R}",
-            $"{nameof(o.WeightDecay)}={o.WeightDecay:R}", $"{nameof(o.RankPenalty)}={o.RankPenalty:R}",
-            $"{nameof(o.ChannelPenalty)}={o.ChannelPenalty:R}", $"{nameof(o.PenaltyRampFraction)}={o.PenaltyRampFraction:R}",
-            $"{nameof(o.PenaltyHoldFraction)}={o.PenaltyHoldFraction:R}", $"{nameof(o.ChannelGroup)}={o.ChannelGroup}",
-            $"{nameof(o.PenaltyWeighting)}={o.PenaltyWeighting}", $"{nameof(o.CoefficientInit)}={o.CoefficientInit}",
-            $"{nameof(o.TargetMacsRatio)}={o.TargetMacsRatio:R}", $"{nameof(o.TargetParamsRatio)}={o.TargetParamsRatio:R}",
-            $"{nameof(o.BudgetPenalty)}={o.BudgetPenalty}",
-            $"{nameof(o.PruneThreshold)}={o.PruneThreshold:R}", $"{nameof(o.ChannelMultiple)}={o.ChannelMultiple}");
+        }.Concat(Fields(nameof(settings.Network), settings.Network))
+            .Concat(Fields(nameof(settings.Training), settings.Training))
+            .Concat(Fields(nameof(settings.Schedule), settings.Schedule))
+            .Concat(Fields(nameof(settings.Budget), settings.Budget))
+            .Concat(Fields(nameof(settings.Pruning), settings.Pruning)));
+
+    private static IEnumerable<string> Fields(string record, object? settings)
+        => settings is null ? [$"{record}=none"]
+            : JsonSerializer.SerializeToElement(settings, settings.GetType(), FingerprintJson).EnumerateObject()
+                .Select(field => $"{record}.{field.Name}={field.Value.GetRawText()}");
 }

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Edp.Pruning;
+namespace Microsoft.ML.Edp.Groups;
 
 /// <summary>Which groups Pruning &amp; Merging keeps.</summary>
 internal static class GroupSelection

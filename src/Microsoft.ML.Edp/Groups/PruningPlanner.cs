@@ -1,19 +1,15 @@
 using Microsoft.ML.Edp.Network;
-using Microsoft.ML.Edp.Training;
 
-namespace Microsoft.ML.Edp.Pruning;
+namespace Microsoft.ML.Edp.Groups;
 
 /// <summary>Decides, from the group norms alone, what Pruning &amp; Merging keeps in each layer. Cheap enough to run
 /// every epoch for the live rank and width.</summary>
 internal static class PruningPlanner
 {
-    /// <summary>The plan of every conv and linear layer, in graph order: groups whose norm exceeds
-    /// <paramref name="relativeThreshold"/> times the largest of their kind in the layer are kept, with kept counts
-    /// rounded up to <paramref name="channelMultiple"/>, except where <paramref name="chosen"/> names a layer's groups
-    /// (kept output channels and kept basis filters by layer name, null for what the norms say): the budget's
-    /// importance selection plans with those.</summary>
-    public static IReadOnlyList<LayerPlan> Plan(EdpNet net, double relativeThreshold, EdpChannelGroup channelGroup, int channelMultiple = 1,
-        IReadOnlyDictionary<string, (long[]? Outputs, long[]? Rank)>? chosen = null)
+    /// <summary>The plan of every conv and linear layer, in graph order: the groups <paramref name="settings"/> keep,
+    /// except where <paramref name="chosen"/> names a layer's groups (by layer name, null for what the norms say): the
+    /// budget's importance selection plans with those.</summary>
+    public static IReadOnlyList<LayerPlan> Plan(EdpNet net, PruningSettings settings, IReadOnlyDictionary<string, KeptGroups>? chosen = null)
     {
         var graph = net.Graph;
         var shapes = graph.Shapes();
@@ -29,8 +25,8 @@ internal static class PruningPlanner
                 var fixedGroups = chosen?.GetValueOrDefault(layer.Name) ?? default;
                 // A layer whose groups are all chosen needs no norms: the budget's selection plans dozens of times an update.
                 var (outputs, rank) = fixedGroups is { Outputs: { } o, Rank: { } r } ? (o, r)
-                    : ProximalGroupLasso.LayerOf(net, coupling) is { } groups
-                        ? Select(groups, outChannels, relativeThreshold, channelGroup, channelMultiple)
+                    : LayerGroups.Of(net, coupling) is { } groups
+                        ? Select(groups, outChannels, settings)
                         : (GroupSelection.All(outChannels), null);
                 (outputs, rank) = (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
@@ -52,10 +48,10 @@ internal static class PruningPlanner
         _ => throw new ArgumentException($"Layer '{layer.Name}' has no weight."),
     };
 
-    private static (long[] Outputs, long[]? Rank) Select(ProximalGroupLasso.Layer groups, long outChannels, double threshold, EdpChannelGroup channelGroup, int multiple)
+    private static (long[] Outputs, long[]? Rank) Select(LayerGroups groups, long outChannels, PruningSettings settings)
     {
-        var (rankNorms, channelNorms) = ProximalGroupLasso.GroupNorms(groups, channelGroup);
-        var outputs = channelNorms is null ? GroupSelection.All(outChannels) : GroupSelection.Keep(channelNorms, threshold, multiple);
-        return (outputs, GroupSelection.Keep(rankNorms, threshold, multiple));
+        var (rankNorms, channelNorms) = GroupNorms.Of(groups, settings.ChannelGroup);
+        var outputs = channelNorms is null ? GroupSelection.All(outChannels) : GroupSelection.Keep(channelNorms, settings.Threshold, settings.Multiple);
+        return (outputs, GroupSelection.Keep(rankNorms, settings.Threshold, settings.Multiple));
     }
 }

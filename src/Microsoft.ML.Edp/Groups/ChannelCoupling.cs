@@ -1,6 +1,6 @@
 using Microsoft.ML.Edp.Network;
 
-namespace Microsoft.ML.Edp.Pruning;
+namespace Microsoft.ML.Edp.Groups;
 
 /// <summary>What removing one output channel of a conv or linear layer touches, found by following its output through
 /// the graph (the dependency-graph idea of Torch-Pruning, for the ops a <see cref="NetworkGraph"/> has).</summary>

@@ -1,6 +1,6 @@
 using Microsoft.ML.Edp.Cost;
 
-namespace Microsoft.ML.Edp.Pruning;
+namespace Microsoft.ML.Edp.Groups;
 
 /// <summary>What Pruning &amp; Merging does to one layer: which inputs, outputs and basis filters stay (<c>KeptRank</c> is
 /// null for a plain layer), and whether the pair merges back into one layer. <c>PerChannelParams</c> counts the BN

@@ -1,0 +1,26 @@
+using Microsoft.ML.Edp.Groups;
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Training;
+
+namespace Microsoft.ML.Edp;
+
+/// <summary>The public options, mapped once at the door into the small internal records each stage takes, so that no
+/// stage reads <see cref="EdpCompressOptions"/> and a checkpoint's fingerprint is built from the records themselves.
+/// <c>Budget</c> is null without a target or for a plain network, which has nothing to remove; a plain network keeps
+/// every group, so its pruning threshold is 0.</summary>
+internal sealed record EdpSettings(
+    NetworkSettings Network, TrainingSettings Training, ScheduleSettings Schedule, BudgetSettings? Budget, PruningSettings Pruning,
+    DeviceSettings Device, CheckpointSettings Checkpoints)
+{
+    public static EdpSettings From(EdpCompressOptions o) => new(
+        new NetworkSettings(o.ImageChannels, o.ImageHeight, o.ImageWidth, o.Architecture, o.ConvWidths, o.ResNetWidths,
+            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath),
+        new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,
+            o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting, o.BatchNormRecalibrationBatches),
+        new ScheduleSettings(o.LearningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction),
+        o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null)
+            ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.BudgetPenalty) : null,
+        new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, o.ChannelMultiple),
+        new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
+        new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint));
+}

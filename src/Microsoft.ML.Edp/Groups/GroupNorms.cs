@@ -1,0 +1,34 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp.Groups;
+
+/// <summary>The L2 norms of a layer's groups, which the proximal step shrinks and Pruning &amp; Merging thresholds.</summary>
+internal static class GroupNorms
+{
+    /// <summary>Squared rank-group norms: the columns of A.</summary>
+    public static Tensor RankSquared(LayerGroups layer) => layer.Weight.coefficients.square().sum(dim: 0);
+
+    /// <summary>Squared channel-group norms: the rows of A with BN gamma and beta and the bias; with
+    /// <see cref="EdpChannelGroup.BatchNorm"/> (and a BN to measure), the affine part only.</summary>
+    public static Tensor ChannelSquared(LayerGroups layer, EdpChannelGroup group)
+    {
+        var rows = layer.Weight.coefficients.square().sum(1);
+        if (layer.Norm is { } bn)
+        {
+            var affine = bn.weight!.square() + bn.bias!.square();
+            rows = group == EdpChannelGroup.BatchNorm ? affine : rows + affine;
+        }
+        return layer.Bias is { } bias ? rows + bias.square() : rows;
+    }
+
+    /// <summary>The current norms of a layer's rank groups and channel groups (null without channel groups), copied to
+    /// the CPU.</summary>
+    public static (float[] Rank, float[]? Channel) Of(LayerGroups layer, EdpChannelGroup channelGroup)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var rank = RankSquared(layer).sqrt().cpu().data<float>().ToArray();
+        var channel = layer.HasChannelGroups ? ChannelSquared(layer, channelGroup).sqrt().cpu().data<float>().ToArray() : null;
+        return (rank, channel);
+    }
+}
