@@ -46,4 +46,21 @@ public class CompressedBlockTests
         Assert.Equal(4, truncated.Rank);
         Assert.True((truncated.Compose() - w).abs().max().item<float>() > 1e-2f, "a rank-4 truncation of a random 24x54 matrix cannot be exact");
     }
+
+    [Theory]
+    [InlineData(64, 16)]
+    [InlineData(16, 64)]
+    public void TheFallbackSvdThroughTheGramMatrixFactorsTheWeight(int rows, int columns)
+    {
+        random.manual_seed(6);
+        var w = randn(rows, columns, dtype: ScalarType.Float64);
+        w[0] = zeros(columns, dtype: ScalarType.Float64); // a dead channel, as trained networks have
+
+        var (u, s, vh) = CompressedWeight.SvdFromGram(w);
+
+        Assert.True((u.mm(diag(s)).mm(vh) - w).abs().max().item<double>() < 1e-9);
+        var reference = linalg.svd(w, fullMatrices: false).Item2;
+        // Squaring the matrix costs precision in the smallest singular values: zero comes back as about 1e-8 of the largest.
+        Assert.True((s.narrow(0, 0, reference.shape[0]) - reference).abs().max().item<double>() < 1e-6 * reference.max().item<double>());
+    }
 }

@@ -54,30 +54,49 @@ internal sealed class CompressedWeight : LayerWeight
         Tensor a, b;
         using (NewDisposeScope())
         {
-            var (u, s, vh) = linalg.svd(weight.detach().flatten(1).to(ScalarType.Float64), fullMatrices: false);
-            rank = Math.Min(rank, s.shape[0]);
-            var root = s.narrow(0, 0, rank).sqrt();
+            var w = weight.detach().flatten(1).to(ScalarType.Float64);
+            var (a64, b64) = Factors(linalg.svd(w, fullMatrices: false), rank);
+            if (!Reproduces(w, a64, b64, rank))
+            {
+                (a64, b64) = Factors(SvdFromGram(w), rank);
+                if (!Reproduces(w, a64, b64, rank))
+                    throw new InvalidOperationException(
+                        $"No SVD of a {string.Join("x", weight.shape)} weight reproduces it (libtorch's LAPACK gesdd and syevd both failed on this machine): max error {(a64.mm(b64) - w).abs().max().item<double>():G3} on weights up to {w.abs().max().item<double>():G3}.");
+            }
             var bShape = weight.shape.ToArray();
-            bShape[0] = rank;
-            var a64 = u.narrow(1, 0, rank) * root.unsqueeze(0);
-            var b64 = vh.narrow(0, 0, rank) * root.unsqueeze(1);
-            CheckFactors(weight, a64, b64, rank);
+            bShape[0] = a64.shape[1];
             a = a64.to(ScalarType.Float32).MoveToOuterDisposeScope();
             b = b64.to(ScalarType.Float32).view(bShape).MoveToOuterDisposeScope();
         }
         return new CompressedWeight(name, a, b, weight.shape);
     }
 
-    /// <summary>A full-rank start must compute what the layer computed: LAPACK's SVD is checked rather than trusted, so
-    /// that a factorisation that went wrong stops the fit here, with the layer named, and not as a NaN loss later.</summary>
-    private static void CheckFactors(Tensor weight, Tensor a, Tensor b, long rank)
+    private static (Tensor A, Tensor B) Factors((Tensor U, Tensor S, Tensor Vh) svd, long rank)
     {
-        if (rank < Math.Min(weight.shape[0], weight[0].numel()))
-            return; // a truncated start is an approximation by design
-        var w = weight.detach().flatten(1).to(ScalarType.Float64);
+        rank = Math.Min(rank, svd.S.shape[0]);
+        var root = svd.S.narrow(0, 0, rank).sqrt();
+        return (svd.U.narrow(1, 0, rank) * root.unsqueeze(0), svd.Vh.narrow(0, 0, rank) * root.unsqueeze(1));
+    }
+
+    /// <summary>A full-rank start must compute what the layer computed, so LAPACK's SVD is checked rather than trusted: a
+    /// factorisation that went wrong would otherwise show up only as a NaN loss. A truncated start approximates by design.</summary>
+    private static bool Reproduces(Tensor w, Tensor a, Tensor b, long rank)
+    {
+        if (rank < Math.Min(w.shape[0], w.shape[1]))
+            return a.isfinite().all().item<bool>() && b.isfinite().all().item<bool>();
         double error = (a.mm(b) - w).abs().max().item<double>(), scale = w.abs().max().item<double>();
-        if (!(error <= 1e-6 * Math.Max(scale, 1e-30)))
-            throw new InvalidOperationException(
-                $"The SVD of a {string.Join("x", weight.shape)} weight does not reproduce its weights: max error {error:G3} on weights up to {scale:G3}, expected at most 1e-6 of that. libtorch's LAPACK computed a wrong factorisation on this machine.");
+        return error <= 1e-6 * Math.Max(scale, 1e-30); // NaN fails
+    }
+
+    /// <summary>The SVD by another LAPACK route: the symmetric eigendecomposition of W^T W gives V and S^2, and U = W V / S
+    /// (zero where S is). Squaring costs precision in the smallest singular values, far below the check's 1e-6.</summary>
+    internal static (Tensor U, Tensor S, Tensor Vh) SvdFromGram(Tensor w)
+    {
+        var (eigenvalues, v) = linalg.eigh(w.t().mm(w));
+        var order = eigenvalues.argsort(descending: true);
+        var s = eigenvalues.index_select(0, order).clamp_min(0).sqrt();
+        v = v.index_select(1, order);
+        var inverse = where(s > s.max() * 1e-12, 1 / s, zeros_like(s));
+        return (w.mm(v) * inverse.unsqueeze(0), s, v.t());
     }
 }
