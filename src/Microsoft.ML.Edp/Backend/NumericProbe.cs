@@ -9,7 +9,7 @@ namespace Microsoft.ML.Edp.Backend;
 /// result is not finite.</summary>
 internal sealed record ProbeResult(ProbeShape Shape, double Forward, double Inference, double InputGradient, double WeightGradient)
 {
-    public double Worst => new[] { Forward, Inference, InputGradient, WeightGradient }.Aggregate(0.0, (m, e) => double.IsNaN(e) || double.IsNaN(m) ? double.NaN : Math.Max(m, e));
+    [System.Text.Json.Serialization.JsonIgnore] public double Worst => new[] { Forward, Inference, InputGradient, WeightGradient }.Aggregate(0.0, (m, e) => double.IsNaN(e) || double.IsNaN(m) ? double.NaN : Math.Max(m, e));
 
     public bool Passes(double tolerance) => Worst <= tolerance; // NaN fails
 

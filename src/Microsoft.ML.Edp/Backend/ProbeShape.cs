@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.ML.Edp.Network;
 
 namespace Microsoft.ML.Edp.Backend;
@@ -27,8 +28,8 @@ internal sealed record ProbeShape(bool IsLinear, int Batch, int InChannels, int 
     }
 
     /// <summary>Multiply-accumulates of one forward pass.</summary>
-    public long Macs => (long)Batch * InChannels * OutChannels * Kernel * Kernel * OutputHeight * OutputWidth;
+    [JsonIgnore] public long Macs => (long)Batch * InChannels * OutChannels * Kernel * Kernel * OutputHeight * OutputWidth;
 
-    public int OutputHeight => (Height + 2 * Padding - Kernel) / Stride + 1;
-    public int OutputWidth => (Width + 2 * Padding - Kernel) / Stride + 1;
+    [JsonIgnore] public int OutputHeight => (Height + 2 * Padding - Kernel) / Stride + 1;
+    [JsonIgnore] public int OutputWidth => (Width + 2 * Padding - Kernel) / Stride + 1;
 }
