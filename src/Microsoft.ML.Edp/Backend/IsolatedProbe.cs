@@ -45,7 +45,9 @@ internal static class IsolatedProbe
                 ? existing + Path.PathSeparator + hooks : hooks;
             start.Environment[RequestVariable] = requestPath;
 
-            using var child = Process.Start(start)!;
+            using var child = TryStart(start);
+            if (child is null)
+                return null;
             var stderr = child.StandardError.ReadToEndAsync();
             _ = child.StandardOutput.ReadToEndAsync();
             bool exited = child.WaitForExit(Timeout);
@@ -92,6 +94,18 @@ internal static class IsolatedProbe
             exitCode = 3;
         }
         Environment.Exit(exitCode);
+    }
+
+    private static Process? TryStart(ProcessStartInfo start)
+    {
+        try
+        {
+            return Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null; // the launcher cannot be executed here: no isolation, which the caller handles
+        }
     }
 
     private sealed record LaunchCommand(string Path, IReadOnlyList<string> Arguments);
