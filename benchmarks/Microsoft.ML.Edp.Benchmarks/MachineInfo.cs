@@ -6,7 +6,7 @@ public sealed record MachineInfo(string Date, int Cores, string Cpu, string Os, 
     public static MachineInfo Current() => new(
         DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'"),
         Environment.ProcessorCount,
-        File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown" : "unknown",
+        Backend.MachineIdentity.CpuDescription,
         System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
 
