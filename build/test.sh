@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 dotnet restore Microsoft.ML.Edp.sln
 dotnet build Microsoft.ML.Edp.sln -c Release --no-restore
 dotnet test tests/Microsoft.ML.Edp.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"
+# The MSBuild task the package ships (the TorchSharp GLIBCXX fix), on TorchSharp's real library and synthetic ELF files.
+dotnet test tests/Microsoft.ML.Edp.Build.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"
 # The edp command-line tool: compress, evaluate, predict and report on PNG folders written from the same subset, the
 # bad-input cases, and a build of the generated consumption project (about a minute).
 dotnet test tests/Microsoft.ML.Edp.Cli.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"
