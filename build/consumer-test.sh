@@ -3,10 +3,10 @@
 # 1. Packs the solution into a scratch feed and checks what was packed (only packable projects; metadata; symbols).
 # 2. Creates a fresh console app outside the repository, adds the package from that feed (the machine's own package
 #    sources stay on for everything else) and the backends with exactly the README's `dotnet add package` lines.
-# 3. Builds and publishes it, checks that the package's buildTransitive targets patched libLibTorchSharp.so where the
-#    system libstdc++ lacks GLIBCXX_3.4.32, then runs the README's quick-start code, verbatim, on the Fashion-MNIST
-#    subset in examples/FashionMnist/data, followed by checks: an accuracy floor, and model.zip loads back and scores
-#    the same.
+# 3. Builds and publishes it, checks that the package's buildTransitive targets (with the task they load from tasks/)
+#    patched libLibTorchSharp.so where the system libstdc++ lacks GLIBCXX_3.4.32, then runs the README's quick-start
+#    code, verbatim, on the Fashion-MNIST subset in examples/FashionMnist/data, followed by checks: an accuracy floor,
+#    and model.zip loads back and scores the same.
 # Usage: build/consumer-test.sh [--no-build]   (--no-build: the solution is already built in Release, as build/test.sh does)
 # Set EDP_KEEP_CONSUMER=1 to keep the scratch folder.
 set -euo pipefail
@@ -44,7 +44,8 @@ props_version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.p
 symbols="$(unzip -l "$feed/Microsoft.ML.Edp.$version.snupkg")"
 grep -q ' lib/net10.0/Microsoft.ML.Edp.pdb$' <<<"$symbols" || fail "the symbol package holds no pdb"
 contents="$(unzip -l "$nupkg")"
-for entry in lib/net10.0/Microsoft.ML.Edp.dll lib/net10.0/Microsoft.ML.Edp.xml README.md buildTransitive/Microsoft.ML.Edp.targets; do
+for entry in lib/net10.0/Microsoft.ML.Edp.dll lib/net10.0/Microsoft.ML.Edp.xml README.md buildTransitive/Microsoft.ML.Edp.targets \
+             tasks/netstandard2.0/Microsoft.ML.Edp.Build.dll; do
   grep -q " $entry\$" <<<"$contents" || fail "$(basename "$nupkg") lacks $entry"
 done
 cmp -s <(unzip -p "$nupkg" buildTransitive/Microsoft.ML.Edp.targets) src/Microsoft.ML.Edp/buildTransitive/Microsoft.ML.Edp.targets \
