@@ -23,7 +23,7 @@ public sealed class MarkGlibcxxVersionWeak : Task
 
     private SystemLibstdcxx? _system;
 
-    /// <summary>The ELF files to patch in place (copies in a build or publish output folder).</summary>
+    /// <summary>The ELF files to patch: the copies in a build or publish output folder.</summary>
     [Required]
     public ITaskItem[] Files { get; set; } = [];
 

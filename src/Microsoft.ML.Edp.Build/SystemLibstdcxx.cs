@@ -16,20 +16,20 @@ internal sealed class SystemLibstdcxx
         "/usr/lib64", "/lib64", "/usr/lib", "/lib",
     ];
 
+    private readonly bool _providesVersion;
+
     private SystemLibstdcxx(string? path, bool providesVersion)
     {
         Path = path;
-        ProvidesVersion = providesVersion;
+        _providesVersion = providesVersion;
     }
 
     /// <summary>The copy that provides the version, else the first one found; null when none was found.</summary>
     public string? Path { get; }
 
-    public bool ProvidesVersion { get; }
-
     /// <summary>True only when a libstdc++ was found and none of the copies found defines <c>version</c>: with no
     /// libstdc++ at all, nothing is known, so nothing should change.</summary>
-    public bool LacksVersion => Path != null && !ProvidesVersion;
+    public bool LacksVersion => Path != null && !_providesVersion;
 
     /// <summary>Looks for <paramref name="version"/> (for example <c>GLIBCXX_3.4.32</c>) in each directory's
     /// <c>libstdc++.so.6</c>. A library that defines a version carries its name, NUL-terminated, in its string table.</summary>
