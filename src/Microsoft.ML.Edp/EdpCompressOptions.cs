@@ -251,10 +251,12 @@ public sealed class EdpCompressOptions
     public EdpPenaltyWeighting PenaltyWeighting = EdpPenaltyWeighting.Uniform;
 
     /// <summary>PM, and a budget's selection, round each layer's kept channels and rank up to a multiple of this, adding
-    /// back the strongest dropped groups. The default, 8, suits ONNX Runtime's blocked conv kernels: at half of VGG-S's
-    /// MACs the model ran 1.16x faster than the plain one at batch 64 with 8, and 0.54x as fast (slower) with 1, at the
-    /// same accuracy (92.12% and 92.14%; benchmarks/results/inference.md). 1 keeps exactly what training kept.</summary>
-    public int ChannelMultiple = 8;
+    /// back the strongest dropped groups. Null (the default) uses the channel block of ONNX Runtime's conv kernels on
+    /// this CPU: 16 where AVX-512F is present, 8 otherwise; the report names the value used. Widths that are not a
+    /// multiple of the block are padded up to it or leave the blocked kernels altogether, so they run no faster, or
+    /// slower, than the next multiple (benchmarks/results/inference.md, docs/latency.md). 1 keeps exactly what training
+    /// kept; an explicit value always wins.</summary>
+    public int? ChannelMultiple = null;
 
     /// <summary>Training batches over which BN statistics are recomputed after training, before PM folds them; 0 keeps
     /// the running averages.</summary>

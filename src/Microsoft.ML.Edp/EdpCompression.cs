@@ -85,6 +85,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             Cpu = MachineIdentity.CpuDescription,
             Backend = backend.Description,
             BackendCheckSeconds = backend.Seconds,
+            ChannelMultiple = _settings.Pruning.Multiple,
         };
         info($"EDP: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, ONNX {report.OnnxSizeBytes:N0} bytes.");
         WarnOnMissedBudget(report);

@@ -11,7 +11,8 @@ internal static class EdpOptionsValidation
         Positive(o.Epochs, nameof(o.Epochs));
         Positive(o.BatchSize, nameof(o.BatchSize));
         Positive(o.ShuffleBufferSize, nameof(o.ShuffleBufferSize));
-        Positive(o.ChannelMultiple, nameof(o.ChannelMultiple));
+        if (o.ChannelMultiple is int multiple)
+            Positive(multiple, nameof(o.ChannelMultiple));
         Check(o.BatchNormRecalibrationBatches >= 0, nameof(o.BatchNormRecalibrationBatches), "an integer >= 0", o.BatchNormRecalibrationBatches);
         if (o.NumberOfThreads is int t)
             Positive(t, nameof(o.NumberOfThreads));

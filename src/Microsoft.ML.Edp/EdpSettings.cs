@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Cost;
 using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Training;
@@ -20,7 +21,7 @@ internal sealed record EdpSettings(
         new ScheduleSettings(o.LearningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction),
         o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null)
             ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.BudgetPenalty) : null,
-        new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, o.ChannelMultiple),
+        new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),
         new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
         new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint));
 }

@@ -148,7 +148,7 @@ public sealed class BadInputTests : IDisposable
     {
         string data = Path.Combine(_root, "data");
         ImageFolders.Write(data, test: false, perClass: 30, classLimit: 2);
-        var (code, output) = CliRunner.Run("compress", "--dataset", data, "--output", Output, "--epochs", "2", "--threads", "2", "--target-macs", "0.5");
+        var (code, output) = CliRunner.Run("compress", "--dataset", data, "--output", Output, "--epochs", "2", "--threads", "2", "--target-macs", "0.5", "--channel-multiple", "8");
         Assert.True(code == 0, output);
         Assert.Contains("Batch size 128 is larger than the 48 training images; using 48.", output);
         var report = Reporting.RunReport.FromJson(File.ReadAllText(Path.Combine(Output, "report.json")), "report.json");

@@ -74,6 +74,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             Seed = settings.Seed, NumberOfThreads = settings.Threads, Device = settings.Device,
             TargetMacsRatio = settings.TargetMacs ?? (settings.TargetParams is null ? new EdpCompressOptions().TargetMacsRatio : null),
             TargetParamsRatio = settings.TargetParams,
+            ChannelMultiple = settings.ChannelMultiple,
             OnnxModelPath = settings.FromOnnx is null ? null : Path.GetFullPath(settings.FromOnnx),
             ValidationSet = validationRows is null ? null : preprocessing.Transform(validationRows),
             Progress = progress.OnProgress,

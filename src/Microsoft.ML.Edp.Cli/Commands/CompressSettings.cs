@@ -66,6 +66,11 @@ public sealed class CompressSettings : CommandSettings
     [Description("Fraction of the plain network's parameters to keep; may be combined with --target-macs.")]
     public double? TargetParams { get; init; }
 
+    /// <summary>Kept-channel multiple.</summary>
+    [CommandOption("--channel-multiple <N>")]
+    [Description("Round kept channels and ranks up to a multiple of N; 1 keeps exactly what training kept. Default: the channel block of ONNX Runtime's conv kernels on this CPU (16 with AVX-512F, else 8).")]
+    public int? ChannelMultiple { get; init; }
+
     /// <summary>An ONNX CNN to start from.</summary>
     [CommandOption("--from-onnx <FILE>")]
     [Description("Start from this ONNX CNN instead of --architecture: its weights start the training and its head is fitted to the classes. See docs/compressing-your-onnx-model.md.")]
@@ -110,6 +115,8 @@ public sealed class CompressSettings : CommandSettings
             return ValidationResult.Error($"--target-macs must be in (0, 1]; found {t}.");
         if (TargetParams is { } p && (p <= 0 || p > 1))
             return ValidationResult.Error($"--target-params must be in (0, 1]; found {p}.");
+        if (ChannelMultiple is < 1)
+            return ValidationResult.Error($"--channel-multiple must be at least 1; found {ChannelMultiple}.");
         if (FromOnnx is { } onnx && !File.Exists(onnx))
             return ValidationResult.Error($"--from-onnx '{onnx}': no such file.");
         return ValidationResult.Success();

@@ -115,6 +115,9 @@ public sealed class EdpCompressionReport
     public string? Backend { get; init; }
     /// <summary>Seconds the backend self-check took (near zero when earlier fits on this machine checked the same shapes).</summary>
     public double BackendCheckSeconds { get; init; }
+    /// <summary>The multiple kept channels and ranks were rounded up to: <see cref="EdpCompressOptions.ChannelMultiple"/>,
+    /// or the CPU's conv block where it was left unset.</summary>
+    public int ChannelMultiple { get; init; }
 
     /// <summary>Serialises the report to indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
