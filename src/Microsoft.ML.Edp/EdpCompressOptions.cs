@@ -258,6 +258,23 @@ public sealed class EdpCompressOptions
     /// kept; an explicit value always wins.</summary>
     public int? ChannelMultiple = null;
 
+    /// <summary>After the fit, time the exported model against the plain network's export in ONNX Runtime (with the session
+    /// options ML.NET's <c>OnnxTransformer</c> uses, interleaved round by round, at <see cref="LatencyBatchSize"/>, 1 and
+    /// 64) and predict both from a latency table; the report holds both, and a measured speed-up far below the predicted
+    /// one is logged as a warning with its likely reason. The table is measured on this machine in seconds the first
+    /// time and cached per CPU model, ONNX Runtime version and network (or read from <see cref="LatencyTablePath"/>).
+    /// False skips both. Default true.</summary>
+    public bool MeasureLatency = true;
+
+    /// <summary>The batch size the model will be scored at (a <c>PredictionEngine</c> scores one image at a time): latency
+    /// is predicted and timed at it, and at 1 and 64 beside it. Default 1.</summary>
+    public int LatencyBatchSize = 1;
+
+    /// <summary>A latency table measured on the deployment machine with <c>edp profile</c>, for this network; null (the
+    /// default) measures one on this machine, or reads it from the cache. A table that does not fit the network (a
+    /// layer missing or of another shape, a missing batch size, a negative time) fails the fit, naming the problem.</summary>
+    public string? LatencyTablePath = null;
+
     /// <summary>Training batches over which BN statistics are recomputed after training, before PM folds them; 0 keeps
     /// the running averages.</summary>
     public int BatchNormRecalibrationBatches = 50;

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.Edp.Backend;
+using Microsoft.ML.Edp.Cost;
+using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Export;
 using Microsoft.ML.Edp.Groups;
@@ -63,6 +65,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         var bare = OnnxModelWriter.Write(exported, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, exported, trainStream);
         double? accuracyAfter = validation is null ? null : OnnxAccuracy(bare, validation, graph);
+        var latency = options.MeasureLatency ? MeasureLatency(graph, plans, bare) : null;
 
         var report = new EdpCompressionReport
         {
@@ -86,6 +89,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             Backend = backend.Description,
             BackendCheckSeconds = backend.Seconds,
             ChannelMultiple = _settings.Pruning.Multiple,
+            Latency = latency,
         };
         info($"EDP: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, ONNX {report.OnnxSizeBytes:N0} bytes.");
         WarnOnMissedBudget(report);
@@ -114,6 +118,14 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
                     : _settings.Pruning.Multiple > 1
                         ? $"Kept channels and ranks move in steps of {nameof(options.ChannelMultiple)} = {_settings.Pruning.Multiple}, so the largest network within the budget is this much smaller; {nameof(options.ChannelMultiple)} = 1 lands closer."
                         : $"The penalties pruned past the budget before the pattern froze; lower {nameof(options.RankPenalty)} and {nameof(options.ChannelPenalty)}, which a budget scales from."));
+    }
+
+    /// <summary>Times the export against the plain network's and predicts both from the latency table.</summary>
+    private EdpLatencyReport MeasureLatency(NetworkGraph graph, IReadOnlyList<LayerPlan> plans, byte[] model)
+    {
+        var batches = LatencyTables.Batches(options.LatencyBatchSize);
+        var table = LatencyTables.For(graph, options.LatencyTablePath, batches, Hardware.Current, info, warning);
+        return LatencyProof.Run(graph, plans, model, table, batches, Hardware.Current, info, warning);
     }
 
     /// <summary>Every export is checked: ONNX Runtime must reproduce TorchSharp's logits for the same graph on real

@@ -13,6 +13,7 @@ internal static class EdpOptionsValidation
         Positive(o.ShuffleBufferSize, nameof(o.ShuffleBufferSize));
         if (o.ChannelMultiple is int multiple)
             Positive(multiple, nameof(o.ChannelMultiple));
+        Positive(o.LatencyBatchSize, nameof(o.LatencyBatchSize));
         Check(o.BatchNormRecalibrationBatches >= 0, nameof(o.BatchNormRecalibrationBatches), "an integer >= 0", o.BatchNormRecalibrationBatches);
         if (o.NumberOfThreads is int t)
             Positive(t, nameof(o.NumberOfThreads));

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Edp.Export;
 /// <summary>Runs an exported model in ONNX Runtime on batches of images, for validation and accuracy after PM.</summary>
 internal sealed class OnnxScorer(byte[] model) : IDisposable
 {
-    private readonly InferenceSession _session = new(model);
+    private readonly InferenceSession _session = OrtSessions.Create(model);
 
     /// <summary>Logits [count, K] for <paramref name="count"/> images laid out as [count, C, H, W].</summary>
     public float[] Logits(float[] pixels, int count, int channels, int height, int width)

@@ -118,6 +118,9 @@ public sealed class EdpCompressionReport
     /// <summary>The multiple kept channels and ranks were rounded up to: <see cref="EdpCompressOptions.ChannelMultiple"/>,
     /// or the CPU's conv block where it was left unset.</summary>
     public int ChannelMultiple { get; init; }
+    /// <summary>Predicted and measured ONNX Runtime latency against the plain network; null when
+    /// <see cref="EdpCompressOptions.MeasureLatency"/> is false.</summary>
+    public EdpLatencyReport? Latency { get; init; }
 
     /// <summary>Serialises the report to indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
@@ -146,6 +149,12 @@ public sealed class EdpCompressionReport
         if (ValidationAccuracyBeforePruning is { } before && ValidationAccuracyAfterPruning is { } after)
             sb.AppendLine(c, $"- validation accuracy: {before:P2} before PM, {after:P2} after PM (ONNX Runtime)");
         sb.AppendLine(c, $"- ONNX: {OnnxSizeBytes:N0} bytes, {OnnxParameterCount:N0} stored parameters, max |ONNX - TorchSharp| logit difference {OnnxMaxAbsDifference:G3}");
+        if (Latency is { } latency)
+        {
+            foreach (var b in latency.Batches)
+                sb.AppendLine(c, $"- ONNX Runtime latency at batch {b.Batch}: {b.MeasuredMilliseconds:F3} ms against {b.MeasuredPlainMilliseconds:F3} ms plain, {b.MeasuredSpeedup:F2}x measured ({b.PredictedSpeedup:F2}x predicted: {b.PredictedMilliseconds:F3} against {b.PredictedPlainMilliseconds:F3} ms)");
+            sb.AppendLine(c, $"- timed on {latency.CpuVendor} {latency.CpuModel} (conv block {latency.ConvBlock}, ONNX Runtime {latency.OnnxRuntimeVersion}); latency table: {latency.TableSource}; kept counts rounded to multiples of {ChannelMultiple}");
+        }
         sb.AppendLine(c, $"- training: {Epochs.Length} epochs on {TrainingRows:N0} rows, {TrainingSeconds:F1} s ({Threads} threads); whole fit {TotalSeconds:F1} s");
         if (Backend is not null)
             sb.AppendLine(c, $"- backend: {Backend} on {Cpu} (check {BackendCheckSeconds:F1} s)");

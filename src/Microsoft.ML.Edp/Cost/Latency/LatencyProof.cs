@@ -1,0 +1,74 @@
+using System.Globalization;
+using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Groups;
+
+namespace Microsoft.ML.Edp.Cost.Latency;
+
+/// <summary>Proof that the compressed model is faster: after export it is timed against the plain network's export in
+/// one process, round by round, beside what the latency table predicted for both.</summary>
+internal static class LatencyProof
+{
+    /// <summary>A measured speed-up below this fraction of the predicted one is warned about, with its likely reason.</summary>
+    public const double WarnBelowFractionOfPredicted = 0.8;
+
+    public static EdpLatencyReport Run(NetworkGraph graph, IReadOnlyList<LayerPlan> plans, byte[] model, LatencyTables.Loaded loaded,
+        IReadOnlyList<int> batches, Hardware hardware, Action<string> info, Action<string> warning)
+    {
+        var table = loaded.Table;
+        var plain = OnnxModelWriter.Write(TimingGraphs.Plain(graph), new Dictionary<string, string>());
+        using var plainTimer = new OrtTimer(plain, graph.InChannels, graph.Height, graph.Width);
+        using var modelTimer = new OrtTimer(model, graph.InChannels, graph.Height, graph.Width);
+        var results = batches.Select(batch =>
+        {
+            var measured = OrtTimer.Interleaved([plainTimer, modelTimer], batch, rounds: 3 * OrtTimer.RunsFor(batch));
+            return new EdpBatchLatency
+            {
+                Batch = batch,
+                PredictedPlainMilliseconds = Predict(table, plans, batch, plainShapes: true),
+                PredictedMilliseconds = Predict(table, plans, batch, plainShapes: false),
+                MeasuredPlainMilliseconds = measured[0],
+                MeasuredMilliseconds = measured[1],
+            };
+        }).ToArray();
+        foreach (var r in results)
+        {
+            info(string.Create(CultureInfo.InvariantCulture, $"EDP: ONNX Runtime at batch {r.Batch}: {r.MeasuredMilliseconds:F3} ms against {r.MeasuredPlainMilliseconds:F3} ms plain, {r.MeasuredSpeedup:F2}x measured, {r.PredictedSpeedup:F2}x predicted."));
+            if (r.MeasuredSpeedup < WarnBelowFractionOfPredicted * r.PredictedSpeedup)
+                warning(string.Create(CultureInfo.InvariantCulture,
+                    $"EDP: at batch {r.Batch} the model ran {r.MeasuredSpeedup:F2}x as fast as plain, far below the {r.PredictedSpeedup:F2}x the latency table predicted: ") + Reason(r, plans, table, loaded.Source, hardware));
+        }
+        return new EdpLatencyReport
+        {
+            CpuVendor = hardware.CpuVendor, CpuModel = hardware.CpuModel, ConvBlock = hardware.ConvBlock, OnnxRuntimeVersion = hardware.OnnxRuntimeVersion,
+            TableSource = loaded.Source, TableCpuModel = table.CpuModel, Batches = results,
+        };
+    }
+
+    /// <summary>The table's latency of the planned network (or of the plain one): the fixed cost of a run and every
+    /// layer at its kept widths, as a pair where PM keeps the pair.</summary>
+    public static double Predict(LatencyTable table, IReadOnlyList<LayerPlan> plans, int batch, bool plainShapes)
+        => table.Overhead(batch) + plans.Sum(p => plainShapes
+            ? table.Layer(p.Name, (int)p.OriginalShape[1], (int)p.OriginalShape[0], null, batch)
+            : table.Layer(p.Name, p.KeptInputs.Length, p.KeptOutputs.Length, p.KeptRank is { } r && !p.Merged ? r.Length : null, batch));
+
+    /// <summary>What most likely kept the measured speed-up below the prediction, from what the fit knows.</summary>
+    private static string Reason(EdpBatchLatency r, IReadOnlyList<LayerPlan> plans, LatencyTable table, string source, Hardware hardware)
+    {
+        var reasons = new List<string>();
+        if (table.CpuModel != hardware.CpuModel)
+            reasons.Add($"the table ('{source}') was measured on {table.CpuModel}, and this machine is {hardware.CpuModel}");
+        double plainError = r.MeasuredPlainMilliseconds / r.PredictedPlainMilliseconds;
+        if (plainError is > 1.3 or < 0.7)
+            reasons.Add(string.Create(CultureInfo.InvariantCulture, $"the plain network itself ran at {r.MeasuredPlainMilliseconds:F3} ms against {r.PredictedPlainMilliseconds:F3} ms predicted, so the machine was busy while timing or has changed since the table was measured"));
+        var odd = plans.Where(p => p.IsConv && (p.KeptOutputs.Length % table.ConvBlock != 0 || (p.KeptInputs.Length >= table.ConvBlock && p.KeptInputs.Length % table.ConvBlock != 0))).Select(p => p.Name).ToList();
+        if (odd.Count > 0)
+            reasons.Add($"{string.Join(", ", odd)} keep widths that are not multiples of the CPU's block of {table.ConvBlock}, which ONNX Runtime pads up or runs without its blocked kernels (leave ChannelMultiple unset to round to the block)");
+        var pairs = plans.Where(p => p.KeptRank is not null && !p.Merged).Select(p => p.Name).ToList();
+        if (pairs.Count > 0)
+            reasons.Add($"{string.Join(", ", pairs)} run as basis and coefficient pairs, two convs with a tensor written and read between them");
+        if (reasons.Count == 0)
+            reasons.Add("the table times each layer alone, with its own layout reorders, while the whole network keeps ONNX Runtime's blocked layout between layers, so small layers' savings count for less");
+        return string.Join("; ", reasons) + ".";
+    }
+}

@@ -1,0 +1,149 @@
+using Microsoft.ML.Edp.Cost;
+using Microsoft.ML.Edp.Cost.Latency;
+using Microsoft.ML.Edp.Network;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>The latency table: prediction from a given table, the merge rule by measured cost, the file format, bad
+/// tables, and one real measurement in ONNX Runtime. Behaviour only: no assertion depends on how fast this machine is.</summary>
+public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("edp-latency-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private static readonly Hardware Machine = new("GenuineTest", "Test CPU 1", 16, "1.31.0");
+
+    private static NetworkGraph VggSmall() => Architectures.Build(new EdpCompressOptions(), 10);
+
+    /// <summary>A table for VGG-S on <see cref="Machine"/> where a width costs what the next multiple of 16 costs, and
+    /// widths that are not multiples of 16 cost twice that (ONNX Runtime's fallback); a pair costs its rank's share of
+    /// the plain layer plus a fixed 0.05 ms for the tensor between its convs.</summary>
+    private static LatencyTable Blocked(Hardware? machine = null)
+    {
+        static double Width(int w) => Math.Ceiling(w / 16.0) * 16 * (w % 16 == 0 ? 1 : 2);
+        var sites = LayerSite.Of(VggSmall());
+        var layers = sites.Select(s =>
+        {
+            double Plain(int c, int n) => 1e-4 * Width(c) * Width(n);
+            var points = new List<LatencyPoint>();
+            foreach (int n in new[] { 8, 11, 16, 24, 32, 48, 64 }.Where(n => n < s.OutChannels).Append(s.OutChannels))
+                points.Add(new(s.InChannels, n, null, [Plain(s.InChannels, n)]));
+            foreach (int c in new[] { 8, 11, 16, 24, 32, 48, 64 }.Where(c => c < s.InChannels))
+                points.Add(new(c, s.OutChannels, null, [Plain(c, s.OutChannels)]));
+            if (s.Compressed)
+                foreach (int r in new[] { 4, 8, 16, 32, 48, 64 }.Where(r => r < s.MaxRank).Append(s.MaxRank))
+                    points.Add(new(s.InChannels, s.OutChannels, r, [Plain(s.InChannels, s.OutChannels) * r / s.MaxRank + 0.05]));
+            return new SiteLatency(s.Name, s.Signature, s.InChannels, s.OutChannels, points.ToArray());
+        }).ToArray();
+        var m = machine ?? Machine;
+        return new LatencyTable(LatencyTable.CurrentFormat, m.CpuVendor, m.CpuModel, m.ConvBlock, m.OnnxRuntimeVersion, "2026-12-02 00:00 UTC", [1], [0.02], layers);
+    }
+
+    [Fact]
+    public void AnOddWidthIsPredictedSlowerThanTheWiderBlockMultiple()
+    {
+        var table = Blocked();
+        // conv4 (32 -> 32 at 14x14): 11 and 16 output channels from the table's points; 11 costs twice the padded 16.
+        Assert.True(table.Layer("conv4", 32, 11, null, 1) > table.Layer("conv4", 32, 16, null, 1));
+        Assert.True(table.Layer("conv4", 11, 32, null, 1) > table.Layer("conv4", 16, 32, null, 1));
+        // Whole networks: odd widths 11,11,22,22,45,45 against the block-aligned 16,16,16,16,32,32.
+        double Network(int[] w) => table.Overhead(1) + Enumerable.Range(0, 6).Sum(i => table.Layer($"conv{i + 1}", i == 0 ? 1 : w[i - 1], w[i], null, 1))
+            + table.Layer(Architectures.ClassifierName, w[5], 10, null, 1);
+        Assert.True(Network([11, 11, 22, 22, 45, 45]) > Network([16, 16, 16, 16, 32, 32]));
+    }
+
+    [Fact]
+    public void TheMergeRuleKeepsAPairOnlyWhereTheTableSaysItIsFaster()
+    {
+        var table = Blocked();
+        // conv6 (64 -> 64, max rank 64): rank 16 costs a quarter of the conv plus 0.05 ms, rank 64 all of it plus 0.05 ms.
+        Assert.True(table.PairIsFaster("conv6", 64, 64, 16, 1));
+        Assert.False(table.PairIsFaster("conv6", 64, 64, 64, 1));
+        // Where the conv is cheap, the tensor between the pair's convs costs more than the rank saves.
+        Assert.False(table.PairIsFaster("conv1", 1, 16, 8, 1));
+    }
+
+    [Fact]
+    public void ATableFileRoundTrips()
+    {
+        var table = Blocked();
+        var back = LatencyTable.FromJson(table.ToJson(), "in memory");
+        Assert.Equal(table.ToJson(), back.ToJson());
+        Assert.Equal(table.Layer("conv5", 24, 40, 20, 1), back.Layer("conv5", 24, 40, 20, 1));
+        Assert.Empty(back.Problems(LayerSite.Of(VggSmall()), 1));
+    }
+
+    [Fact]
+    public void AGivenTableWithAMissingLayerOrANegativeTimeIsRefusedNamingTheProblem()
+    {
+        var table = Blocked();
+        string missing = Write("missing.json", table with { Layers = table.Layers.Where(l => l.Name != "conv3").ToArray() });
+        var e = Assert.Throws<InvalidDataException>(() => LatencyTables.For(VggSmall(), missing, [1], Machine, _ => { }, _ => { }));
+        output.WriteLine(e.Message);
+        Assert.Contains("layer 'conv3' (conv 3x3/1 pad 1 16->32 at 14x14 +relu) is missing", e.Message);
+
+        var layers = table.Layers.ToArray();
+        layers[1] = layers[1] with { Points = [layers[1].Points[0] with { Milliseconds = [-0.5] }, .. layers[1].Points[1..]] };
+        string negative = Write("negative.json", table with { Layers = layers });
+        e = Assert.Throws<InvalidDataException>(() => LatencyTables.For(VggSmall(), negative, [1], Machine, _ => { }, _ => { }));
+        output.WriteLine(e.Message);
+        Assert.Contains("layer 'conv2' at 16->8 must hold one finite time >= 0 per batch size, found [-0.5]", e.Message);
+
+        e = Assert.Throws<InvalidDataException>(() => LatencyTables.For(VggSmall(), Write("batch.json", table), [1, 64], Machine, _ => { }, _ => { }));
+        Assert.Contains("no times at batch 64 (it holds 1)", e.Message);
+
+        File.WriteAllText(Path.Combine(_dir.FullName, "garbage.json"), "{ not json");
+        e = Assert.Throws<InvalidDataException>(() => LatencyTables.For(VggSmall(), Path.Combine(_dir.FullName, "garbage.json"), [1], Machine, _ => { }, _ => { }));
+        Assert.Contains("is not a table written by 'edp profile'", e.Message);
+    }
+
+    [Fact]
+    public void AGivenTableFromAnotherCpuIsUsedAndTheLogSaysWhoseMachineItPredicts()
+    {
+        string path = Write("deployment.json", Blocked(Machine with { CpuModel = "Deployment CPU" }));
+        var log = new List<string>();
+        var loaded = LatencyTables.For(VggSmall(), path, [1], Machine, log.Add, log.Add);
+        Assert.Equal("Deployment CPU", loaded.Table.CpuModel);
+        Assert.Contains(log, l => l.Contains("measured on Deployment CPU") && l.Contains("predictions are for that machine"));
+    }
+
+    /// <summary>The only test that times anything: a real VGG-S table on this machine, in a temporary cache folder. A
+    /// cached table from another CPU is measured again with a log line naming both machines; the second fit reads the
+    /// cache. Asserts shapes and that times are finite and non-negative, never how fast they are.</summary>
+    [Fact]
+    public void ATableIsMeasuredInSecondsCachedAndMeasuredAgainWhenTheCacheIsFromAnotherCpu()
+    {
+        var graph = VggSmall();
+        var here = Hardware.Current;
+        output.WriteLine(here.ToString());
+        var log = new List<string>();
+        var first = LatencyTables.For(graph, null, [1, 64], here, log.Add, log.Add, _dir.FullName);
+        Assert.Equal("measured", first.Source);
+        Assert.Empty(first.Table.Problems(LayerSite.Of(graph), 64));
+        Assert.Contains(first.Table.Layers.Single(l => l.Name == "conv6").Points, p => p.OutChannels == here.ConvBlock && p.Rank is null);
+        string cached = Assert.Single(Directory.GetFiles(_dir.FullName));
+        log.ForEach(output.WriteLine);
+
+        var again = LatencyTables.For(graph, null, [1, 64], here, log.Add, log.Add, _dir.FullName);
+        Assert.Equal(cached, again.Source);
+
+        File.WriteAllText(cached, (first.Table with { CpuModel = "Another CPU" }).ToJson());
+        log.Clear();
+        var remeasured = LatencyTables.For(graph, null, [1, 64], here, log.Add, log.Add, _dir.FullName);
+        Assert.Equal("measured", remeasured.Source);
+        Assert.Contains(log, l => l.Contains("measuring latency again") && l.Contains("measured on Another CPU"));
+        double plain = remeasured.Table.Overhead(64) + LayerSite.Of(graph).Sum(s => remeasured.Table.Layer(s.Name, s.InChannels, s.OutChannels, null, 64));
+        output.WriteLine($"predicted plain VGG-S at batch 64: {plain:F3} ms");
+        Assert.True(double.IsFinite(plain) && plain > 0);
+    }
+
+    private string Write(string name, LatencyTable table)
+    {
+        string path = Path.Combine(_dir.FullName, name);
+        File.WriteAllText(path, table.ToJson());
+        return path;
+    }
+}
