@@ -5,7 +5,7 @@ using Spectre.Console.Cli;
 
 namespace Microsoft.ML.Edp.Cli;
 
-/// <summary>The <c>edp</c> command line: compress, evaluate, predict and report.</summary>
+/// <summary>The <c>edp</c> command line: compress, evaluate, predict, report and profile.</summary>
 public static class EdpApp
 {
     /// <summary>The tool's version.</summary>
@@ -35,6 +35,9 @@ public static class EdpApp
             config.AddCommand<ReportCommand>("report")
                 .WithDescription("Re-render report.md and the charts of an output folder from its report.json, or from model.zip's embedded report.")
                 .WithExample("report", "out");
+            config.AddCommand<ProfileCommand>("profile")
+                .WithDescription("Measure ONNX Runtime latency of a network's layers on this machine and write the table that the library's LatencyTablePath reads, so that a model trained elsewhere is compressed for this machine's speed.")
+                .WithExample("profile", "--architecture", "VggSmall", "--image-size", "28x28", "--output", "latency.json");
             config.SetExceptionHandler((exception, _) => Fail(console, exception));
         });
         return app.Run(args, cancellationToken);

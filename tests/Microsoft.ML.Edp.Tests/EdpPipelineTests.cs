@@ -83,6 +83,22 @@ public class EdpPipelineTests(EdpPipelineFixture f, ITestOutputHelper output) : 
     }
 
     [Fact]
+    public void TheReportTimesTheModelAgainstThePlainNetworkAtBatch1And64AndNamesTheMachine()
+    {
+        var r = Edp.Report;
+        Assert.Equal(8, r.ChannelMultiple);
+        var latency = Assert.IsType<EdpLatencyReport>(r.Latency);
+        output.WriteLine(r.ToMarkdown());
+        Assert.Equal(Cost.Hardware.Current.CpuModel, latency.CpuModel);
+        Assert.Equal(Cost.Hardware.Current.ConvBlock, latency.ConvBlock);
+        Assert.Equal([1, 64], latency.Batches.Select(b => b.Batch));
+        Assert.All(latency.Batches, b => Assert.All(new[] { b.PredictedPlainMilliseconds, b.PredictedMilliseconds, b.MeasuredPlainMilliseconds, b.MeasuredMilliseconds },
+            ms => Assert.True(double.IsFinite(ms) && ms > 0, $"batch {b.Batch}: {ms} ms")));
+        Assert.Contains(f.Log, m => m.Contains("EDP: ONNX Runtime at batch 64:") && m.Contains("predicted"));
+        Assert.Contains("- ONNX Runtime latency at batch 1:", r.ToMarkdown());
+    }
+
+    [Fact]
     public void ReportTravelsInTheOnnxMetadataAndRendersAsJsonAndMarkdown()
     {
         var report = EdpModel.ReadReport(Edp.GetOnnxModel())!;

@@ -15,15 +15,20 @@ internal static class LatencyProfiler
     public static LatencyTable Measure(NetworkGraph graph, IReadOnlyList<int> batches, Hardware hardware, Action<string> info)
     {
         var clock = Stopwatch.StartNew();
-        var sites = LayerSite.Of(graph);
-        double[] overhead;
-        using (var timer = new OrtTimer(Write(TimingGraphs.Overhead(graph.InChannels, graph.Height, graph.Width)), graph.InChannels, graph.Height, graph.Width))
-            overhead = batches.Select(b => timer.Median(b, OrtTimer.RunsFor(b))).ToArray();
-        var layers = sites.Select(site => new SiteLatency(site.Name, site.Signature, site.InChannels, site.OutChannels,
-            Shapes(site, hardware.ConvBlock).Select(s => Time(site, s.In, s.Out, s.Rank, batches, overhead)).ToArray())).ToArray();
+        var overhead = TimingGraphs.Overhead(graph.InChannels, graph.Height, graph.Width);
+        var overheads = new List<double[]>();
+        var layers = new List<SiteLatency>();
+        foreach (var site in LayerSite.Of(graph))
+        {
+            var shapes = Shapes(site, hardware.ConvBlock).ToList();
+            var (points, siteOverhead) = Time(site, shapes, overhead, batches);
+            layers.Add(new SiteLatency(site.Name, site.Signature, site.InChannels, site.OutChannels, points));
+            overheads.Add(siteOverhead);
+        }
+        var fixedCost = batches.Select((_, b) => OrtTimer.Median(overheads.Select(o => o[b]))).ToArray();
         info($"EDP: measured ONNX Runtime latency of {layers.Sum(l => l.Points.Length)} layer shapes at batch {string.Join(" and ", batches)} in {clock.Elapsed.TotalSeconds:F1} s on {hardware}.");
         return new LatencyTable(LatencyTable.CurrentFormat, hardware.CpuVendor, hardware.CpuModel, hardware.ConvBlock, hardware.OnnxRuntimeVersion,
-            DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), batches.ToArray(), overhead, layers);
+            DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), batches.ToArray(), fixedCost, layers.ToArray());
     }
 
     /// <summary>Widths from a half block up to <paramref name="full"/> in half-block steps (whole blocks where that
@@ -53,12 +58,28 @@ internal static class LatencyProfiler
                 yield return (site.InChannels, site.OutChannels, r);
     }
 
-    private static LatencyPoint Time(LayerSite site, int inChannels, int outChannels, int? rank, IReadOnlyList<int> batches, double[] overhead)
+    /// <summary>Times every shape of one site and the fixed-cost model, round by round, so that a busy spell on a shared
+    /// machine slows a site's shapes alike. Each shape's time is its fastest run less the fixed cost's fastest: other
+    /// processes only ever add time, and on a shared machine they added 10x to single runs here, enough to move a
+    /// median of a few rounds. A layer cheaper than the noise in the fixed cost is taken as free.</summary>
+    private static (LatencyPoint[] Points, double[] Overhead) Time(LayerSite site, IReadOnlyList<(int In, int Out, int? Rank)> shapes, InferenceGraph overhead, IReadOnlyList<int> batches)
     {
-        using var timer = new OrtTimer(Write(TimingGraphs.Layer(site, inChannels, outChannels, rank)), inChannels, site.Height, site.Width);
-        // A layer cheaper than the noise in the fixed cost would come out below zero: it is taken as free.
-        var ms = batches.Select((b, i) => Math.Max(0, timer.Median(b, OrtTimer.RunsFor(b)) - overhead[i])).ToArray();
-        return new LatencyPoint(inChannels, outChannels, rank, ms);
+        var timers = new List<OrtTimer>();
+        try
+        {
+            // The fixed-cost model reads the network's input; the layer models read the site's map.
+            timers.Add(new OrtTimer(Write(overhead), overhead.Channels, overhead.Height, overhead.Width));
+            foreach (var (c, n, r) in shapes)
+                timers.Add(new OrtTimer(Write(TimingGraphs.Layer(site, c, n, r)), c, site.Height, site.Width));
+            var fastest = batches.Select(b => OrtTimer.Interleaved(timers, b, OrtTimer.RunsFor(b)).Select(t => t.Min()).ToArray()).ToArray();
+            var points = shapes.Select((s, i) => new LatencyPoint(s.In, s.Out, s.Rank,
+                fastest.Select(m => Math.Round(Math.Max(0, m[i + 1] - m[0]), 5)).ToArray())).ToArray();
+            return (points, fastest.Select(m => m[0]).ToArray());
+        }
+        finally
+        {
+            timers.ForEach(t => t.Dispose());
+        }
     }
 
     private static byte[] Write(InferenceGraph graph) => OnnxModelWriter.Write(graph, new Dictionary<string, string>());

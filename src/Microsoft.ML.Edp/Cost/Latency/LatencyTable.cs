@@ -29,6 +29,8 @@ internal sealed record LatencyTable(int Format, string CpuVendor, string CpuMode
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // Signatures hold '>' and '+'; the file is read by people too.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>The fixed cost of one run at <paramref name="batch"/>: session call, input copy and head.</summary>

@@ -14,7 +14,7 @@ internal sealed class OrtTimer : IDisposable
 
     public OrtTimer(byte[] model, int channels, int height, int width)
     {
-        _session = OrtSessions.Create(model);
+        _session = OrtSessions.Create(model, spinning: false);
         _imageShape = [channels, height, width];
     }
 
@@ -28,17 +28,9 @@ internal sealed class OrtTimer : IDisposable
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
-    /// <summary>The median of <paramref name="runs"/> runs after <paramref name="warmup"/> untimed ones.</summary>
-    public double Median(int batch, int runs, int warmup = 2)
-    {
-        for (int i = 0; i < warmup; i++)
-            Run(batch);
-        return MedianOf(Enumerable.Range(0, runs).Select(_ => Run(batch)).ToArray());
-    }
-
-    /// <summary>The median run of each timer at <paramref name="batch"/>, over <paramref name="rounds"/> rounds in which
-    /// every timer runs once in turn, so that a busy spell on a shared machine slows all of them alike.</summary>
-    public static double[] Interleaved(IReadOnlyList<OrtTimer> timers, int batch, int rounds, int warmup = 3)
+    /// <summary>The runs of each timer at <paramref name="batch"/>, over <paramref name="rounds"/> rounds in which every
+    /// timer runs once in turn, so that a busy spell on a shared machine slows all of them alike.</summary>
+    public static double[][] Interleaved(IReadOnlyList<OrtTimer> timers, int batch, int rounds, int warmup = 3)
     {
         foreach (var t in timers)
             for (int i = 0; i < warmup; i++)
@@ -47,11 +39,11 @@ internal sealed class OrtTimer : IDisposable
         for (int r = 0; r < rounds; r++)
             for (int t = 0; t < timers.Count; t++)
                 times[t][r] = timers[t].Run(batch);
-        return times.Select(MedianOf).ToArray();
+        return times;
     }
 
     /// <summary>Runs a timing takes at <paramref name="batch"/>: more where a run is short and noise is relatively large.</summary>
-    public static int RunsFor(int batch) => batch <= 8 ? 15 : 5;
+    public static int RunsFor(int batch) => batch <= 8 ? 21 : 7;
 
     private DenseTensor<float> RandomImages(int batch)
     {
@@ -62,11 +54,11 @@ internal sealed class OrtTimer : IDisposable
         return new DenseTensor<float>(pixels, [batch, .. _imageShape]);
     }
 
-    private static double MedianOf(double[] values)
+    public static double Median(IEnumerable<double> values)
     {
-        Array.Sort(values);
-        int m = values.Length / 2;
-        return values.Length % 2 == 1 ? values[m] : (values[m - 1] + values[m]) / 2;
+        var sorted = values.Order().ToArray();
+        int m = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
     }
 
     public void Dispose() => _session.Dispose();
