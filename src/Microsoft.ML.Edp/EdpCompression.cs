@@ -65,7 +65,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         var bare = OnnxModelWriter.Write(exported, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, exported, trainStream);
         double? accuracyAfter = validation is null ? null : OnnxAccuracy(bare, validation, graph);
-        var latency = options.MeasureLatency ? MeasureLatency(graph, plans, bare) : null;
+        var latency = _settings.Latency.Measure ? MeasureLatency(graph, plans, bare) : null;
 
         var report = new EdpCompressionReport
         {
@@ -123,8 +123,8 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
     /// <summary>Times the export against the plain network's and predicts both from the latency table.</summary>
     private EdpLatencyReport MeasureLatency(NetworkGraph graph, IReadOnlyList<LayerPlan> plans, byte[] model)
     {
-        var batches = LatencyTables.Batches(options.LatencyBatchSize);
-        var table = LatencyTables.For(graph, options.LatencyTablePath, batches, Hardware.Current, info, warning);
+        var batches = _settings.Latency.Batches;
+        var table = LatencyTables.For(graph, _settings.Latency.TablePath, batches, Hardware.Current, info, warning);
         return LatencyProof.Run(graph, plans, model, table, batches, Hardware.Current, info, warning);
     }
 

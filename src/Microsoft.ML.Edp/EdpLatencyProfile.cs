@@ -21,9 +21,10 @@ public static class EdpLatencyProfile
         EdpOptionsValidation.Validate(options);
         if (classes < 2)
             throw new ArgumentOutOfRangeException(nameof(classes), classes, $"classes must be at least 2; found {classes}.");
-        var graph = OnnxNetworkSource.IsGiven(options) ? OnnxNetworkSource.Load(options, classes) : Architectures.Build(options, classes);
+        var settings = EdpSettings.From(options);
+        var graph = OnnxNetworkSource.IsGiven(settings.Network) ? OnnxNetworkSource.Load(settings.Network, classes) : Architectures.Build(settings.Network, classes);
         var hardware = Hardware.Current;
-        var table = LatencyProfiler.Measure(graph, LatencyTables.Batches(options.LatencyBatchSize), hardware, log ?? (_ => { }));
+        var table = LatencyProfiler.Measure(graph, settings.Latency.Batches, hardware, log ?? (_ => { }));
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null)
             Directory.CreateDirectory(folder);

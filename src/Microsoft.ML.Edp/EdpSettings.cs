@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Cost;
+using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Training;
@@ -11,7 +12,7 @@ namespace Microsoft.ML.Edp;
 /// every group, so its pruning threshold is 0.</summary>
 internal sealed record EdpSettings(
     NetworkSettings Network, TrainingSettings Training, ScheduleSettings Schedule, BudgetSettings? Budget, PruningSettings Pruning,
-    DeviceSettings Device, CheckpointSettings Checkpoints)
+    DeviceSettings Device, CheckpointSettings Checkpoints, LatencySettings Latency)
 {
     public static EdpSettings From(EdpCompressOptions o) => new(
         new NetworkSettings(o.ImageChannels, o.ImageHeight, o.ImageWidth, o.Architecture, o.ConvWidths, o.ResNetWidths,
@@ -23,5 +24,6 @@ internal sealed record EdpSettings(
             ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.BudgetPenalty) : null,
         new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),
         new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
-        new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint));
+        new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint),
+        new LatencySettings(o.MeasureLatency, o.LatencyBatchSize, o.LatencyTablePath));
 }

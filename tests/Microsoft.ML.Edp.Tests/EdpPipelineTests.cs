@@ -89,7 +89,8 @@ public class EdpPipelineTests(EdpPipelineFixture f, ITestOutputHelper output) : 
         Assert.Equal(8, r.ChannelMultiple);
         var latency = Assert.IsType<EdpLatencyReport>(r.Latency);
         output.WriteLine(r.ToMarkdown());
-        Assert.Equal(Cost.Hardware.Current.CpuModel, latency.CpuModel);
+        Assert.Equal(Cost.Hardware.Current.Cpu, latency.TableCpu);
+        Assert.Equal(r.Cpu, latency.TableCpu);
         Assert.Equal(Cost.Hardware.Current.ConvBlock, latency.ConvBlock);
         Assert.Equal([1, 64], latency.Batches.Select(b => b.Batch));
         Assert.All(latency.Batches, b => Assert.All(new[] { b.PredictedPlainMilliseconds, b.PredictedMilliseconds, b.MeasuredPlainMilliseconds, b.MeasuredMilliseconds },

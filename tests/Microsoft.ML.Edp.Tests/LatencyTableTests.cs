@@ -14,9 +14,9 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    private static readonly Hardware Machine = new("GenuineTest", "Test CPU 1", 16, "1.31.0");
+    private static readonly Hardware Machine = new("GenuineTest Test CPU 1", 16, "1.31.0");
 
-    private static NetworkGraph VggSmall() => Architectures.Build(new EdpCompressOptions(), 10);
+    private static NetworkGraph VggSmall() => Architectures.Build(EdpSettings.From(new EdpCompressOptions()).Network, 10);
 
     /// <summary>A table for VGG-S on <see cref="Machine"/> where a width costs what the next multiple of 16 costs, and
     /// widths that are not multiples of 16 cost twice that (ONNX Runtime's fallback); a pair costs its rank's share of
@@ -39,7 +39,7 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
             return new SiteLatency(s.Name, s.Signature, s.InChannels, s.OutChannels, points.ToArray());
         }).ToArray();
         var m = machine ?? Machine;
-        return new LatencyTable(LatencyTable.CurrentFormat, m.CpuVendor, m.CpuModel, m.ConvBlock, m.OnnxRuntimeVersion, "2026-12-02 00:00 UTC", [1], [0.02], layers);
+        return new LatencyTable(LatencyTable.CurrentFormat, m.Cpu, m.ConvBlock, m.OnnxRuntimeVersion, "2026-12-02 00:00 UTC", [1], [0.02], layers);
     }
 
     [Fact]
@@ -103,10 +103,10 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void AGivenTableFromAnotherCpuIsUsedAndTheLogSaysWhoseMachineItPredicts()
     {
-        string path = Write("deployment.json", Blocked(Machine with { CpuModel = "Deployment CPU" }));
+        string path = Write("deployment.json", Blocked(Machine with { Cpu = "Deployment CPU" }));
         var log = new List<string>();
         var loaded = LatencyTables.For(VggSmall(), path, [1], Machine, log.Add, log.Add);
-        Assert.Equal("Deployment CPU", loaded.Table.CpuModel);
+        Assert.Equal("Deployment CPU", loaded.Table.Cpu);
         Assert.Contains(log, l => l.Contains("measured on Deployment CPU") && l.Contains("predictions are for that machine"));
     }
 
@@ -130,7 +130,7 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
         var again = LatencyTables.For(graph, null, [1, 64], here, log.Add, log.Add, _dir.FullName);
         Assert.Equal(cached, again.Source);
 
-        File.WriteAllText(cached, (first.Table with { CpuModel = "Another CPU" }).ToJson());
+        File.WriteAllText(cached, (first.Table with { Cpu = "Another CPU" }).ToJson());
         log.Clear();
         var remeasured = LatencyTables.For(graph, null, [1, 64], here, log.Add, log.Add, _dir.FullName);
         Assert.Equal("measured", remeasured.Source);

@@ -153,7 +153,7 @@ public sealed class EdpCompressionReport
         {
             foreach (var b in latency.Batches)
                 sb.AppendLine(c, $"- ONNX Runtime latency at batch {b.Batch}: {b.MeasuredMilliseconds:F3} ms against {b.MeasuredPlainMilliseconds:F3} ms plain, {b.MeasuredSpeedup:F2}x measured ({b.PredictedSpeedup:F2}x predicted: {b.PredictedMilliseconds:F3} against {b.PredictedPlainMilliseconds:F3} ms)");
-            sb.AppendLine(c, $"- timed on {latency.CpuVendor} {latency.CpuModel} (conv block {latency.ConvBlock}, ONNX Runtime {latency.OnnxRuntimeVersion}); latency table: {latency.TableSource}; kept counts rounded to multiples of {ChannelMultiple}");
+            sb.AppendLine(c, $"- timed on {Cpu} (conv block {latency.ConvBlock}, ONNX Runtime {latency.OnnxRuntimeVersion}); latency table: {latency.TableSource}; kept counts rounded to multiples of {ChannelMultiple}");
         }
         sb.AppendLine(c, $"- training: {Epochs.Length} epochs on {TrainingRows:N0} rows, {TrainingSeconds:F1} s ({Threads} threads); whole fit {TotalSeconds:F1} s");
         if (Backend is not null)

@@ -20,21 +20,19 @@ public sealed class EdpBatchLatency
     public double MeasuredSpeedup => MeasuredMilliseconds > 0 ? MeasuredPlainMilliseconds / MeasuredMilliseconds : 1;
 }
 
-/// <summary>The machine the latency was measured on, where the prediction came from, and the figures per batch size.</summary>
+/// <summary>The kernels the latency was measured with (on the fit's CPU, <see cref="EdpCompressionReport.Cpu"/>), where
+/// the prediction came from, and the figures per batch size.</summary>
 public sealed class EdpLatencyReport
 {
-    /// <summary>The CPU vendor of the machine that timed the models (e.g. AuthenticAMD).</summary>
-    public string CpuVendor { get; init; } = "";
-    /// <summary>The CPU model of the machine that timed the models.</summary>
-    public string CpuModel { get; init; } = "";
-    /// <summary>The channel block of ONNX Runtime's conv kernels on that CPU: 16 with AVX-512F, else 8.</summary>
+    /// <summary>The channel block of ONNX Runtime's conv kernels on the fit's CPU: 16 with AVX-512F, else 8.</summary>
     public int ConvBlock { get; init; }
     /// <summary>The ONNX Runtime version that timed the models.</summary>
     public string OnnxRuntimeVersion { get; init; } = "";
     /// <summary>Where the latency table came from: <c>measured</c> during this fit, or the path of the cached or given file.</summary>
     public string TableSource { get; init; } = "";
-    /// <summary>The CPU model the latency table was measured on (the deployment machine's, for a given file).</summary>
-    public string TableCpuModel { get; init; } = "";
+    /// <summary>The CPU the latency table was measured on: this one (<see cref="EdpCompressionReport.Cpu"/>), or the
+    /// deployment machine's for a given file.</summary>
+    public string TableCpu { get; init; } = "";
     /// <summary>One entry per batch size, the scoring batch (<see cref="EdpCompressOptions.LatencyBatchSize"/>) among them.</summary>
     public EdpBatchLatency[] Batches { get; init; } = [];
 }

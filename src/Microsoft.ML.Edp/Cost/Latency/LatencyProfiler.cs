@@ -27,7 +27,7 @@ internal static class LatencyProfiler
         }
         var fixedCost = batches.Select((_, b) => OrtTimer.Median(overheads.Select(o => o[b]))).ToArray();
         info($"EDP: measured ONNX Runtime latency of {layers.Sum(l => l.Points.Length)} layer shapes at batch {string.Join(" and ", batches)} in {clock.Elapsed.TotalSeconds:F1} s on {hardware}.");
-        return new LatencyTable(LatencyTable.CurrentFormat, hardware.CpuVendor, hardware.CpuModel, hardware.ConvBlock, hardware.OnnxRuntimeVersion,
+        return new LatencyTable(LatencyTable.CurrentFormat, hardware.Cpu, hardware.ConvBlock, hardware.OnnxRuntimeVersion,
             DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), batches.ToArray(), fixedCost, layers.ToArray());
     }
 

@@ -40,8 +40,7 @@ internal static class LatencyProof
         }
         return new EdpLatencyReport
         {
-            CpuVendor = hardware.CpuVendor, CpuModel = hardware.CpuModel, ConvBlock = hardware.ConvBlock, OnnxRuntimeVersion = hardware.OnnxRuntimeVersion,
-            TableSource = loaded.Source, TableCpuModel = table.CpuModel, Batches = results,
+            ConvBlock = hardware.ConvBlock, OnnxRuntimeVersion = hardware.OnnxRuntimeVersion, TableSource = loaded.Source, TableCpu = table.Cpu, Batches = results,
         };
     }
 
@@ -56,8 +55,8 @@ internal static class LatencyProof
     private static string Reason(EdpBatchLatency r, IReadOnlyList<LayerPlan> plans, LatencyTable table, string source, Hardware hardware)
     {
         var reasons = new List<string>();
-        if (table.CpuModel != hardware.CpuModel)
-            reasons.Add($"the table ('{source}') was measured on {table.CpuModel}, and this machine is {hardware.CpuModel}");
+        if (table.Cpu != hardware.Cpu)
+            reasons.Add($"the table ('{source}') was measured on {table.Cpu}, and this machine is {hardware.Cpu}");
         double plainError = r.MeasuredPlainMilliseconds / r.PredictedPlainMilliseconds;
         if (plainError is > 1.3 or < 0.7)
             reasons.Add(string.Create(CultureInfo.InvariantCulture, $"the plain network itself ran at {r.MeasuredPlainMilliseconds:F3} ms against {r.PredictedPlainMilliseconds:F3} ms predicted, so the machine was busy while timing or has changed since the table was measured"));

@@ -19,7 +19,7 @@ internal sealed record SiteLatency(string Name, string Signature, int InChannels
 /// predicted between grid points by linear interpolation. A change of both widths is taken as the product of the two
 /// one-axis changes, and a pair's rank curve is scaled the same way. The grid holds the CPU's block multiples, where
 /// the kernels are fastest, so widths rounded to the block are read off measured points.</remarks>
-internal sealed record LatencyTable(int Format, string CpuVendor, string CpuModel, int ConvBlock, string OnnxRuntimeVersion,
+internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, string OnnxRuntimeVersion,
     string MeasuredUtc, int[] Batches, double[] OverheadMilliseconds, SiteLatency[] Layers)
 {
     public const int CurrentFormat = 1;

@@ -5,20 +5,13 @@ using Microsoft.ML.Edp.Network;
 namespace Microsoft.ML.Edp.Cost.Latency;
 
 /// <summary>Where a fit's latency table comes from: a file the user measured on the deployment machine, else the
-/// cache of tables measured on this one (per CPU model, ONNX Runtime version and network), else a new measurement,
-/// which is then cached.</summary>
+/// user's cache of tables measured on this one (<see cref="UserCache"/>, one per CPU, ONNX Runtime version and
+/// network), else a new measurement, which is then cached.</summary>
 internal static class LatencyTables
 {
-    public sealed record Loaded(LatencyTable Table, string Source);
+    public const string CacheTopic = "latency";
 
-    /// <summary>The cache folder: $XDG_CACHE_HOME/Microsoft.ML.Edp/latency where that is set, else the user's local
-    /// application data folder.</summary>
-    public static string CacheFolder()
-    {
-        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        string root = !string.IsNullOrEmpty(xdg) ? xdg : Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create);
-        return Path.Combine(root, "Microsoft.ML.Edp", "latency");
-    }
+    public sealed record Loaded(LatencyTable Table, string Source);
 
     /// <summary>The table for <paramref name="graph"/> timed at <paramref name="batches"/>. A table given by
     /// <paramref name="path"/> must fit the network, or this throws naming every problem; a cached one that does not
@@ -35,53 +28,43 @@ internal static class LatencyTables
             var problems = batches.SelectMany(b => given.Problems(sites, b)).Distinct().ToList();
             if (problems.Count > 0)
                 throw new InvalidDataException($"The latency table '{path}' does not fit this network: {string.Join("; ", problems)}. Write one for it with 'edp profile'.");
-            if (given.CpuModel != hardware.CpuModel || given.OnnxRuntimeVersion != hardware.OnnxRuntimeVersion)
-                info($"EDP: the latency table '{path}' was measured on {given.CpuModel} with ONNX Runtime {given.OnnxRuntimeVersion}; its predictions are for that machine, and the timing in the report is on this one ({hardware}).");
+            if (given.Cpu != hardware.Cpu || given.OnnxRuntimeVersion != hardware.OnnxRuntimeVersion)
+                info($"EDP: the latency table '{path}' was measured on {given.Cpu} with ONNX Runtime {given.OnnxRuntimeVersion}; its predictions are for that machine, and the timing in the report is on this one ({hardware}).");
             return new Loaded(given, path);
         }
 
-        string file = Path.Combine(cacheFolder ?? CacheFolder(), CacheFileName(hardware, graph, sites));
-        if (File.Exists(file))
+        string? folder = cacheFolder ?? UserCache.Folder(CacheTopic);
+        string name = CacheFileName(hardware, graph, sites);
+        if (UserCache.Read(folder, name) is { } json)
         {
-            string? why;
+            string source = Path.Combine(folder!, name);
+            string why;
             try
             {
-                var cached = LatencyTable.FromJson(File.ReadAllText(file), $"'{file}'");
+                var cached = LatencyTable.FromJson(json, $"'{source}'");
                 var problems = batches.SelectMany(b => cached.Problems(sites, b)).Distinct().ToList();
-                if (cached.CpuModel != hardware.CpuModel || cached.ConvBlock != hardware.ConvBlock || cached.OnnxRuntimeVersion != hardware.OnnxRuntimeVersion)
-                    problems.Add($"it was measured on {cached.CpuModel} (block {cached.ConvBlock}, ONNX Runtime {cached.OnnxRuntimeVersion}), this machine is {hardware}");
+                if (cached.Cpu != hardware.Cpu || cached.ConvBlock != hardware.ConvBlock || cached.OnnxRuntimeVersion != hardware.OnnxRuntimeVersion)
+                    problems.Add($"it was measured on {cached.Cpu} (block {cached.ConvBlock}, ONNX Runtime {cached.OnnxRuntimeVersion}), this machine is {hardware}");
                 if (problems.Count == 0)
-                    return new Loaded(cached, file);
+                    return new Loaded(cached, source);
                 why = string.Join("; ", problems);
             }
-            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            catch (InvalidDataException e)
             {
                 why = e.Message;
             }
-            info($"EDP: measuring latency again: the cached table '{file}' does not fit: {why}.");
+            info($"EDP: measuring latency again: the cached table '{source}' does not fit: {why}.");
         }
         var table = LatencyProfiler.Measure(graph, batches, hardware, info);
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            AtomicFile.Write(file, Encoding.UTF8.GetBytes(table.ToJson()));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            warning($"EDP: the latency table could not be cached in '{file}' ({e.Message}); the next fit measures it again.");
-        }
+        if (!UserCache.Write(folder, name, table.ToJson()))
+            warning($"EDP: the latency table could not be cached (in '{folder ?? "no cache folder"}'); the next fit measures it again.");
         return new Loaded(table, "measured");
     }
 
-    /// <summary>The batch sizes a table holds: the one the user scores at, and 1 and 64 beside it.</summary>
-    public static int[] Batches(int scoringBatch) => new[] { scoringBatch, 1, 64 }.Distinct().Order().ToArray();
-
-    /// <summary>One file per CPU model, ONNX Runtime version and network (its input and layer sites).</summary>
+    /// <summary>One file per CPU, ONNX Runtime version, conv block and network (its input and layer sites).</summary>
     private static string CacheFileName(Hardware hardware, NetworkGraph graph, IReadOnlyList<LayerSite> sites)
     {
-        string network = $"{graph.InChannels}x{graph.Height}x{graph.Width}|{string.Join("|", sites.Select(s => s.Name + ":" + s.Signature + (s.Compressed ? ":c" : "")))}";
-        string hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(network)))[..16].ToLowerInvariant();
-        string cpu = new(hardware.CpuModel.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-').ToArray());
-        return $"{cpu}-ort{hardware.OnnxRuntimeVersion}-{hash}.json";
+        string key = $"{hardware}|{graph.InChannels}x{graph.Height}x{graph.Width}|{string.Join("|", sites.Select(s => s.Name + ":" + s.Signature + (s.Compressed ? ":c" : "")))}";
+        return $"table-{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..24].ToLowerInvariant()}.json";
     }
 }
