@@ -5,6 +5,7 @@
 //   memory                                              streaming memory: 1x vs 10x data, RSS per epoch
 //   micro [--quick]                                     BenchmarkDotNet: proximal step, batch assembly, ONNX scoring
 //   backend [--quick]                                   the backend self-check's cost, training steps with oneDNN on and off
+//   speedup name=model.onnx ...                         ORT speed-up of saved 28x28 models over plain VGG-S, interleaved
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 using Microsoft.ML.Edp.Benchmarks;
 
@@ -12,6 +13,11 @@ var command = args.Length > 0 ? args[0] : "compression";
 if (command == "run")
 {
     SingleRun.Execute(RunConfig.FromJson(args[1]), args[2], args[3], int.Parse(args[4]), int.Parse(args[5]));
+    return 0;
+}
+if (command == "speedup")
+{
+    SpeedupBenchmark.Run(args[1..]);
     return 0;
 }
 var options = BenchmarkArguments.Parse(args.Skip(1).ToArray());
