@@ -140,6 +140,27 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
         Assert.True(double.IsFinite(plain) && plain > 0);
     }
 
+    [Theory]
+    [InlineData(EdpArchitecture.ResNet20)]
+    [InlineData(EdpArchitecture.VggMedium)]
+    public void ThePlainExportAndEveryLayerModelRunInOnnxRuntime(EdpArchitecture architecture)
+    {
+        var graph = Architectures.Build(EdpSettings.From(new EdpCompressOptions { Architecture = architecture }).Network, 10);
+        var sites = LayerSite.Of(graph);
+        Assert.Equal(graph.Layers.Count(l => l is ConvLayer or LinearLayer), sites.Count);
+        using (var plain = new OrtTimer(Export.OnnxModelWriter.Write(TimingGraphs.Plain(graph), new Dictionary<string, string>()), 1, 28, 28))
+            Assert.True(plain.Run(2) >= 0);
+        foreach (var site in sites)
+        {
+            using var layer = new OrtTimer(Export.OnnxModelWriter.Write(TimingGraphs.Layer(site, site.InChannels, site.OutChannels, site.Compressed ? 8 : null), new Dictionary<string, string>()),
+                site.InChannels, site.Height, site.Width);
+            Assert.True(layer.Run(2) >= 0);
+        }
+        // ResNet's second conv of a block is read by the residual sum: no ReLU is fused into it.
+        if (architecture == EdpArchitecture.ResNet20)
+            Assert.Null(sites.Single(s => s.Name == "s1b1_conv2").Relu);
+    }
+
     private string Write(string name, LatencyTable table)
     {
         string path = Path.Combine(_dir.FullName, name);
