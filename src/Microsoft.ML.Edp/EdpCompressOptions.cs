@@ -272,7 +272,8 @@ public sealed class EdpCompressOptions
 
     /// <summary>A latency table measured on the deployment machine with <c>edp profile</c>, for this network; null (the
     /// default) measures one on this machine, or reads it from the cache. A table that does not fit the network (a
-    /// layer missing or of another shape, a missing batch size, a negative time) fails the fit, naming the problem.</summary>
+    /// layer missing or of another shape, a missing batch size, a negative time) fails the fit before training, naming
+    /// the problem.</summary>
     public string? LatencyTablePath = null;
 
     /// <summary>Training batches over which BN statistics are recomputed after training, before PM folds them; 0 keeps

@@ -46,6 +46,9 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         var graph = OnnxNetworkSource.IsGiven(network) ? OnnxNetworkSource.Load(network, schema.ClassCount) : Architectures.Build(network, schema.ClassCount);
         var backend = BackendCheck.ForThisProcess(get_num_threads()).Ensure(
             ProbeShape.Of(graph, BatchSizes(scan.RowCount, validationRows)), device, info, warning);
+        // Read (or measure) the latency table before training, so that a table that does not fit fails the fit at once.
+        var latencyTable = _settings.Latency.Measure
+            ? LatencyTables.For(graph, _settings.Latency.TablePath, _settings.Latency.Batches, Hardware.Current, info, warning) : null;
         info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
 
         using var net = new EdpNet(graph, network.CoefficientInit);
@@ -65,7 +68,8 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         var bare = OnnxModelWriter.Write(exported, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, exported, trainStream);
         double? accuracyAfter = validation is null ? null : OnnxAccuracy(bare, validation, graph);
-        var latency = _settings.Latency.Measure ? MeasureLatency(graph, plans, bare) : null;
+        var latency = latencyTable is null ? null
+            : LatencyProof.Run(graph, plans, bare, latencyTable, _settings.Latency.Batches, Hardware.Current, info, warning);
 
         var report = new EdpCompressionReport
         {
@@ -118,14 +122,6 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
                     : _settings.Pruning.Multiple > 1
                         ? $"Kept channels and ranks move in steps of {nameof(options.ChannelMultiple)} = {_settings.Pruning.Multiple}, so the largest network within the budget is this much smaller; {nameof(options.ChannelMultiple)} = 1 lands closer."
                         : $"The penalties pruned past the budget before the pattern froze; lower {nameof(options.RankPenalty)} and {nameof(options.ChannelPenalty)}, which a budget scales from."));
-    }
-
-    /// <summary>Times the export against the plain network's and predicts both from the latency table.</summary>
-    private EdpLatencyReport MeasureLatency(NetworkGraph graph, IReadOnlyList<LayerPlan> plans, byte[] model)
-    {
-        var batches = _settings.Latency.Batches;
-        var table = LatencyTables.For(graph, _settings.Latency.TablePath, batches, Hardware.Current, info, warning);
-        return LatencyProof.Run(graph, plans, model, table, batches, Hardware.Current, info, warning);
     }
 
     /// <summary>Every export is checked: ONNX Runtime must reproduce TorchSharp's logits for the same graph on real

@@ -140,6 +140,22 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
         Assert.True(double.IsFinite(plain) && plain > 0);
     }
 
+    [Fact]
+    public void AFitGivenATableThatDoesNotFitFailsBeforeTrainingNamingTheLayer()
+    {
+        var table = Blocked();
+        string path = Write("vggs-without-conv6.json", table with { Layers = table.Layers.Where(l => l.Name != "conv6").ToArray() });
+        var progress = new List<EdpProgress>();
+        var ml = new MLContext(1);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(new EdpCompressOptions
+        {
+            Epochs = 1, BatchSize = 32, NumberOfThreads = 1, TargetMacsRatio = null, LatencyTablePath = path, Progress = progress.Add,
+        }));
+        var e = Assert.Throws<InvalidDataException>(() => pipeline.Fit(ml.Data.LoadFromEnumerable(TestData.Train.Take(200).ToList())));
+        Assert.Contains($"The latency table '{path}' does not fit this network: layer 'conv6'", e.Message);
+        Assert.Empty(progress);
+    }
+
     [Theory]
     [InlineData(EdpArchitecture.ResNet20)]
     [InlineData(EdpArchitecture.VggMedium)]
