@@ -254,12 +254,12 @@ public sealed class EdpCompressOptions
     /// back the strongest dropped groups. Null (the default) uses the channel block of ONNX Runtime's conv kernels on
     /// this CPU: 16 where AVX-512F is present, 8 otherwise; the report names the value used. Widths that are not a
     /// multiple of the block are padded up to it or leave the blocked kernels altogether, so they run no faster, or
-    /// slower, than the next multiple (benchmarks/results/inference.md, docs/latency.md). 1 keeps exactly what training
+    /// slower, than the next multiple (benchmarks/results/latency-speedup.md, docs/latency.md). 1 keeps exactly what training
     /// kept; an explicit value always wins.</summary>
     public int? ChannelMultiple = null;
 
     /// <summary>After the fit, time the exported model against the plain network's export in ONNX Runtime (with the session
-    /// options ML.NET's <c>OnnxTransformer</c> uses, interleaved round by round, at <see cref="LatencyBatchSize"/>, 1 and
+    /// options ML.NET's <c>OnnxTransformer</c> uses, but with no thread spinning between runs, interleaved round by round, at <see cref="LatencyBatchSize"/>, 1 and
     /// 64) and predict both from a latency table; the report holds both, and a measured speed-up far below the predicted
     /// one is logged as a warning with its likely reason. The table is measured on this machine in seconds the first
     /// time and cached per CPU model, ONNX Runtime version and network (or read from <see cref="LatencyTablePath"/>).
