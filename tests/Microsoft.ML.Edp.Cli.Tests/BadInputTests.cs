@@ -182,13 +182,14 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Every_command_has_help()
     {
-        foreach (var command in new[] { "compress", "evaluate", "predict", "report" })
+        foreach (var command in new[] { "compress", "evaluate", "predict", "report", "profile" })
         {
             var (code, output) = CliRunner.Run(command, "--help");
             Assert.Equal(0, code);
             Assert.Contains("USAGE:", output);
         }
         Assert.Contains("--validation-fraction", CliRunner.Run("compress", "--help").Output);
+        Assert.Contains("--channel-multiple", CliRunner.Run("compress", "--help").Output);
     }
 
     [Fact]
