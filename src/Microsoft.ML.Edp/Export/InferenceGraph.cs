@@ -1,10 +1,6 @@
-namespace Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Network;
 
-/// <summary>A dense tensor in row-major order.</summary>
-internal sealed record DenseTensor(long[] Shape, float[] Values)
-{
-    public long Count => Values.LongLength;
-}
+namespace Microsoft.ML.Edp.Export;
 
 /// <summary>An inference-only op. Values flow between nodes by name.</summary>
 internal abstract record GraphNode(string Name, string[] Inputs, string Output);

@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Network;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

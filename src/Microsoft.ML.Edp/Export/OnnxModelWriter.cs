@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using Microsoft.ML.Edp.Network;
 using Onnx;
 using static Onnx.TensorShapeProto.Types;
 

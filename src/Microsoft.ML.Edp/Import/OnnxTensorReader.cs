@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Network;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 

@@ -1,5 +1,3 @@
-using Microsoft.ML.Edp.Export;
-
 namespace Microsoft.ML.Edp.Network;
 
 /// <summary>One layer of a network description. Its output value is named after the layer; <see cref="Inputs"/> name
