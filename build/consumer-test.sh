@@ -5,7 +5,7 @@
 #    sources stay on for everything else) and the backends with exactly the README's `dotnet add package` lines.
 # 3. Builds and publishes it, checks that the package's buildTransitive targets (with the task they load from tasks/)
 #    patched libLibTorchSharp.so where the system libstdc++ lacks GLIBCXX_3.4.32, then runs the README's quick-start
-#    code, verbatim, on the Fashion-MNIST subset in examples/FashionMnist/data, followed by checks: an accuracy floor,
+#    code, verbatim, on the Fashion-MNIST subset in examples/Shared/data, followed by checks: an accuracy floor,
 #    and model.zip loads back and scores the same.
 # Usage: build/consumer-test.sh [--no-build]   (--no-build: the solution is already built in Release, as build/test.sh does)
 # Set EDP_KEEP_CONSUMER=1 to keep the scratch folder.
@@ -89,12 +89,13 @@ done <<<"$add_lines"
 grep -q "Include=\"Microsoft.ML.Edp\" Version=\"$version\"" EdpQuickStart.csproj \
   || fail "the app did not get Microsoft.ML.Edp $version from the scratch feed: $(grep 'Microsoft.ML.Edp' EdpQuickStart.csproj)"
 mkdir -p data
-cp "$repo"/examples/FashionMnist/data/*.gz data/
+cp "$repo"/examples/Shared/data/*.gz data/
 
-# The README's quick-start code, verbatim, then the checks.
-readme_block code > Program.cs
-grep -q 'CompressEdp' Program.cs || fail "could not read the quick-start code from README.md"
-cat >> Program.cs <<'EOF'
+# The README's quick-start code, verbatim, with the checks after its statements (top-level statements must come before
+# the type declarations that close the quick start).
+readme_block code > quickstart.cs
+grep -q 'CompressEdp' quickstart.cs || fail "could not read the quick-start code from README.md"
+cat > checks.cs <<'EOF'
 
 // ---- consumer-test checks, appended to the README's quick start ----
 const double AccuracyFloor = 0.60; // 5 epochs on the 3,000-image subset at half the MACs (the default): measured 70.7% here, 81.4% uncompressed
@@ -110,7 +111,12 @@ var report = Microsoft.ML.Edp.EdpModel.ReadReport("model.zip");
 if (!report.Compressed || report.Layers.Length != 7 || report.MacsAfter > report.MacsBefore || report.ClassNames.Length != 10)
     throw new Exception($"consumer-test: unexpected report in model.zip:\n{report.ToJson()}");
 Console.WriteLine($"consumer-test: model.zip reloads with accuracy {reloaded.MicroAccuracy:P2}; its report covers {report.Layers.Length} layers.");
+
 EOF
+types_at="$(grep -nE '^((public|internal|sealed|static) )*(class|record|struct) ' quickstart.cs | head -1 | cut -d: -f1)"
+types_at="${types_at:-$(( $(wc -l < quickstart.cs) + 1 ))}"
+{ head -n "$((types_at - 1))" quickstart.cs; cat checks.cs; tail -n "+$types_at" quickstart.cs; } > Program.cs
+rm quickstart.cs checks.cs
 
 # --- 3. Build, publish, check the native fix, run --------------------------------------------------------------
 dotnet build -c Release -nologo -v quiet

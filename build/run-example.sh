@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main command (README, "Quick start"): train, compress and score VGG-S on Fashion-MNIST.
 # As root with apt, it installs the Debian package dataset-fashion-mnist (the full 70,000 images) first; without it
-# the example trains on the subset shipped in examples/FashionMnist/data. Extra arguments go to the example
+# the example trains on the subset shipped in examples/Shared/data. Extra arguments go to the example
 # (--epochs N, --train-limit N, --threads N, --plain, --data DIR, --output DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."

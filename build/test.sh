@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, "Tests"): restore, build the whole solution, run the unit tests, smoke-run the benchmarks
 # and run the consumer test (build/consumer-test.sh).
-# Needs only the repository: the tests train on the Fashion-MNIST subset shipped in examples/FashionMnist/data.
+# Needs only the repository: the tests train on the Fashion-MNIST subset shipped in examples/Shared/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet restore Microsoft.ML.Edp.sln

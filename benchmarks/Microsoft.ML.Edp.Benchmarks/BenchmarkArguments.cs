@@ -22,9 +22,7 @@ public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, str
     }
 
     /// <summary>Full Fashion-MNIST from the Debian package, or the embedded subset in --quick mode.</summary>
-    public string DataDirectory => Quick || !Directory.Exists(Data.FashionMnist.DebianPackageDirectory)
-        ? Path.Combine(AppContext.BaseDirectory, "data")
-        : Data.FashionMnist.DebianPackageDirectory;
+    public string DataDirectory => Quick ? Samples.FashionMnist.SubsetDirectory : Samples.FashionMnist.DefaultDirectory;
 
     private static string FindRepositoryRoot()
     {

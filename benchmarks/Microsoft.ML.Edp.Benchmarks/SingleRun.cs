@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 
 namespace Microsoft.ML.Edp.Benchmarks;
 

@@ -5,7 +5,7 @@
 // example writes one: dotnet run --project examples/FashionMnist -c Release -- --plain --output out/plain
 using Microsoft.ML;
 using Microsoft.ML.Edp;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 
 string? model = null, dataDir = null, output = "out/compressed-onnx";
 double target = 0.5;
@@ -28,7 +28,7 @@ if (model is null)
     Console.Error.WriteLine("--model FILE is required: an ONNX CNN with one [N, 1, 28, 28] image input.");
     return 2;
 }
-dataDir ??= Directory.Exists(FashionMnist.DebianPackageDirectory) ? FashionMnist.DebianPackageDirectory : Path.Combine(AppContext.BaseDirectory, "data");
+dataDir ??= FashionMnist.DefaultDirectory;
 
 var ml = new MLContext(seed: 1);
 ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress", StringComparison.Ordinal)) Console.WriteLine(e.Message); };

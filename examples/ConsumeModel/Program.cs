@@ -3,7 +3,7 @@
 //   dotnet run --project examples/ConsumeModel -c Release -- [MODEL_ZIP] [--count N]
 using Microsoft.ML;
 using Microsoft.ML.Edp;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 
 if (ParseArguments(args) is not var (modelPath, count))
     return 2;
@@ -23,7 +23,7 @@ using var engine = ml.Model.CreatePredictionEngine<FashionMnistImage, ClothingPr
 var report = EdpModel.ReadReport(modelPath);
 Console.WriteLine($"{modelPath}: {report.Architecture}, {report.MacsRatio:P1} of the MACs and {report.ParamsRatio:P1} of the parameters of the plain network.");
 
-var images = FashionMnist.Load(Path.Combine(AppContext.BaseDirectory, "data"), "t10k", count);
+var images = FashionMnist.Load(FashionMnist.SubsetDirectory, "t10k", count);
 int correct = 0;
 foreach (var (image, index) in images.Select((image, index) => (image, index)))
 {

@@ -5,11 +5,10 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Edp;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 
 var arguments = ExampleArguments.Parse(args);
-string dataDir = arguments.DataDirectory
-    ?? (Directory.Exists(FashionMnist.DebianPackageDirectory) ? FashionMnist.DebianPackageDirectory : Path.Combine(AppContext.BaseDirectory, "data"));
+string dataDir = arguments.DataDirectory ?? FashionMnist.DefaultDirectory;
 var ml = new MLContext(seed: 1);
 ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress", StringComparison.Ordinal)) Console.WriteLine(e.Message); };
 

@@ -3,7 +3,7 @@
 //   dotnet run --project examples/ImageFolder -c Release -- [--per-class N] [--epochs N] [--target-macs R] [--work DIR]
 using System.Runtime.InteropServices;
 using Microsoft.ML.Edp.Cli;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 using SkiaSharp;
 using Spectre.Console;
 
@@ -23,7 +23,7 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
-string dataDir = Directory.Exists(FashionMnist.DebianPackageDirectory) ? FashionMnist.DebianPackageDirectory : Path.Combine(AppContext.BaseDirectory, "data");
+string dataDir = FashionMnist.DefaultDirectory;
 string train = Path.Combine(work, "images", "train"), test = Path.Combine(work, "images", "test"), output = Path.Combine(work, "model");
 int written = WriteFolders(FashionMnist.Load(dataDir, "train"), train, perClass) + WriteFolders(FashionMnist.Load(dataDir, "t10k"), test, perClass / 2);
 Console.WriteLine($"Wrote {written} PNG files from {dataDir} to '{train}' and '{test}'.");

@@ -1,14 +1,13 @@
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 using SkiaSharp;
 
 namespace Microsoft.ML.Edp.Cli.Tests;
 
-/// <summary>Writes real PNG class folders from the embedded Fashion-MNIST subset (examples/FashionMnist/data).</summary>
+/// <summary>Writes real PNG class folders from the embedded Fashion-MNIST subset (examples/Shared/data).</summary>
 internal static class ImageFolders
 {
-    private static readonly string DataDirectory = Path.Combine(AppContext.BaseDirectory, "data");
-    private static readonly Lazy<IReadOnlyList<FashionMnistImage>> Train = new(() => FashionMnist.Load(DataDirectory, "train"));
-    private static readonly Lazy<IReadOnlyList<FashionMnistImage>> Test = new(() => FashionMnist.Load(DataDirectory, "t10k"));
+        private static readonly Lazy<IReadOnlyList<FashionMnistImage>> Train = new(() => FashionMnist.Load(FashionMnist.SubsetDirectory, "train"));
+    private static readonly Lazy<IReadOnlyList<FashionMnistImage>> Test = new(() => FashionMnist.Load(FashionMnist.SubsetDirectory, "t10k"));
 
     /// <summary>A fresh temporary folder.</summary>
     public static string NewTemp(string name)

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.Data;
 using Microsoft.ML.Edp.Cli.Data;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 using SkiaSharp;
 using Xunit;
 
@@ -18,7 +18,7 @@ public sealed class ImagePipelineTests : IDisposable
     [Fact]
     public void A_grayscale_png_gives_the_idx_loaders_pixels()
     {
-        var images = FashionMnist.Load(Path.Combine(AppContext.BaseDirectory, "data"), "t10k", maxCount: 5);
+        var images = FashionMnist.Load(FashionMnist.SubsetDirectory, "t10k", maxCount: 5);
         var paths = images.Select((image, i) =>
         {
             string path = Path.Combine(_root, $"{i}.png");

@@ -1,5 +1,5 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 using Xunit;
 
 namespace Microsoft.ML.Edp.Tests;

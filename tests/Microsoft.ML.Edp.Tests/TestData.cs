@@ -1,11 +1,11 @@
-using Microsoft.ML.Edp.Data;
+using Microsoft.ML.Edp.Samples;
 
 namespace Microsoft.ML.Edp.Tests;
 
 /// <summary>The embedded Fashion-MNIST subset (3,000 train, 1,000 test, stratified), read once per test run.</summary>
 internal static class TestData
 {
-    public static readonly string Directory = Path.Combine(AppContext.BaseDirectory, "data");
+    public static readonly string Directory = FashionMnist.SubsetDirectory;
     private static readonly Lazy<IReadOnlyList<FashionMnistImage>> _train = new(() => FashionMnist.Load(Directory, "train"));
     private static readonly Lazy<IReadOnlyList<FashionMnistImage>> _test = new(() => FashionMnist.Load(Directory, "t10k"));
 

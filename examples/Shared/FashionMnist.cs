@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Edp.Data;
+namespace Microsoft.ML.Edp.Samples;
 
 /// <summary>One Fashion-MNIST image: 784 pixels scaled to [0, 1] and the class name.</summary>
 public sealed class FashionMnistImage
@@ -25,6 +25,13 @@ public static class FashionMnist
 
     /// <summary>Where the Debian package <c>dataset-fashion-mnist</c> installs the full data set.</summary>
     public const string DebianPackageDirectory = "/usr/share/datasets/fashion-mnist";
+
+    /// <summary>The embedded subset (3,000 training and 1,000 test images), copied beside every program that references
+    /// this project.</summary>
+    public static string SubsetDirectory => Path.Combine(AppContext.BaseDirectory, "data");
+
+    /// <summary>The full data set when the Debian package is installed, else the embedded subset.</summary>
+    public static string DefaultDirectory => Directory.Exists(DebianPackageDirectory) ? DebianPackageDirectory : SubsetDirectory;
 
     /// <summary>Reads the <c>train</c> or <c>t10k</c> split from a folder of IDX files.</summary>
     /// <param name="directory">A folder holding <c>{split}-images-idx3-ubyte[.gz]</c> and <c>{split}-labels-idx1-ubyte[.gz]</c>.</param>

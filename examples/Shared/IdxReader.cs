@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Microsoft.ML.Edp.Data;
+namespace Microsoft.ML.Edp.Samples;
 
 /// <summary>Reads the IDX files of MNIST and Fashion-MNIST (unsigned-byte payloads, gzipped or not).</summary>
 public static class IdxReader
