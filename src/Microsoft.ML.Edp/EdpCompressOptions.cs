@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Edp;
@@ -46,11 +47,14 @@ public enum EdpCoefficientInit
     /// <summary>A is the identity and B is the plain layer's initial weight (SVD of it where the rank is capped below the
     /// output width), so an untrained block computes exactly what the plain layer computes.</summary>
     Identity,
-    /// <summary>A is a random orthogonal matrix and B = A^T W, so A.B = W but the rank and channel groups of A differ.</summary>
+    /// <summary>Advanced. A is a random orthogonal matrix and B = A^T W, so A.B = W but the rank and channel groups of A
+    /// differ.</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
     RandomOrthogonal,
 }
 
-/// <summary>How each group's proximal shrink is weighted.</summary>
+/// <summary>How each group's proximal shrink is weighted (<see cref="EdpCompressOptions.PenaltyWeighting"/>, an advanced option).</summary>
+[EditorBrowsable(EditorBrowsableState.Advanced)]
 public enum EdpPenaltyWeighting
 {
     /// <summary>Every group shrinks by the same amount.</summary>
@@ -71,8 +75,9 @@ public enum EdpBudgetPenalty
     /// the budget are shrunk to zero; every other group trains without penalty. The cut when the pattern freezes takes
     /// the same ranking.</summary>
     LeastImportant,
-    /// <summary>Every group, as with fixed penalties, with the strength scaled to follow the path; the cut when the
-    /// pattern freezes removes the groups with the smallest norms relative to their layer's largest.</summary>
+    /// <summary>Advanced. Every group, as with fixed penalties, with the strength scaled to follow the path; the cut when
+    /// the pattern freezes removes the groups with the smallest norms relative to their layer's largest.</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
     AllGroups,
 }
 
@@ -137,11 +142,14 @@ public sealed class EdpCompressOptions
     /// <summary>The bytes of an ONNX CNN to start from, as <see cref="OnnxModelPath"/> does; set one or the other. Default null.</summary>
     public byte[]? OnnxModel = null;
 
-    /// <summary>Conv widths for <see cref="EdpArchitecture.CustomVgg"/>; convs come in pairs, with a max pool between pairs.</summary>
+    /// <summary>Conv widths for <see cref="EdpArchitecture.CustomVgg"/>; convs come in pairs, with a max pool between pairs.
+    /// Required with <see cref="EdpArchitecture.CustomVgg"/> and rejected with any other architecture, so that widths are
+    /// never silently ignored. Default null.</summary>
     public int[]? ConvWidths = null;
 
     /// <summary>Widths of the stem and of the three stages for <see cref="EdpArchitecture.ResNet20"/> and
-    /// <see cref="EdpArchitecture.ResNet56"/>: four positive numbers. Null (the default) means 16, 16, 32, 64.</summary>
+    /// <see cref="EdpArchitecture.ResNet56"/>: four positive numbers, rejected with any other architecture. Null (the
+    /// default) means 16, 16, 32, 64.</summary>
     public int[]? ResNetWidths = null;
 
     /// <summary>A budget: the fraction of the plain network's multiply-accumulates to keep, in (0, 1]. The default, 0.5,
@@ -156,11 +164,6 @@ public sealed class EdpCompressOptions
     /// <summary>A budget on parameters, like <see cref="TargetMacsRatio"/>; both may be set, and both are met (set
     /// <see cref="TargetMacsRatio"/> to null to budget parameters alone). Default null.</summary>
     public double? TargetParamsRatio = null;
-
-    /// <summary>Which groups a budget's penalty shrinks: with <see cref="EdpBudgetPenalty.LeastImportant"/> (the default)
-    /// only those the budget needs removed, the least important for their cost, so the rest of the network is not
-    /// penalised at all; <see cref="EdpBudgetPenalty.AllGroups"/> shrinks every group. Ignored without a budget.</summary>
-    public EdpBudgetPenalty BudgetPenalty = EdpBudgetPenalty.LeastImportant;
 
     /// <summary>Train with compressed-aware blocks and run Pruning &amp; Merging. False trains the same architecture with
     /// plain layers and no PM, and ignores the budgets: the baseline every comparison is made against.</summary>
@@ -247,9 +250,6 @@ public sealed class EdpCompressOptions
     /// <summary>What a channel group's norm is measured on.</summary>
     public EdpChannelGroup ChannelGroup = EdpChannelGroup.CoefficientsAndBatchNorm;
 
-    /// <summary>How each group's shrink is weighted.</summary>
-    public EdpPenaltyWeighting PenaltyWeighting = EdpPenaltyWeighting.Uniform;
-
     /// <summary>PM, and a budget's selection, round each layer's kept channels and rank up to a multiple of this, adding
     /// back the strongest dropped groups. Null (the default) uses the channel block of ONNX Runtime's conv kernels on
     /// this CPU: 16 where AVX-512F is present, 8 otherwise; the report names the value used. Widths that are not a
@@ -280,12 +280,29 @@ public sealed class EdpCompressOptions
     /// the running averages.</summary>
     public int BatchNormRecalibrationBatches = 50;
 
-    /// <summary>How A and B start.</summary>
-    public EdpCoefficientInit CoefficientInit = EdpCoefficientInit.Identity;
-
-    /// <summary>Keep the first conv and the classifier as plain layers.</summary>
-    public bool ExcludeFirstAndLast = false;
-
     /// <summary>PM keeps a group whose norm exceeds this fraction of the largest norm of its kind in the layer; 0 keeps every non-zero group.</summary>
     public double PruneThreshold = 1e-2;
+
+    // Advanced: research knobs kept for the benchmarks' sweep (benchmarks/Microsoft.ML.Edp.Benchmarks/PenaltySweep.cs).
+    // Their defaults won there; the alternatives stay working so that the sweep can be rerun. IDEs set to hide advanced
+    // members leave them out of completion lists.
+
+    /// <summary>Advanced. Which groups a budget's penalty shrinks: with <see cref="EdpBudgetPenalty.LeastImportant"/>
+    /// (the default) only those the budget needs removed, the least important for their cost, so the rest of the
+    /// network is not penalised at all; <see cref="EdpBudgetPenalty.AllGroups"/> shrinks every group. Ignored without a
+    /// budget.</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public EdpBudgetPenalty BudgetPenalty = EdpBudgetPenalty.LeastImportant;
+
+    /// <summary>Advanced. How each group's shrink is weighted.</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public EdpPenaltyWeighting PenaltyWeighting = EdpPenaltyWeighting.Uniform;
+
+    /// <summary>Advanced. How A and B start.</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public EdpCoefficientInit CoefficientInit = EdpCoefficientInit.Identity;
+
+    /// <summary>Advanced. Keep the first conv and the classifier as plain layers.</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public bool ExcludeFirstAndLast = false;
 }

@@ -25,18 +25,25 @@ internal static class EdpOptionsValidation
         Check(o.PenaltyRampFraction is >= 0 and <= 1, nameof(o.PenaltyRampFraction), "a fraction in [0, 1]", o.PenaltyRampFraction);
         Check(o.PenaltyHoldFraction is > 0 and <= 1, nameof(o.PenaltyHoldFraction), "a fraction in (0, 1]", o.PenaltyHoldFraction);
         Check(o.PruneThreshold is >= 0 and < 1, nameof(o.PruneThreshold), "a fraction in [0, 1)", o.PruneThreshold);
+        // Widths for another architecture than the one chosen would be silently ignored: reject them instead.
         if (o.Architecture == EdpArchitecture.CustomVgg)
-            Check(o.ConvWidths is { Length: > 0 } w && w.All(x => x > 0), nameof(o.ConvWidths), "at least one positive conv width", o.ConvWidths is null ? "null" : string.Join(",", o.ConvWidths));
+            Check(o.ConvWidths is { Length: > 0 } w && w.All(x => x > 0), nameof(o.ConvWidths), "at least one positive conv width", Widths(o.ConvWidths));
+        else
+            Check(o.ConvWidths is null, nameof(o.ConvWidths), $"null with Architecture {o.Architecture} (the widths apply to {EdpArchitecture.CustomVgg} only: set Architecture = {nameof(EdpArchitecture)}.{EdpArchitecture.CustomVgg})", Widths(o.ConvWidths));
+        if (o.Architecture is EdpArchitecture.ResNet20 or EdpArchitecture.ResNet56)
+            Check(o.ResNetWidths is null || (o.ResNetWidths.Length == 4 && o.ResNetWidths.All(x => x > 0)), nameof(o.ResNetWidths), "four positive widths (stem, stage 1, stage 2, stage 3)", Widths(o.ResNetWidths));
+        else
+            Check(o.ResNetWidths is null, nameof(o.ResNetWidths), $"null with Architecture {o.Architecture} (the widths apply to {EdpArchitecture.ResNet20} and {EdpArchitecture.ResNet56} only)", Widths(o.ResNetWidths));
         foreach (var (name, target) in new[] { (nameof(o.TargetMacsRatio), o.TargetMacsRatio), (nameof(o.TargetParamsRatio), o.TargetParamsRatio) })
             if (target is double ratio)
                 Check(ratio is > 0 and <= 1, name, "a ratio in (0, 1]", ratio);
-        if (o.ResNetWidths is { } rw)
-            Check(rw.Length == 4 && rw.All(x => x > 0), nameof(o.ResNetWidths), "four positive widths (stem, stage 1, stage 2, stage 3)", string.Join(",", rw));
         if (EdpSettings.From(o).Network is var network && Import.OnnxNetworkSource.IsGiven(network))
             Import.OnnxNetworkSource.Validate(network);
         foreach (var (name, value) in new[] { (nameof(o.FeatureColumnName), o.FeatureColumnName), (nameof(o.LabelColumnName), o.LabelColumnName), (nameof(o.ScoreColumnName), o.ScoreColumnName), (nameof(o.PredictedLabelColumnName), o.PredictedLabelColumnName) })
             Check(!string.IsNullOrWhiteSpace(value), name, "a column name", value ?? "null");
     }
+
+    private static string Widths(int[]? widths) => widths is null ? "null" : string.Join(",", widths);
 
     private static void Positive(int value, string name) => Check(value > 0, name, "a positive integer", value);
 

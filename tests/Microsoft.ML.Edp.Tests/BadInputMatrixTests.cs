@@ -114,6 +114,10 @@ public sealed class BadInputMatrixTests : IDisposable
         ["target MACs ratio above 1"] = Option(o => o.TargetMacsRatio = 1.5, "TargetMacsRatio", "a ratio in (0, 1]", "1.5"),
         ["target params ratio above 1"] = Option(o => o.TargetParamsRatio = 2, "TargetParamsRatio", "a ratio in (0, 1]", "2"),
         ["custom widths missing"] = Option(o => o.ConvWidths = null, "ConvWidths", "at least one positive conv width", "null"),
+        ["conv widths without CustomVgg"] = Option(o => o.Architecture = EdpArchitecture.VggSmall, "ConvWidths",
+            "null with Architecture VggSmall (the widths apply to CustomVgg only: set Architecture = EdpArchitecture.CustomVgg)", "4,4"),
+        ["ResNet widths on a VGG"] = Option(o => o.ResNetWidths = [8, 8, 16, 32], "ResNetWidths",
+            "null with Architecture CustomVgg (the widths apply to ResNet20 and ResNet56 only)", "8,8,16,32"),
         ["batch larger than the data"] = new(d => FitAndSave(d, TwoClasses(), Tiny(o => o.BatchSize = 128)),
             typeof(ArgumentOutOfRangeException), "BatchSize is 128", "training data has only 4 rows", "expected a batch size no larger than the data"),
         ["unwritable ONNX output path"] = new(d =>

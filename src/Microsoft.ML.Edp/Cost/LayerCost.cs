@@ -3,7 +3,7 @@ namespace Microsoft.ML.Edp.Cost;
 /// <summary>Parameters and multiply-accumulates of one layer for one image, computed from its shapes.</summary>
 /// <remarks>Parameters count weights, BN gamma and beta (2 per channel, in place of a bias) and a classifier bias;
 /// MACs count conv and linear products only, so the uncompressed VGG-S has 72,666 parameters and 7.34M MACs.</remarks>
-public readonly record struct LayerCost(long Params, long Macs)
+internal readonly record struct LayerCost(long Params, long Macs)
 {
     /// <summary>Sum of two costs.</summary>
     public static LayerCost operator +(LayerCost a, LayerCost b) => new(a.Params + b.Params, a.Macs + b.Macs);
