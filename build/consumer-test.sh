@@ -44,14 +44,14 @@ props_version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.p
 symbols="$(unzip -l "$feed/Microsoft.ML.Edp.$version.snupkg")"
 grep -q ' lib/net10.0/Microsoft.ML.Edp.pdb$' <<<"$symbols" || fail "the symbol package holds no pdb"
 contents="$(unzip -l "$nupkg")"
-for entry in lib/net10.0/Microsoft.ML.Edp.dll lib/net10.0/Microsoft.ML.Edp.xml README.md buildTransitive/Microsoft.ML.Edp.targets \
+for entry in lib/net10.0/Microsoft.ML.Edp.dll lib/net10.0/Microsoft.ML.Edp.xml PACKAGE.md buildTransitive/Microsoft.ML.Edp.targets \
              tasks/netstandard2.0/Microsoft.ML.Edp.Build.dll; do
   grep -q " $entry\$" <<<"$contents" || fail "$(basename "$nupkg") lacks $entry"
 done
 cmp -s <(unzip -p "$nupkg" buildTransitive/Microsoft.ML.Edp.targets) src/Microsoft.ML.Edp/buildTransitive/Microsoft.ML.Edp.targets \
   || fail "the packed targets differ from src/Microsoft.ML.Edp/buildTransitive/Microsoft.ML.Edp.targets"
 nuspec="$(unzip -p "$nupkg" Microsoft.ML.Edp.nuspec)"
-for field in '<license type="expression">MIT</license>' '<readme>README.md</readme>' '<description>' '<tags>' '<repository type="git"' '<authors>'; do
+for field in '<license type="expression">MIT</license>' '<readme>PACKAGE.md</readme>' '<description>' '<tags>' '<repository type="git"' '<authors>'; do
   grep -qF "$field" <<<"$nuspec" || fail "the nuspec lacks $field"
 done
 # The library depends on managed packages only; the app picks the natives.

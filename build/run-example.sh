@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main command (README, "Quick start"): train, compress and score VGG-S on Fashion-MNIST.
+# The main command (CONTRIBUTING.md, "Two commands on a fresh machine"): train, compress and score VGG-S on Fashion-MNIST.
 # As root with apt, it installs the Debian package dataset-fashion-mnist (the full 70,000 images) first; without it
 # the example trains on the subset shipped in examples/Shared/data. Extra arguments go to the example
 # (--epochs N, --train-limit N, --threads N, --plain, --data DIR, --output DIR).

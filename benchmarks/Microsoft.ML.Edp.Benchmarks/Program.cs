@@ -1,4 +1,5 @@
-// Benchmarks for Microsoft.ML.Edp. See the README's "Benchmarks" section.
+// Benchmarks for Microsoft.ML.Edp: what they measured and how long each takes are in docs/results.md ("Rerunning the
+// benchmarks"); the results are committed under benchmarks/results.
 //   compression [--quick] [--epochs N] [--threads N]   plain vs EDP operating points, one child process per run
 //   sweep [--epochs N] [--threads N]                    the penalty sweep
 //   inference [--quick]                                 ONNX Runtime and ML.NET latency, original vs compressed

@@ -152,9 +152,8 @@ public sealed class EdpCompressOptions
     /// default) means 16, 16, 32, 64.</summary>
     public int[]? ResNetWidths = null;
 
-    /// <summary>A budget: the fraction of the plain network's multiply-accumulates to keep, in (0, 1]. The default, 0.5,
-    /// keeps half: on VGG-S and full Fashion-MNIST in 5 epochs it cost 0.2 to 0.3 points of accuracy
-    /// (benchmarks/results/compression.md). The cost follows a path down to the target along the penalty ramp, with the
+    /// <summary>A budget: the fraction of the plain network's multiply-accumulates to keep, in (0, 1]; the default, 0.5,
+    /// keeps half (what that costs in accuracy: docs/results.md). The cost follows a path down to the target along the penalty ramp, with the
     /// penalty on the groups <see cref="BudgetPenalty"/> chooses; when the pattern freezes
     /// (<see cref="PenaltyHoldFraction"/>) whatever is left over the budget is cut, and the rest of training recovers.
     /// Too small a target fails fast, naming the reachable ratio. Null trains with the fixed <see cref="RankPenalty"/>
@@ -191,9 +190,8 @@ public sealed class EdpCompressOptions
     public int Seed = 1;
 
     /// <summary>libtorch intra-op threads; null uses one per core. On one thread the same seed and data give
-    /// byte-identical ONNX models. On 2 threads two runs were also identical in our measurement, but differed from the
-    /// one-thread model (weights by up to 0.12 after 3 epochs): reduction order changes with the thread count, so only
-    /// one thread is promised to reproduce.</summary>
+    /// byte-identical ONNX models. With more threads the reduction order depends on the thread count, so only one
+    /// thread is promised to reproduce (docs/platform.md).</summary>
     public int? NumberOfThreads = null;
 
     /// <summary>Rows held in the shuffle buffer; the whole data set is never held.</summary>
@@ -229,9 +227,8 @@ public sealed class EdpCompressOptions
     public bool FallbackToCpu = true;
 
     /// <summary>L2,1 strength on the columns of A (the rank groups). With a budget it only sets how fast the chosen
-    /// groups fade. Without one (<see cref="TargetMacsRatio"/> = null) it decides the size: with the other defaults,
-    /// 0.085 kept 48.7% of VGG-S's MACs on Fashion-MNIST in 5 epochs, at 2.5 points below plain training
-    /// (benchmarks/results/compression.md, edp-penalties).</summary>
+    /// groups fade. Without one (<see cref="TargetMacsRatio"/> = null) it decides the size: stronger penalties keep
+    /// fewer groups (docs/choosing-a-budget.md).</summary>
     public double RankPenalty = 0.085;
 
     /// <summary>L2,1 strength on the rows of A with their BN gamma and beta (the channel groups).</summary>
@@ -243,8 +240,7 @@ public sealed class EdpCompressOptions
 
     /// <summary>Fraction of training after which the sparsity pattern is frozen: groups that are zero stay zero and the
     /// others are no longer shrunk, so the rest of training recovers accuracy on the final structure. 1 never freezes.
-    /// With the 0.3 ramp this leaves 60% of training to recover: on VGG-S at half the MACs it gave 92.14% against
-    /// 91.83% with a 0.5 ramp and a 0.6 hold, and 91.92% with 0.2 and 0.3 (benchmarks/results/sweep.md).</summary>
+    /// With the default 0.3 ramp this leaves 60% of training to recover (the sweep that chose it: docs/results.md).</summary>
     public double PenaltyHoldFraction = 0.4;
 
     /// <summary>What a channel group's norm is measured on.</summary>

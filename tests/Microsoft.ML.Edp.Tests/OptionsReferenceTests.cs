@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
 using System.Text.RegularExpressions;
@@ -5,30 +6,38 @@ using Xunit;
 
 namespace Microsoft.ML.Edp.Tests;
 
-/// <summary>The README's options table is written by hand from <see cref="EdpCompressOptions"/>; these tests keep its
-/// rows and defaults equal to the field initialisers.</summary>
-public class ReadmeOptionsTableTests
+/// <summary>docs/options.md is written by hand from <see cref="EdpCompressOptions"/>; these tests keep its rows and
+/// defaults equal to the field initialisers, and its "Advanced" table equal to the fields marked advanced.</summary>
+public class OptionsReferenceTests
 {
     private static readonly FieldInfo[] Fields = typeof(EdpCompressOptions).GetFields(BindingFlags.Public | BindingFlags.Instance);
 
     [Fact]
     public void EveryOptionHasOneRowAndNoRowNamesAMissingOption()
     {
-        var rows = ReadRows();
+        var rows = ReadRows(out _);
         Assert.Equal(rows.Count, rows.Select(r => r.Name).Distinct().Count());
         Assert.Equal(Fields.Select(f => f.Name).Order(), rows.Select(r => r.Name).Order());
+    }
+
+    [Fact]
+    public void TheAdvancedTableListsExactlyTheFieldsMarkedAdvanced()
+    {
+        ReadRows(out var advanced);
+        var marked = Fields.Where(f => f.GetCustomAttribute<EditorBrowsableAttribute>()?.State == EditorBrowsableState.Advanced);
+        Assert.Equal(marked.Select(f => f.Name).Order(), advanced.Order());
     }
 
     [Fact]
     public void EveryRowShowsTheFieldsTypeAndDefault()
     {
         var defaults = new EdpCompressOptions();
-        foreach (var (name, type, shown) in ReadRows())
+        foreach (var (name, type, shown) in ReadRows(out _))
         {
             var field = Fields.Single(f => f.Name == name);
-            Assert.True(TypeName(field) == type, $"README says {name} is `{type}`; the field is `{TypeName(field)}`.");
+            Assert.True(TypeName(field) == type, $"docs/options.md says {name} is `{type}`; the field is `{TypeName(field)}`.");
             object? value = field.GetValue(defaults);
-            Assert.True(Matches(shown, value), $"README says {name} defaults to `{shown}`; the code says {Describe(value)}.");
+            Assert.True(Matches(shown, value), $"docs/options.md says {name} defaults to `{shown}`; the code says {Describe(value)}.");
         }
     }
 
@@ -70,18 +79,20 @@ public class ReadmeOptionsTableTests
         return nullable ? name + "?" : name;
     }
 
-    // Rows of the table under "## Options": | `Name` | `type` | `default` | meaning |
-    private static List<(string Name, string Type, string Default)> ReadRows()
+    // Table rows, | `Name` | `type` | `default` | meaning |, of the whole page; those under "## Advanced" also in advanced.
+    private static List<(string Name, string Type, string Default)> ReadRows(out List<string> advanced)
     {
-        string readme = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "README.md"));
-        int start = readme.IndexOf("## Options (`EdpCompressOptions`)", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README.md has no '## Options (`EdpCompressOptions`)' section.");
-        int end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
-        var section = readme[start..(end < 0 ? readme.Length : end)];
-        var rows = Regex.Matches(section, @"^\| `(\w+)` \| `([^`]+)` \| `([^`]+)` \|", RegexOptions.Multiline)
-            .Select(m => (m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value))
-            .ToList();
+        string page = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "options.md"));
+        int split = page.IndexOf("\n## Advanced", StringComparison.Ordinal);
+        Assert.True(split >= 0, "docs/options.md has no '## Advanced' section.");
+        var rows = Rows(page);
+        advanced = Rows(page[split..]).Select(r => r.Name).ToList();
         Assert.NotEmpty(rows);
         return rows;
     }
+
+    private static List<(string Name, string Type, string Default)> Rows(string text)
+        => Regex.Matches(text, @"^\| `(\w+)` \| `([^`]+)` \| `([^`]+)` \|", RegexOptions.Multiline)
+            .Select(m => (m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value))
+            .ToList();
 }
