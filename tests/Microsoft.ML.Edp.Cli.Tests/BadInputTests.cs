@@ -13,14 +13,14 @@ public sealed class BadInputTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
-    public void An_empty_dataset_folder_is_rejected()
+    public void AnEmptyDatasetFolderIsRejected()
     {
         string data = Directory.CreateDirectory(Path.Combine(_root, "empty")).FullName;
         AssertRejected(Compress(data), $"The training data set folder '{data}' holds no images in class subfolders: expected one subfolder per class, each holding PNG or JPEG files; found none.");
     }
 
     [Fact]
-    public void Images_outside_class_folders_are_rejected_with_their_count()
+    public void ImagesOutsideClassFoldersAreRejectedWithTheirCount()
     {
         string data = Directory.CreateDirectory(Path.Combine(_root, "flat")).FullName;
         ImageFolders.Write(data, test: false, perClass: 3, classLimit: 1);
@@ -30,7 +30,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void A_single_class_is_rejected()
+    public void ASingleClassIsRejected()
     {
         string data = Path.Combine(_root, "one");
         ImageFolders.Write(data, test: false, perClass: 5, classLimit: 1);
@@ -39,7 +39,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Corrupt_and_truncated_images_are_named()
+    public void CorruptAndTruncatedImagesAreNamed()
     {
         string data = Path.Combine(_root, "corrupt");
         ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
@@ -57,7 +57,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void A_model_that_is_not_onnx_is_rejected_naming_the_file()
+    public void AModelThatIsNotOnnxIsRejectedNamingTheFile()
     {
         string data = Path.Combine(_root, "onnx");
         ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
@@ -69,7 +69,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void A_non_empty_output_folder_is_kept_without_force()
+    public void ANonEmptyOutputFolderIsKeptWithoutForce()
     {
         string data = Path.Combine(_root, "data");
         ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
@@ -84,7 +84,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Force_replaces_a_non_empty_output_folder_once_the_new_results_are_complete()
+    public void ForceReplacesANonEmptyOutputFolderOnceTheNewResultsAreComplete()
     {
         string data = Path.Combine(_root, "data");
         ImageFolders.Write(data, test: false, perClass: 10, classLimit: 2);
@@ -98,7 +98,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void An_unwritable_output_path_is_rejected_before_training()
+    public void AnUnwritableOutputPathIsRejectedBeforeTraining()
     {
         string data = Path.Combine(_root, "data");
         ImageFolders.Write(data, test: false, perClass: 4, classLimit: 2);
@@ -118,7 +118,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void A_cancelled_run_leaves_nothing_behind()
+    public void ACancelledRunLeavesNothingBehind()
     {
         string data = Path.Combine(_root, "data");
         ImageFolders.Write(data, test: false, perClass: 10, classLimit: 2);
@@ -132,7 +132,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void An_output_folder_holding_the_data_is_refused_even_with_force()
+    public void AnOutputFolderHoldingTheDataIsRefusedEvenWithForce()
     {
         string data = Path.Combine(Output, "images");
         ImageFolders.Write(data, test: false, perClass: 2, classLimit: 2);
@@ -144,7 +144,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Target_macs_is_met_and_the_batch_size_shrinks_to_a_small_data_set()
+    public void TargetMacsIsMetAndTheBatchSizeShrinksToASmallDataSet()
     {
         string data = Path.Combine(_root, "data");
         ImageFolders.Write(data, test: false, perClass: 30, classLimit: 2);
@@ -159,7 +159,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void A_target_below_what_the_network_can_reach_is_refused_with_the_reachable_ratio()
+    public void ATargetBelowWhatTheNetworkCanReachIsRefusedWithTheReachableRatio()
     {
         string data = Path.Combine(_root, "data");
         ImageFolders.Write(data, test: false, perClass: 10, classLimit: 2);
@@ -168,7 +168,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Missing_options_and_bad_values_are_rejected_by_the_parser()
+    public void MissingOptionsAndBadValuesAreRejectedByTheParser()
     {
         var (code, output) = CliRunner.Run("compress", "--output", Output);
         Assert.NotEqual(0, code);
@@ -180,7 +180,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Every_command_has_help()
+    public void EveryCommandHasHelp()
     {
         foreach (var command in new[] { "compress", "evaluate", "predict", "report", "profile" })
         {
@@ -193,7 +193,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void Predict_and_evaluate_name_a_missing_model_and_an_unreadable_image()
+    public void PredictAndEvaluateNameAMissingModelAndAnUnreadableImage()
     {
         string model = Path.Combine(_root, "none.zip");
         AssertRejected(CliRunner.Run("predict", "--model", model, "x.png"), $"The model file '{model}' does not exist");

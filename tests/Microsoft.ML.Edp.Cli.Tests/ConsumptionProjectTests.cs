@@ -14,7 +14,7 @@ public sealed class ConsumptionProjectTests(CompressedFolderFixture run) : IClas
 #endif
 
     [Fact]
-    public void The_generated_project_builds_and_predicts_the_same_label_as_edp_predict()
+    public void TheGeneratedProjectBuildsAndPredictsTheSameLabelAsEdpPredict()
     {
         Assert.True(run.ExitCode == 0, run.Output);
         string project = Path.Combine(run.OutputFolder, "EdpModel.ConsoleApp");

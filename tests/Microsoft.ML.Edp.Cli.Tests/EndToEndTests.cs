@@ -16,7 +16,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     private const double AccuracyFloor = 0.35;
 
     [Fact]
-    public void Compress_writes_the_model_the_onnx_file_the_reports_the_charts_and_the_project()
+    public void CompressWritesTheModelTheOnnxFileTheReportsTheChartsAndTheProject()
     {
         Assert.True(run.ExitCode == 0, run.Output);
         foreach (var file in new[] { "model.zip", "model.onnx", "report.json", "report.md" })
@@ -34,7 +34,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     }
 
     [Fact]
-    public void Compress_logs_one_plain_line_per_epoch_with_loss_accuracy_live_width_and_eta_when_not_interactive()
+    public void CompressLogsOnePlainLinePerEpochWithLossAccuracyLiveWidthAndEtaWhenNotInteractive()
     {
         for (int epoch = 1; epoch <= CompressedFolderFixture.Epochs; epoch++)
             Assert.Matches($@"epoch {epoch}/{CompressedFolderFixture.Epochs}: loss \d+\.\d{{4}}, accuracy \d+\.\d %, live MACs [\d,]+, elapsed \d+:\d\d, ETA \d+:\d\d", run.Output);
@@ -42,7 +42,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     }
 
     [Fact]
-    public void Compress_resizes_mixed_sizes_and_says_so()
+    public void CompressResizesMixedSizesAndSaysSo()
     {
         int resized = 10 * (CompressedFolderFixture.TrainPerClass / 8);
         Assert.Contains($"Resizing {resized} of {10 * (CompressedFolderFixture.TrainPerClass + CompressedFolderFixture.TestPerClass)} images to 28x28: found {resized} at 32x32.", run.Output);
@@ -52,7 +52,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     }
 
     [Fact]
-    public void Report_json_holds_the_data_the_validation_metrics_and_the_compression()
+    public void ReportJsonHoldsTheDataTheValidationMetricsAndTheCompression()
     {
         var report = RunReport.FromJson(File.ReadAllText(Path.Combine(run.OutputFolder, "report.json")), "report.json");
         Assert.Equal(10, report.Dataset!.Classes.Length);
@@ -69,7 +69,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     }
 
     [Fact]
-    public void Evaluate_prints_the_same_accuracy_as_the_report_with_per_class_metrics_and_a_confusion_matrix()
+    public void EvaluatePrintsTheSameAccuracyAsTheReportWithPerClassMetricsAndAConfusionMatrix()
     {
         var (code, output) = CliRunner.Run("evaluate", "--model", run.ModelPath, "--dataset", run.TestFolder);
         Assert.True(code == 0, output);
@@ -83,7 +83,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     }
 
     [Fact]
-    public void Predict_gives_the_label_a_prediction_engine_gives()
+    public void PredictGivesTheLabelAPredictionEngineGives()
     {
         var images = Directory.GetDirectories(run.TestFolder).Order().Select(d => Directory.GetFiles(d).Order().First()).ToArray();
         var (code, output) = CliRunner.Run(["predict", "--model", run.ModelPath, "--top", "2", .. images]);
@@ -107,7 +107,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     }
 
     [Fact]
-    public void Report_rerenders_report_md_from_report_json_and_from_the_model_alone()
+    public void ReportRerendersReportMdFromReportJsonAndFromTheModelAlone()
     {
         string copy = ImageFolders.NewTemp("report");
         try

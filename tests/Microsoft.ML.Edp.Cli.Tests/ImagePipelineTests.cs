@@ -16,7 +16,7 @@ public sealed class ImagePipelineTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
-    public void A_grayscale_png_gives_the_idx_loaders_pixels()
+    public void AGrayscalePngGivesTheIdxLoadersPixels()
     {
         var images = FashionMnist.Load(FashionMnist.SubsetDirectory, "t10k", maxCount: 5);
         var paths = images.Select((image, i) =>
@@ -36,7 +36,7 @@ public sealed class ImagePipelineTests : IDisposable
     }
 
     [Fact]
-    public void An_rgb_image_gives_planar_red_green_blue_scaled_to_one()
+    public void AnRgbImageGivesPlanarRedGreenBlueScaledToOne()
     {
         string path = Path.Combine(_root, "rgb.png");
         using (var bitmap = new SKBitmap(new SKImageInfo(2, 1, SKColorType.Rgba8888, SKAlphaType.Opaque)))
