@@ -1,9 +1,12 @@
 namespace Microsoft.ML.Edp;
 
 /// <summary>Writes files so that a reader never sees half of one: the bytes go to a temporary file in the same folder,
-/// then a rename replaces the target.</summary>
+/// then a rename replaces the target. The edp tool compiles this same file for its output.</summary>
 internal static class AtomicFile
 {
+    /// <summary>Writes <paramref name="text"/> as UTF-8.</summary>
+    public static void Write(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
+
     public static void Write(string path, ReadOnlySpan<byte> bytes)
     {
         // A span cannot enter the lambda; the copy is the size of the model, written once.

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.ML.Edp.Cli.Data;
-using Microsoft.ML.Edp.Cli.Output;
 
 namespace Microsoft.ML.Edp.Cli.Codegen;
 
@@ -25,9 +24,9 @@ public static class ConsumptionProject
     public static void Write(string folder, ImageShape shape, IReadOnlyList<string> classes)
     {
         Directory.CreateDirectory(folder);
-        AtomicText.Write(Path.Combine(folder, $"{FolderName}.csproj"), Project());
-        AtomicText.Write(Path.Combine(folder, $"{ClassName}.consumption.cs"), Consumption(shape, classes));
-        AtomicText.Write(Path.Combine(folder, "Program.cs"), Program());
+        AtomicFile.Write(Path.Combine(folder, $"{FolderName}.csproj"), Project());
+        AtomicFile.Write(Path.Combine(folder, $"{ClassName}.consumption.cs"), Consumption(shape, classes));
+        AtomicFile.Write(Path.Combine(folder, "Program.cs"), Program());
     }
 
     private static string Project()

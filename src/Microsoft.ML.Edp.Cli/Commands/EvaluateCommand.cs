@@ -62,7 +62,7 @@ public sealed class EvaluateCommand(IAnsiConsole console) : Command<EvaluateSett
         {
             var sb = new StringBuilder($"# edp evaluate: `{data.Root}`\n\n");
             ReportMarkdown.AppendEvaluation(sb, summary);
-            Output.AtomicText.Write(path, sb.ToString());
+            AtomicFile.Write(path, sb.ToString());
         }
         return ExitCodes.Success;
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Microsoft.ML.Edp.Cli.Output;
 using SkiaSharp;
 
 namespace Microsoft.ML.Edp.Cli.Reporting;
@@ -51,7 +50,7 @@ public static class ReportCharts
             ], percent)));
 
         foreach (var (file, png) in charts)
-            AtomicText.Write(Path.Combine(folder, file), png);
+            AtomicFile.Write(Path.Combine(folder, file), png);
         return charts.Select(x => x.File).ToArray();
     }
 

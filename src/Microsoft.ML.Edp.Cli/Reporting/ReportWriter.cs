@@ -1,4 +1,3 @@
-using Microsoft.ML.Edp.Cli.Output;
 
 namespace Microsoft.ML.Edp.Cli.Reporting;
 
@@ -14,9 +13,9 @@ public static class ReportWriter
     public static IReadOnlyList<string> Write(string folder, RunReport report, bool writeJson = true)
     {
         if (writeJson)
-            AtomicText.Write(Path.Combine(folder, JsonFile), report.ToJson());
+            AtomicFile.Write(Path.Combine(folder, JsonFile), report.ToJson());
         var charts = ReportCharts.Write(folder, report);
-        AtomicText.Write(Path.Combine(folder, MarkdownFile), ReportMarkdown.Render(report, charts));
+        AtomicFile.Write(Path.Combine(folder, MarkdownFile), ReportMarkdown.Render(report, charts));
         return charts;
     }
 }
