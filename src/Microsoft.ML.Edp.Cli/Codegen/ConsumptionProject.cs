@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Reflection;
 using System.Text;
 using Microsoft.ML.Edp.Cli.Data;
 
@@ -13,12 +14,22 @@ public static class ConsumptionProject
     /// <summary>The generated class's name.</summary>
     public const string ClassName = "EdpImageModel";
 
-    /// <summary>Package versions the project references; they match what this tool was built with.</summary>
+    /// <summary>The packages the project references, at the versions this tool was built with.</summary>
     internal static readonly (string Id, string Version)[] Packages =
     [
-        ("Microsoft.ML", "5.0.1"), ("Microsoft.ML.ImageAnalytics", "5.0.1"), ("Microsoft.ML.OnnxTransformer", "5.0.1"),
-        ("Microsoft.ML.OnnxRuntime", "1.31.1"), ("SkiaSharp", "2.88.9"), ("SkiaSharp.NativeAssets.Linux.NoDependencies", "2.88.9"),
+        .. new[]
+        {
+            "Microsoft.ML", "Microsoft.ML.ImageAnalytics", "Microsoft.ML.OnnxTransformer", "Microsoft.ML.OnnxRuntime",
+            "SkiaSharp", "SkiaSharp.NativeAssets.Linux.NoDependencies",
+        }.Select(id => (id, BuiltWithVersion(id))),
     ];
+
+    // The build embeds every central package version (Directory.Packages.props) as assembly metadata
+    // (Microsoft.ML.Edp.Cli.csproj), so these never drift from what the tool itself references.
+    private static string BuiltWithVersion(string id)
+        => typeof(ConsumptionProject).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+               .FirstOrDefault(a => a.Key == "PackageVersion:" + id)?.Value
+           ?? throw new InvalidOperationException($"The edp tool was built without a version for package '{id}': expected a PackageVersion item for it in Directory.Packages.props.");
 
     /// <summary>Writes the project into <paramref name="folder"/> (beside model.zip's folder).</summary>
     public static void Write(string folder, ImageShape shape, IReadOnlyList<string> classes)
