@@ -7,87 +7,87 @@ namespace Microsoft.ML.Edp.Cli.Commands;
 /// <summary>Options of <c>edp compress</c>.</summary>
 public sealed class CompressSettings : CommandSettings
 {
-    /// <summary>Training folder.</summary>
+    /// <summary>The folder of training images, one subfolder per class; required.</summary>
     [CommandOption("--dataset <FOLDER>", isRequired: true)]
     [Description("Folder of training images: one subfolder per class, each holding PNG or JPEG files.")]
     public string Dataset { get; init; } = "";
 
-    /// <summary>Output folder.</summary>
+    /// <summary>Where the results go; it must be absent or empty unless <see cref="Force"/> is set. Required.</summary>
     [CommandOption("--output <DIR>", isRequired: true)]
     [Description("Folder for model.zip, model.onnx, report.json, report.md, the charts and the consumption project. Must be absent or empty unless --force.")]
     public string Output { get; init; } = "";
 
-    /// <summary>Separate validation folder.</summary>
+    /// <summary>A folder of validation images with the training classes; null holds out <see cref="ValidationFraction"/> of the training images instead.</summary>
     [CommandOption("--test-dataset <FOLDER>")]
     [Description("Folder of validation images with the same class subfolders. Without it, --validation-fraction of the training images is held out.")]
     public string? TestDataset { get; init; }
 
-    /// <summary>Held-out fraction.</summary>
+    /// <summary>The fraction of each class held out for validation when <see cref="TestDataset"/> is null, in [0, 1); default 0.2.</summary>
     [CommandOption("--validation-fraction <FRACTION>")]
     [Description("Fraction of each class held out for validation when no --test-dataset is given; 0 holds out nothing.")]
     [DefaultValue(0.2)]
     public double ValidationFraction { get; init; } = 0.2;
 
-    /// <summary>Network input size.</summary>
+    /// <summary>The size every image is resized to, as <c>WxH</c>; null takes the most common size in the data (at most 64x64).</summary>
     [CommandOption("--image-size <WxH>")]
     [Description("Size the images are resized to, e.g. 28x28 or 32x32. Default: the most common size in the data set (at most 64x64).")]
     public string? ImageSize { get; init; }
 
-    /// <summary>Force one channel.</summary>
+    /// <summary>Convert every image to one grayscale channel; when false, grayscale is chosen only if every file is stored as grayscale.</summary>
     [CommandOption("--grayscale")]
     [Description("Convert images to one grayscale channel. Default: grayscale when every image is stored as grayscale, RGB otherwise.")]
     public bool Grayscale { get; init; }
 
-    /// <summary>Architecture.</summary>
+    /// <summary>The built-in network to train (not <see cref="EdpArchitecture.CustomVgg"/>, whose widths the tool does not take); ignored with <see cref="FromOnnx"/>.</summary>
     [CommandOption("--architecture <NAME>")]
     [Description("VggSmall (widths 16..64), VggMedium (widths 32..128), ResNet20 or ResNet56. Ignored with --from-onnx.")]
     [DefaultValue(EdpArchitecture.VggSmall)]
     public EdpArchitecture Architecture { get; init; } = EdpArchitecture.VggSmall;
 
-    /// <summary>Epochs.</summary>
+    /// <summary>Passes over the training images, at least 1; default 5.</summary>
     [CommandOption("--epochs <N>")]
     [Description("Passes over the training images.")]
     [DefaultValue(5)]
     public int Epochs { get; init; } = 5;
 
-    /// <summary>Batch size.</summary>
+    /// <summary>Images per training batch, at least 1; default 128, shrunk to the image count for smaller data sets.</summary>
     [CommandOption("--batch-size <N>")]
     [Description("Images per training batch.")]
     [DefaultValue(128)]
     public int BatchSize { get; init; } = 128;
 
-    /// <summary>Target MACs ratio.</summary>
+    /// <summary><see cref="EdpCompressOptions.TargetMacsRatio"/>: the fraction of the plain network's MACs to keep, in (0, 1]; null keeps the library's default unless only <see cref="TargetParams"/> is given.</summary>
     [CommandOption("--target-macs <RATIO>")]
     [Description("Fraction of the plain network's MACs to keep, e.g. 0.25. Default: 0.5, as in the library (none when only --target-params is given).")]
     public double? TargetMacs { get; init; }
 
-    /// <summary>Target parameter ratio.</summary>
+    /// <summary><see cref="EdpCompressOptions.TargetParamsRatio"/>: the fraction of the plain network's parameters to keep, in (0, 1]; null sets no parameter budget.</summary>
     [CommandOption("--target-params <RATIO>")]
     [Description("Fraction of the plain network's parameters to keep; may be combined with --target-macs.")]
     public double? TargetParams { get; init; }
 
-    /// <summary>Kept-channel multiple.</summary>
+    /// <summary>The multiple kept channels and ranks are rounded up to (<see cref="EdpCompressOptions.ChannelMultiple"/>); null uses the CPU's conv block.</summary>
     [CommandOption("--channel-multiple <N>")]
     [Description("Round kept channels and ranks up to a multiple of N; 1 keeps exactly what training kept. Default: the channel block of ONNX Runtime's conv kernels on this CPU (16 with AVX-512F, else 8).")]
     public int? ChannelMultiple { get; init; }
 
-    /// <summary>An ONNX CNN to start from.</summary>
+    /// <summary>An ONNX CNN to start from instead of <see cref="Architecture"/> (<see cref="EdpCompressOptions.OnnxModelPath"/>); the file must exist.</summary>
     [CommandOption("--from-onnx <FILE>")]
     [Description("Start from this ONNX CNN instead of --architecture: its weights start the training and its head is fitted to the classes. See docs/compressing-your-onnx-model.md.")]
     public string? FromOnnx { get; init; }
 
-    /// <summary>Seed.</summary>
+    /// <summary>The random seed of the validation split, the weight initialisation and the shuffling; default 1.</summary>
     [CommandOption("--seed <N>")]
     [Description("Random seed for the validation split, weight initialisation and shuffling.")]
     [DefaultValue(1)]
     public int Seed { get; init; } = 1;
 
-    /// <summary>Threads.</summary>
+    /// <summary>libtorch intra-op threads, at least 1; null uses one per core.</summary>
     [CommandOption("--threads <N>")]
     [Description("libtorch threads. Default: one per core.")]
     public int? Threads { get; init; }
 
-    /// <summary>Device.</summary>
+    /// <summary>Where to train; <see cref="EdpDevice.Cuda"/> falls back to the CPU with a warning where no GPU is usable.</summary>
     [CommandOption("--device <DEVICE>")]
     [Description("cpu or cuda. cuda falls back to the CPU with a warning where no GPU is usable.")]
     [DefaultValue(EdpDevice.Cpu)]

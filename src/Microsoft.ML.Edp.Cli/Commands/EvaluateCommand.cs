@@ -11,17 +11,17 @@ namespace Microsoft.ML.Edp.Cli.Commands;
 /// <summary>Options of <c>edp evaluate</c>.</summary>
 public sealed class EvaluateSettings : CommandSettings
 {
-    /// <summary>The model.</summary>
+    /// <summary>The model.zip that <c>edp compress</c> wrote; required.</summary>
     [CommandOption("--model <ZIP>", isRequired: true)]
     [Description("The model.zip written by 'edp compress'.")]
     public string Model { get; init; } = "";
 
-    /// <summary>The data.</summary>
+    /// <summary>The folder of labelled images to evaluate on, one subfolder per class named as in training; required.</summary>
     [CommandOption("--dataset <FOLDER>", isRequired: true)]
     [Description("Folder of labelled images: one subfolder per class, named as in training.")]
     public string Dataset { get; init; } = "";
 
-    /// <summary>Markdown output.</summary>
+    /// <summary>A file to write the metrics and the confusion matrix to as Markdown, besides the console; null writes none.</summary>
     [CommandOption("--markdown <FILE>")]
     [Description("Also write the metrics and confusion matrix as Markdown to this file.")]
     public string? Markdown { get; init; }

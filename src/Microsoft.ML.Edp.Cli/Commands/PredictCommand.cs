@@ -10,17 +10,17 @@ namespace Microsoft.ML.Edp.Cli.Commands;
 /// <summary>Options of <c>edp predict</c>.</summary>
 public sealed class PredictSettings : CommandSettings
 {
-    /// <summary>The model.</summary>
+    /// <summary>The model.zip that <c>edp compress</c> wrote; required.</summary>
     [CommandOption("--model <ZIP>", isRequired: true)]
     [Description("The model.zip written by 'edp compress'.")]
     public string Model { get; init; } = "";
 
-    /// <summary>Images.</summary>
+    /// <summary>The PNG or JPEG files to classify, at least one.</summary>
     [CommandArgument(0, "<IMAGES>")]
     [Description("PNG or JPEG files to classify.")]
     public string[] Images { get; init; } = [];
 
-    /// <summary>How many labels per image.</summary>
+    /// <summary>How many labels to show per image, most likely first; default 3.</summary>
     [CommandOption("--top <K>")]
     [Description("Labels shown per image, most likely first.")]
     [DefaultValue(3)]

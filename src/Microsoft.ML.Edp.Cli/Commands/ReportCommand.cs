@@ -8,7 +8,7 @@ namespace Microsoft.ML.Edp.Cli.Commands;
 /// <summary>Options of <c>edp report</c>.</summary>
 public sealed class ReportSettings : CommandSettings
 {
-    /// <summary>The output folder.</summary>
+    /// <summary>An output folder of <c>edp compress</c>; its report.json is read, or the report inside model.zip when report.json is missing.</summary>
     [CommandArgument(0, "<DIR>")]
     [Description("An output folder of 'edp compress' (report.json or model.zip).")]
     public string Folder { get; init; } = "";

@@ -29,9 +29,9 @@ public sealed class DatasetSummary
 /// <summary>How training was set up.</summary>
 public sealed class TrainingSettings
 {
-    /// <summary>The architecture.</summary>
+    /// <summary>The network trained, as the library's compression report names it.</summary>
     public string Architecture { get; init; } = "";
-    /// <summary>Epochs.</summary>
+    /// <summary>Passes over the training images.</summary>
     public int Epochs { get; init; }
     /// <summary>Images per batch.</summary>
     public int BatchSize { get; init; }
@@ -39,7 +39,7 @@ public sealed class TrainingSettings
     public int Seed { get; init; }
     /// <summary>Requested libtorch threads; null means one per core.</summary>
     public int? Threads { get; init; }
-    /// <summary>Training device.</summary>
+    /// <summary>The device asked for with <c>--device</c>; a fallback to the CPU is logged, not recorded here.</summary>
     public string Device { get; init; } = "";
 }
 
