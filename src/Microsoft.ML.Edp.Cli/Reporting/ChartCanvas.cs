@@ -11,6 +11,10 @@ public sealed record ChartSeries(string Name, IReadOnlyList<double> Values, SKCo
 
 /// <summary>Draws simple grouped bar charts and line charts to PNG with SkiaSharp (which ML.NET's image transforms
 /// already bring in): axes, gridlines, value labels and a legend.</summary>
+/// <remarks>Drawn here rather than by a plotting library: ScottPlot 5 needs SkiaSharp 3, while ML.NET's
+/// ImageAnalytics 5.0.1 is built on SkiaSharp 2.88; OxyPlot.SkiaSharp 2.2 is on 2.88 but finds fonts by family name
+/// only, which the font-configuration-free Linux native assets cannot serve (its charts would have no text), and it
+/// shapes text with HarfBuzz, another native library to ship.</remarks>
 public static class ChartCanvas
 {
     private const int Width = 900, Height = 480, Left = 80, Right = 20, Top = 50, Bottom = 70;
