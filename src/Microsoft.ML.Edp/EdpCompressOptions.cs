@@ -250,8 +250,9 @@ public sealed class EdpCompressOptions
     /// back the strongest dropped groups. Null (the default) uses the channel block of ONNX Runtime's conv kernels on
     /// this CPU: 16 where AVX-512F is present, 8 otherwise; the report names the value used. Widths that are not a
     /// multiple of the block are padded up to it or leave the blocked kernels altogether, so they run no faster, or
-    /// slower, than the next multiple (benchmarks/results/latency-speedup.md, docs/latency.md). 1 keeps exactly what training
-    /// kept; an explicit value always wins.</summary>
+    /// slower, than the next multiple (benchmarks/results/latency-speedup.md, docs/latency.md). Where a budget cannot be
+    /// met in multiples of the block (a small network), the default halves it until the budget can be, with a warning.
+    /// 1 keeps exactly what training kept; an explicit value always wins.</summary>
     public int? ChannelMultiple = null;
 
     /// <summary>After the fit, time the exported model against the plain network's export in ONNX Runtime (with the session

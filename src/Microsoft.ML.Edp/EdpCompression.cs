@@ -52,10 +52,11 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
 
         using var net = new EdpNet(graph, network.CoefficientInit);
+        var settings = WithReachableMultiple(net);
         net.to(device);
         var clock = Stopwatch.StartNew();
-        var trainStream = new ImageBatchStream(train, schema, _settings.Training.BatchSize, _settings.Training.ShuffleBufferSize);
-        var epochs = new EdpTrainer(_settings, device, info, options.Progress, options.CancellationToken).Train(net, trainStream, scan.RowCount);
+        var trainStream = new ImageBatchStream(train, schema, settings.Training.BatchSize, settings.Training.ShuffleBufferSize);
+        var epochs = new EdpTrainer(settings, device, info, options.Progress, options.CancellationToken).Train(net, trainStream, scan.RowCount);
         double trainingSeconds = clock.Elapsed.TotalSeconds;
         net.eval();
 
@@ -63,7 +64,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         double? accuracyBefore = validation is null ? null : EdpTrainer.Accuracy(x => net.forward(x), validation, graph, device);
 
         net.to(CPU);
-        var plans = PruningPlanner.Plan(net, _settings.Pruning);
+        var plans = PruningPlanner.Plan(net, settings.Pruning);
         var exported = PruneAndMerge.Apply(net, plans);
         var bare = OnnxModelWriter.Write(exported, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, exported, trainStream);
@@ -92,13 +93,28 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             Cpu = MachineIdentity.CpuDescription,
             Backend = backend.Description,
             BackendCheckSeconds = backend.Seconds,
-            ChannelMultiple = _settings.Pruning.Multiple,
+            ChannelMultiple = settings.Pruning.Multiple,
             Latency = latency,
         };
         info($"EDP: MACs {report.MacsBefore:N0} -> {report.MacsAfter:N0} ({report.MacsRatio:P1}), params {report.ParamsBefore:N0} -> {report.ParamsAfter:N0}, ONNX {report.OnnxSizeBytes:N0} bytes.");
         WarnOnMissedBudget(report);
         var onnx = OnnxModelWriter.Write(exported, new Dictionary<string, string> { [OnnxNames.ReportMetadataKey] = report.ToJson() });
         return new Result(onnx, report);
+    }
+
+    /// <summary>The settings to train with. With <see cref="EdpCompressOptions.ChannelMultiple"/> left to the CPU's block, a
+    /// budget that a small network cannot reach in multiples of the block is met with the largest halving of it that
+    /// can, and a warning says so; an explicit multiple is kept, and the budget check names it.</summary>
+    private EdpSettings WithReachableMultiple(EdpNet net)
+    {
+        if (options.ChannelMultiple is not null || _settings.Budget is not { } budget)
+            return _settings;
+        int multiple = BudgetController.ReachableMultiple(budget, _settings.Pruning, net);
+        if (multiple == _settings.Pruning.Multiple)
+            return _settings;
+        warning($"EDP: this network cannot meet its budget with kept channels and ranks in multiples of {_settings.Pruning.Multiple}, the CPU's conv block; " +
+            $"they are rounded to multiples of {multiple} instead, which ONNX Runtime may run slower than their MACs suggest. Set {nameof(EdpCompressOptions.ChannelMultiple)} to choose, or ask for a milder budget.");
+        return _settings with { Pruning = _settings.Pruning with { Multiple = multiple } };
     }
 
     /// <summary>The batch sizes libtorch will see: full batches, and the last partial batch of training and validation.</summary>
@@ -119,8 +135,8 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             if (target is double t && Math.Abs(achieved - t) > BudgetTolerance)
                 warning($"EDP: the {name} budget of {t:P1} was missed: {achieved:P1} achieved. " + (achieved > t
                     ? $"The other budget, {nameof(options.ChannelMultiple)} rounding or the layers that cannot shrink kept more."
-                    : _settings.Pruning.Multiple > 1
-                        ? $"Kept channels and ranks move in steps of {nameof(options.ChannelMultiple)} = {_settings.Pruning.Multiple}, so the largest network within the budget is this much smaller; {nameof(options.ChannelMultiple)} = 1 lands closer."
+                    : report.ChannelMultiple > 1
+                        ? $"Kept channels and ranks move in steps of {nameof(options.ChannelMultiple)} = {report.ChannelMultiple}, so the largest network within the budget is this much smaller; {nameof(options.ChannelMultiple)} = 1 lands closer."
                         : $"The penalties pruned past the budget before the pattern froze; lower {nameof(options.RankPenalty)} and {nameof(options.ChannelPenalty)}, which a budget scales from."));
     }
 

@@ -64,8 +64,7 @@ internal sealed class BudgetController
     {
         if (budget is null)
             return null;
-        var full = PruningPlanner.Plan(net, pruning with { Threshold = 0 }).Aggregate(default(LayerCost), (sum, p) => sum + p.Before);
-        var floor = Plan(net, pruning with { Threshold = 1 });
+        var (full, macsFloor, paramsFloor) = Reachable(net, pruning);
         void Check(double? target, double reachable, string name)
         {
             if (target is double t && t < reachable)
@@ -75,9 +74,30 @@ internal sealed class BudgetController
                     (pruning.Multiple > 1 ? $"; with {nameof(EdpCompressOptions.ChannelMultiple)} = {pruning.Multiple}, a layer keeps at least that many (1 allows fewer)" : "") +
                     $". Ask for at least that ratio, or set {name} to null to train with the fixed penalties.");
         }
-        Check(budget.TargetMacsRatio, (double)floor.Macs / full.Macs, nameof(EdpCompressOptions.TargetMacsRatio));
-        Check(budget.TargetParamsRatio, (double)floor.Params / full.Params, nameof(EdpCompressOptions.TargetParamsRatio));
+        Check(budget.TargetMacsRatio, macsFloor, nameof(EdpCompressOptions.TargetMacsRatio));
+        Check(budget.TargetParamsRatio, paramsFloor, nameof(EdpCompressOptions.TargetParamsRatio));
         return new BudgetController(budget, schedule, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
+    }
+
+    /// <summary>The largest of <paramref name="pruning"/>'s multiple and its halvings at which <paramref name="budget"/>
+    /// is reachable on <paramref name="net"/> (1 when none is; <see cref="Create"/> then says why).</summary>
+    public static int ReachableMultiple(BudgetSettings budget, PruningSettings pruning, EdpNet net)
+    {
+        for (int multiple = pruning.Multiple; multiple > 1; multiple /= 2)
+        {
+            var (_, macs, parameters) = Reachable(net, pruning with { Multiple = multiple });
+            if (!(budget.TargetMacsRatio < macs) && !(budget.TargetParamsRatio < parameters))
+                return multiple;
+        }
+        return 1;
+    }
+
+    /// <summary>The plain network's cost, and the lowest MACs and parameter ratios Pruning &amp; Merging can reach.</summary>
+    private static (LayerCost Full, double Macs, double Params) Reachable(EdpNet net, PruningSettings pruning)
+    {
+        var full = PruningPlanner.Plan(net, pruning with { Threshold = 0 }).Aggregate(default(LayerCost), (sum, p) => sum + p.Before);
+        var floor = Plan(net, pruning with { Threshold = 1 });
+        return (full, (double)floor.Macs / full.Macs, (double)floor.Params / full.Params);
     }
 
     /// <summary>Everything the controller carries from step to step, for checkpoints.</summary>
