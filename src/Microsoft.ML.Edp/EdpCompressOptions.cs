@@ -120,22 +120,25 @@ public sealed class EdpCompressOptions
     /// <summary>The output column of the predicted class, a key with the label's key values.</summary>
     public string PredictedLabelColumnName = "PredictedLabel";
 
-    /// <summary>Image channels (1 for grayscale, 3 for RGB).</summary>
-    public int ImageChannels = 1;
+    /// <summary>Image channels (1 for grayscale, 3 for RGB). Null (the default) infers the image shape from the feature
+    /// column's size where exactly one fits: channels 1 or 3, and height equal to width unless one of them is given
+    /// (784 values are 1x28x28, 3,072 are 3x32x32). A size that fits no such shape, or more than one, fails naming the
+    /// column and its size; set all three sizes for other images.</summary>
+    public int? ImageChannels = null;
 
-    /// <summary>Image height in pixels.</summary>
-    public int ImageHeight = 28;
+    /// <summary>Image height in pixels; null infers it (see <see cref="ImageChannels"/>).</summary>
+    public int? ImageHeight = null;
 
-    /// <summary>Image width in pixels.</summary>
-    public int ImageWidth = 28;
+    /// <summary>Image width in pixels; null infers it (see <see cref="ImageChannels"/>).</summary>
+    public int? ImageWidth = null;
 
     /// <summary>The network to train.</summary>
     public EdpArchitecture Architecture = EdpArchitecture.VggSmall;
 
     /// <summary>A path to an ONNX CNN to start from instead of <see cref="Architecture"/>: its weights initialise the
     /// network (convs and linear layers as SVD-initialised compressed-aware blocks) and EDP training continues from
-    /// them. Its input [N, C, H, W] must match <see cref="ImageChannels"/>, <see cref="ImageHeight"/> and
-    /// <see cref="ImageWidth"/>; a classifier with a different class count, or a model that ends in features, gets a
+    /// them. Its input [N, C, H, W] must match the image shape (<see cref="ImageChannels"/>,
+    /// <see cref="ImageHeight"/> and <see cref="ImageWidth"/>, given or inferred from the data); a classifier with a different class count, or a model that ends in features, gets a
     /// new head. Unsupported operators are rejected with an <see cref="EdpOnnxImportException"/>. Default null.</summary>
     public string? OnnxModelPath = null;
 

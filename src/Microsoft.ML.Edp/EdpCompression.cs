@@ -40,19 +40,20 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         long? validationRows = validationSchema is null ? null
             : DataScan.Run(options.ValidationSet!, validationSchema, "validation", options.CancellationToken).RowCount;
 
+        var settings = _settings.WithImage(schema.Shape);
         TorchRuntime.Configure(_settings.Device.Threads, _settings.Training.Seed);
         var device = TorchRuntime.SelectDevice(_settings.Device.Device, _settings.Device.FallbackToCpu, warning);
-        var network = _settings.Network;
+        var network = settings.Network;
         var graph = OnnxNetworkSource.IsGiven(network) ? OnnxNetworkSource.Load(network, schema.ClassCount) : Architectures.Build(network, schema.ClassCount);
         var backend = BackendCheck.ForThisProcess(get_num_threads()).Ensure(
             ProbeShape.Of(graph, BatchSizes(scan.RowCount, validationRows)), device, info, warning);
         // Read (or measure) the latency table before training, so that a table that does not fit fails the fit at once.
         var latencyTable = _settings.Latency.Measure
             ? LatencyTables.For(graph, _settings.Latency.TablePath, _settings.Latency.Batches, Hardware.Current, info, warning) : null;
-        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
+        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {schema.Shape} images, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
 
         using var net = new EdpNet(graph, network.CoefficientInit);
-        var settings = WithReachableMultiple(net);
+        settings = WithReachableMultiple(settings, net);
         net.to(device);
         var clock = Stopwatch.StartNew();
         var trainStream = new ImageBatchStream(train, schema, settings.Training.BatchSize, settings.Training.ShuffleBufferSize);
@@ -105,16 +106,16 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
     /// <summary>The settings to train with. With <see cref="EdpCompressOptions.ChannelMultiple"/> left to the CPU's block, a
     /// budget that a small network cannot reach in multiples of the block is met with the largest halving of it that
     /// can, and a warning says so; an explicit multiple is kept, and the budget check names it.</summary>
-    private EdpSettings WithReachableMultiple(EdpNet net)
+    private EdpSettings WithReachableMultiple(EdpSettings settings, EdpNet net)
     {
-        if (options.ChannelMultiple is not null || _settings.Budget is not { } budget)
-            return _settings;
-        int multiple = BudgetController.ReachableMultiple(budget, _settings.Pruning, net);
-        if (multiple == _settings.Pruning.Multiple)
-            return _settings;
-        warning($"EDP: this network cannot meet its budget with kept channels and ranks in multiples of {_settings.Pruning.Multiple}, the CPU's conv block; " +
+        if (options.ChannelMultiple is not null || settings.Budget is not { } budget)
+            return settings;
+        int multiple = BudgetController.ReachableMultiple(budget, settings.Pruning, net);
+        if (multiple == settings.Pruning.Multiple)
+            return settings;
+        warning($"EDP: this network cannot meet its budget with kept channels and ranks in multiples of {settings.Pruning.Multiple}, the CPU's conv block; " +
             $"they are rounded to multiples of {multiple} instead, which ONNX Runtime may run slower than their MACs suggest. Set {nameof(EdpCompressOptions.ChannelMultiple)} to choose, or ask for a milder budget.");
-        return _settings with { Pruning = _settings.Pruning with { Multiple = multiple } };
+        return settings with { Pruning = settings.Pruning with { Multiple = multiple } };
     }
 
     /// <summary>The batch sizes libtorch will see: full batches, and the last partial batch of training and validation.</summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.ML.Edp.Cost;
 using Microsoft.ML.Edp.Cost.Latency;
+using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 
@@ -11,7 +12,7 @@ namespace Microsoft.ML.Edp;
 public static class EdpLatencyProfile
 {
     /// <summary>Times every layer of the network that <paramref name="options"/> describes (the architecture or ONNX model,
-    /// the image size, <see cref="EdpCompressOptions.Compress"/> and <see cref="EdpCompressOptions.ExcludeFirstAndLast"/>)
+    /// the image shape, which must be given, <see cref="EdpCompressOptions.Compress"/> and <see cref="EdpCompressOptions.ExcludeFirstAndLast"/>)
     /// with <paramref name="classes"/> classes, in ONNX Runtime on this machine, at
     /// <see cref="EdpCompressOptions.LatencyBatchSize"/>, 1 and 64, and writes the table to <paramref name="path"/>
     /// (replacing it whole). Returns a one-line summary naming the machine.</summary>
@@ -21,7 +22,9 @@ public static class EdpLatencyProfile
         EdpOptionsValidation.Validate(options);
         if (classes < 2)
             throw new ArgumentOutOfRangeException(nameof(classes), classes, $"classes must be at least 2; found {classes}.");
-        var settings = EdpSettings.From(options);
+        var image = InputImageShape.Given(options) ?? throw new ArgumentException(
+            $"A latency profile has no data to infer the image shape from: expected {nameof(EdpCompressOptions.ImageChannels)}, {nameof(EdpCompressOptions.ImageHeight)} and {nameof(EdpCompressOptions.ImageWidth)} all set, found {options.ImageChannels?.ToString() ?? "null"}, {options.ImageHeight?.ToString() ?? "null"} and {options.ImageWidth?.ToString() ?? "null"}.", nameof(options));
+        var settings = EdpSettings.From(options).WithImage(image);
         var graph = OnnxNetworkSource.IsGiven(settings.Network) ? OnnxNetworkSource.Load(settings.Network, classes) : Architectures.Build(settings.Network, classes);
         var hardware = Hardware.Current;
         var table = LatencyProfiler.Measure(graph, settings.Latency.Batches, hardware, log ?? (_ => { }));

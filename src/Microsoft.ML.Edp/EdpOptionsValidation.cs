@@ -5,9 +5,9 @@ internal static class EdpOptionsValidation
 {
     public static void Validate(EdpCompressOptions o)
     {
-        Positive(o.ImageChannels, nameof(o.ImageChannels));
-        Positive(o.ImageHeight, nameof(o.ImageHeight));
-        Positive(o.ImageWidth, nameof(o.ImageWidth));
+        foreach (var (name, size) in new[] { (nameof(o.ImageChannels), o.ImageChannels), (nameof(o.ImageHeight), o.ImageHeight), (nameof(o.ImageWidth), o.ImageWidth) })
+            if (size is int given)
+                Positive(given, name);
         Positive(o.Epochs, nameof(o.Epochs));
         Positive(o.BatchSize, nameof(o.BatchSize));
         Positive(o.ShuffleBufferSize, nameof(o.ShuffleBufferSize));

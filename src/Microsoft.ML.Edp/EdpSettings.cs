@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Cost;
+using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
@@ -15,7 +16,7 @@ internal sealed record EdpSettings(
     DeviceSettings Device, CheckpointSettings Checkpoints, LatencySettings Latency)
 {
     public static EdpSettings From(EdpCompressOptions o) => new(
-        new NetworkSettings(o.ImageChannels, o.ImageHeight, o.ImageWidth, o.Architecture, o.ConvWidths, o.ResNetWidths,
+        new NetworkSettings(InputImageShape.Given(o), o.Architecture, o.ConvWidths, o.ResNetWidths,
             o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath),
         new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,
             o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting, o.BatchNormRecalibrationBatches),
@@ -26,4 +27,7 @@ internal sealed record EdpSettings(
         new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
         new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint),
         new LatencySettings(o.MeasureLatency, o.LatencyBatchSize, o.LatencyTablePath));
+
+    /// <summary>These settings for images of <paramref name="image"/>, the shape the data resolved.</summary>
+    public EdpSettings WithImage(InputImageShape image) => this with { Network = Network with { Image = image } };
 }

@@ -15,7 +15,7 @@ public sealed class BackendCheckTests : IDisposable
 
     public void Dispose() => _cache.Delete(recursive: true);
 
-    private static IReadOnlyList<ProbeShape> Shapes => ProbeShape.Of(Architectures.Vgg([8, 8, 16], EdpSettings.From(new EdpCompressOptions { Compress = false }).Network, 10), [16, 5]);
+    private static IReadOnlyList<ProbeShape> Shapes => ProbeShape.Of(Architectures.Vgg([8, 8, 16], TestData.Settings(new EdpCompressOptions { Compress = false }).Network, 10), [16, 5]);
 
     private BackendCheck Check(Func<IReadOnlyList<ProbeShape>, IsolatedProbe.Outcome?> isolated, Func<ProbeShape, Device, ProbeResult>? inProcess = null,
         Dictionary<string, bool>? process = null)

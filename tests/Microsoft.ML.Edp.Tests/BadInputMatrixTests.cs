@@ -14,6 +14,18 @@ public sealed class BadInputMatrixTests : IDisposable
         public string Label { get; set; } = "a";
     }
 
+    private sealed class NotAnImageRow
+    {
+        [VectorType(50)] public float[] Features { get; set; } = new float[50];
+        public string Label { get; set; } = "a";
+    }
+
+    private sealed class TwoShapesRow
+    {
+        [VectorType(48)] public float[] Features { get; set; } = new float[48];
+        public string Label { get; set; } = "a";
+    }
+
     private sealed class DoubleRow
     {
         [VectorType(784)] public double[] Features { get; set; } = new double[784];
@@ -74,8 +86,14 @@ public sealed class BadInputMatrixTests : IDisposable
 
     private static readonly Dictionary<string, Case> Cases = new()
     {
-        ["wrong feature length"] = new(d => FitAndSave(d, Ml.Data.LoadFromEnumerable(new[] { new ShortRow(), new ShortRow { Label = "b" } }), Tiny()),
+        ["wrong feature length"] = new(d => FitAndSave(d, Ml.Data.LoadFromEnumerable(new[] { new ShortRow(), new ShortRow { Label = "b" } }),
+                Tiny(o => (o.ImageChannels, o.ImageHeight, o.ImageWidth) = (1, 28, 28))),
             typeof(ArgumentOutOfRangeException), "feature column 'Features'", "expected a known-size vector of Single with 784 values (1x28x28", "found Vector<Single, 100>"),
+        ["feature size that is no image shape"] = new(d => FitAndSave(d, Ml.Data.LoadFromEnumerable(new[] { new NotAnImageRow(), new NotAnImageRow { Label = "b" } }), Tiny()),
+            typeof(ArgumentOutOfRangeException), "Cannot infer the image shape of feature column 'Features'", "expected a known-size vector of Single of CxHxW values",
+            "found 50 values, and no square image of 1 or 3 channels has that many", "Set ImageChannels, ImageHeight and ImageWidth"),
+        ["feature size that fits two image shapes"] = new(d => FitAndSave(d, Ml.Data.LoadFromEnumerable(new[] { new TwoShapesRow(), new TwoShapesRow { Label = "b" } }), Tiny(o => o.ImageHeight = 4)),
+            typeof(ArgumentOutOfRangeException), "Cannot infer the image shape of feature column 'Features'", "of Cx4xW values", "found 48 values, and it fits 1x4x12 and 3x4x4 alike"),
         ["features not float"] = new(d => FitAndSave(d, Ml.Data.LoadFromEnumerable(new[] { new DoubleRow(), new DoubleRow { Label = "b" } }), Tiny()),
             typeof(ArgumentOutOfRangeException), "feature column 'Features'", "expected a known-size vector of Single", "found Vector<Double"),
         ["missing feature column"] = new(d => FitAndSave(d, TwoClasses(), Tiny(o => o.FeatureColumnName = "Pixels")),

@@ -54,7 +54,7 @@ public class BudgetTests(ITestOutputHelper output)
     [InlineData(0.05)]
     public void TheReachableMultipleIsTheLargestHalvingOfTheBlockThatMeetsTheBudget(double target)
     {
-        var settings = EdpSettings.From(new EdpCompressOptions { TargetMacsRatio = target, ChannelMultiple = 16 });
+        var settings = TestData.Settings(new EdpCompressOptions { TargetMacsRatio = target, ChannelMultiple = 16 });
         using var net = new Network.EdpNet(Network.Architectures.Build(settings.Network, 10));
         var prox = ProximalGroupLasso.For(net, EdpPenaltyWeighting.Uniform, settings.Pruning.ChannelGroup);
         BudgetController? Create(int multiple) => BudgetController.Create(settings.Budget, settings.Schedule, settings.Pruning with { Multiple = multiple }, net, prox, 100);

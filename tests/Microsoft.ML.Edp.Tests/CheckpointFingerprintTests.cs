@@ -12,14 +12,14 @@ public sealed class CheckpointFingerprintTests
 {
     private static string Fingerprint(EdpCompressOptions options)
     {
-        var settings = EdpSettings.From(options);
+        var settings = TestData.Settings(options);
         return TrainingCheckpoints.Fingerprint(settings, Architectures.Build(settings.Network, 10), 1000);
     }
 
     [Fact]
     public void EveryFieldOfTheTrainingRecordsIsInTheFingerprintUnlessMarkedIgnored()
     {
-        var settings = EdpSettings.From(new EdpCompressOptions());
+        var settings = TestData.Settings(new EdpCompressOptions());
         string fingerprint = Fingerprint(new EdpCompressOptions());
         var records = new object[] { settings.Network, settings.Training, settings.Schedule, settings.Budget!, settings.Pruning };
         var fields = records.SelectMany(r => r.GetType().GetProperties().Where(p => p.GetCustomAttribute<JsonIgnoreAttribute>() is null)

@@ -54,7 +54,7 @@ public class ImportanceSelectionTests
     private static (EdpNet Net, IReadOnlyList<LayerGroups> Layers, GroupImportance Importance, long FullMacs) VggWithImportance(
         EdpCompressOptions options, Func<LayerGroups, bool, float[]> estimates)
     {
-        var net = new EdpNet(Architectures.Build(EdpSettings.From(options).Network, 10));
+        var net = new EdpNet(Architectures.Build(TestData.Settings(options).Network, 10));
         var layers = LayerGroups.Of(net);
         var importance = new GroupImportance(layers);
         importance.Restore(layers
@@ -81,7 +81,7 @@ public class ImportanceSelectionTests
         using var _ = net;
         var costs = GroupCosts.Of(net.Graph);
 
-        var chosen = ImportanceSelection.Choose(net, layers, importance, costs, EdpSettings.From(options).Pruning, plans => Macs(plans) <= 0.8 * full);
+        var chosen = ImportanceSelection.Choose(net, layers, importance, costs, TestData.Settings(options).Pruning, plans => Macs(plans) <= 0.8 * full);
         var plans = PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup), chosen);
         Assert.True(Macs(plans) <= 0.8 * full);
         Assert.DoesNotContain(5L, chosen["conv2"].Outputs!);                 // the useless channel goes first
@@ -91,7 +91,7 @@ public class ImportanceSelectionTests
         Assert.True(Macs(plans) > 0.77 * full);
         int Removed(IReadOnlyDictionary<string, KeptGroups> c)
             => PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup), c).Sum(p => (int)(p.OriginalShape[0] - p.KeptOutputs.Length));
-        var fewer = ImportanceSelection.Choose(net, layers, importance, costs, EdpSettings.From(options).Pruning, plans => Macs(plans) <= 0.9 * full);
+        var fewer = ImportanceSelection.Choose(net, layers, importance, costs, TestData.Settings(options).Pruning, plans => Macs(plans) <= 0.9 * full);
         Assert.InRange(Removed(fewer), 1, Removed(chosen) - 1);
     }
 
@@ -103,7 +103,7 @@ public class ImportanceSelectionTests
         var (net, layers, importance, full) = VggWithImportance(options, (layer, channel)
             => Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).Select(_ => (float)random.NextDouble()).ToArray());
         using var _ = net;
-        var chosen = ImportanceSelection.Choose(net, layers, importance, GroupCosts.Of(net.Graph), EdpSettings.From(options).Pruning,
+        var chosen = ImportanceSelection.Choose(net, layers, importance, GroupCosts.Of(net.Graph), TestData.Settings(options).Pruning,
             plans => Macs(plans) <= 0.6 * full);
         var plans = PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup, 8), chosen);
         Assert.True(Macs(plans) <= 0.6 * full);

@@ -16,7 +16,7 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
 
     private static readonly Hardware Machine = new("GenuineTest Test CPU 1", 16, "1.31.0");
 
-    private static NetworkGraph VggSmall() => Architectures.Build(EdpSettings.From(new EdpCompressOptions()).Network, 10);
+    private static NetworkGraph VggSmall() => Architectures.Build(TestData.Settings(new EdpCompressOptions()).Network, 10);
 
     /// <summary>A table for VGG-S on <see cref="Machine"/> where a width costs what the next multiple of 16 costs, and
     /// widths that are not multiples of 16 cost twice that (ONNX Runtime's fallback); a pair costs its rank's share of
@@ -161,7 +161,7 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
     [InlineData(EdpArchitecture.VggMedium)]
     public void ThePlainExportAndEveryLayerModelRunInOnnxRuntime(EdpArchitecture architecture)
     {
-        var graph = Architectures.Build(EdpSettings.From(new EdpCompressOptions { Architecture = architecture }).Network, 10);
+        var graph = Architectures.Build(TestData.Settings(new EdpCompressOptions { Architecture = architecture }).Network, 10);
         var sites = LayerSite.Of(graph);
         Assert.Equal(graph.Layers.Count(l => l is ConvLayer or LinearLayer), sites.Count);
         using (var plain = new OrtTimer(Export.OnnxModelWriter.Write(TimingGraphs.Plain(graph), new Dictionary<string, string>()), 1, 28, 28))

@@ -65,7 +65,7 @@ public class LayerSurgeryTests
     [Fact]
     public void VggSmallCostMatchesThePublishedCounts()
     {
-        var net = new Network.EdpNet(Network.Architectures.Build(EdpSettings.From(new EdpCompressOptions { Compress = false }).Network, 10));
+        var net = new Network.EdpNet(Network.Architectures.Build(TestData.Settings(new EdpCompressOptions { Compress = false }).Network, 10));
         var plans = PruningPlanner.Plan(net, new PruningSettings(0, TrainedNetFixture.StrongOptions.ChannelGroup));
         Assert.Equal(72_666, plans.Sum(p => p.Before.Params));
         Assert.Equal(7_338_880, plans.Sum(p => p.Before.Macs));

@@ -58,7 +58,7 @@ public class OnnxImportEqualityTests(ITestOutputHelper output)
     {
         var options = new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20, Compress = false };
         byte[] onnx;
-        using (var original = new EdpNet(Architectures.Build(EdpSettings.From(options).Network, 10)))
+        using (var original = new EdpNet(Architectures.Build(TestData.Settings(options).Network, 10)))
         {
             original.eval();
             onnx = OnnxModelWriter.Write(PruneAndMerge.Apply(original, PruningPlanner.Plan(original, new PruningSettings(0, options.ChannelGroup))), new Dictionary<string, string>());

@@ -140,9 +140,9 @@ public class OnnxImportTests
     public void ImageSizeOfTheModelMustMatchTheOptions()
     {
         var model = OnnxTestModels.Vgg13();
-        var options = new EdpCompressOptions { OnnxModel = model.Bytes, ImageHeight = 32, ImageWidth = 32 };
+        var options = new EdpCompressOptions { OnnxModel = model.Bytes, ImageChannels = 1, ImageHeight = 32, ImageWidth = 32 };
 
-        var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(EdpSettings.From(options).Network, 10));
+        var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(TestData.Settings(options).Network, 10));
 
         Assert.Contains("height 28", e.Message);
         Assert.Contains("height 32", e.Message);
@@ -169,18 +169,18 @@ public class OnnxImportTests
         File.WriteAllBytes(path, OnnxTestModels.Residual11().Bytes);
         try
         {
-            var graph = OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModelPath = path }).Network, 10);
+            var graph = OnnxNetworkSource.Load(TestData.Settings(new EdpCompressOptions { OnnxModelPath = path }).Network, 10);
             Assert.Equal(2, graph.Layers.OfType<AddLayer>().Count());
         }
         finally
         {
             File.Delete(path);
         }
-        var e = Assert.Throws<FileNotFoundException>(() => OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModelPath = path }).Network, 10));
+        var e = Assert.Throws<FileNotFoundException>(() => OnnxNetworkSource.Load(TestData.Settings(new EdpCompressOptions { OnnxModelPath = path }).Network, 10));
         Assert.Contains(path, e.Message);
         Assert.Contains("OnnxModelPath", e.Message);
 
-        var both = Assert.Throws<ArgumentException>(() => OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModelPath = path, OnnxModel = [1] }).Network, 10));
+        var both = Assert.Throws<ArgumentException>(() => OnnxNetworkSource.Load(TestData.Settings(new EdpCompressOptions { OnnxModelPath = path, OnnxModel = [1] }).Network, 10));
         Assert.Contains("not both", both.Message);
     }
 

@@ -65,7 +65,7 @@ public class ProximalGroupLassoTests
     [Fact]
     public void CostWeightsFollowTheMacsEachGroupCarries()
     {
-        var spec = Architectures.Build(EdpSettings.From(new EdpCompressOptions()).Network, 10);
+        var spec = Architectures.Build(TestData.Settings(new EdpCompressOptions()).Network, 10);
         var costs = GroupCosts.Of(spec);
         Assert.Equal(1 * 9 * 784 + 16 * 784, costs["conv1"].Rank);        // basis filter + its coefficients at 28x28
         Assert.Equal(1 * 9 * 784 + 16 * 9 * 784, costs["conv1"].Channel); // own filter + slice of conv2

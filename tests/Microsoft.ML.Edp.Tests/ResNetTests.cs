@@ -22,7 +22,7 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
     [InlineData(EdpArchitecture.ResNet56, 55, 2)]
     public void ResNetHasItsDepthAndTheCostModelCountsEveryParameter(EdpArchitecture architecture, int convs, int projections)
     {
-        using var net = new EdpNet(Architectures.Build(EdpSettings.From(new EdpCompressOptions { Architecture = architecture, Compress = false }).Network, 10));
+        using var net = new EdpNet(Architectures.Build(TestData.Settings(new EdpCompressOptions { Architecture = architecture, Compress = false }).Network, 10));
         var graph = net.Graph;
         Assert.Equal(convs + projections, graph.Layers.OfType<ConvLayer>().Count());
         Assert.Equal(projections, graph.Layers.OfType<ConvLayer>().Count(c => c.Kernel == 1));
@@ -35,7 +35,7 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
     [Fact]
     public void OnlyChannelsInsideABlockArePrunable()
     {
-        var graph = Architectures.Build(EdpSettings.From(new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20 }).Network, 10);
+        var graph = Architectures.Build(TestData.Settings(new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20 }).Network, 10);
         var couplings = ChannelCoupling.Analyse(graph);
         var prunable = couplings.Where(c => c.Prunable).Select(c => c.Layer.Name).ToList();
         Assert.Equal(9, prunable.Count);

@@ -43,7 +43,7 @@ public sealed class TrainedNetFixture : IDisposable
             .Transform(ml.Data.LoadFromEnumerable(TestData.Train));
         var schema = EdpInputSchema.Validate(data.Schema, options);
         TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
-        var settings = EdpSettings.From(options);
+        var settings = TestData.Settings(options);
         var net = new EdpNet(Architectures.Build(settings.Network, schema.ClassCount), options.CoefficientInit);
         new EdpTrainer(settings, CPU, _ => { }).Train(net, new ImageBatchStream(data, schema, options.BatchSize, options.ShuffleBufferSize), TestData.Train.Count);
         net.eval();

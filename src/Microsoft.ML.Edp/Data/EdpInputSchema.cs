@@ -8,20 +8,24 @@ internal sealed class EdpInputSchema
     public DataViewSchema.Column Features { get; }
     public DataViewSchema.Column Label { get; }
     public int ClassCount { get; }
-    public int PixelCount { get; }
+    /// <summary>The image shape: the options' sizes, with any left unset inferred from the feature column's size.</summary>
+    public InputImageShape Shape { get; }
+    public int PixelCount => Shape.Pixels;
 
-    private EdpInputSchema(DataViewSchema.Column features, DataViewSchema.Column label, int classCount, int pixelCount)
-        => (Features, Label, ClassCount, PixelCount) = (features, label, classCount, pixelCount);
+    private EdpInputSchema(DataViewSchema.Column features, DataViewSchema.Column label, int classCount, InputImageShape shape)
+        => (Features, Label, ClassCount, Shape) = (features, label, classCount, shape);
 
     /// <summary>Checks the data view's schema; throws an <see cref="ArgumentOutOfRangeException"/> naming the column,
-    /// what was expected and what was found, as ML.NET's own estimators do.</summary>
-    public static EdpInputSchema Validate(DataViewSchema schema, EdpCompressOptions options, string role = "training")
+    /// what was expected and what was found, as ML.NET's own estimators do. <paramref name="shape"/>, when given (the
+    /// training data's, for a validation set), is the shape the features must have.</summary>
+    public static EdpInputSchema Validate(DataViewSchema schema, EdpCompressOptions options, string role = "training", InputImageShape? shape = null)
     {
-        int pixels = options.ImageChannels * options.ImageHeight * options.ImageWidth;
-        string expectedFeatures = $"a known-size vector of Single with {pixels} values ({options.ImageChannels}x{options.ImageHeight}x{options.ImageWidth}, row-major CHW)";
+        shape ??= InputImageShape.Given(options);
+        string expectedFeatures = InputImageShape.Expected(options, shape);
 
         var features = Find(schema, options.FeatureColumnName, "feature", expectedFeatures, role);
-        if (features.Type is not VectorDataViewType { ItemType: var item, Size: var size } || item != NumberDataViewType.Single || size != pixels)
+        if (features.Type is not VectorDataViewType { ItemType: var item, Size: var size } || item != NumberDataViewType.Single || size == 0
+            || (shape is { } known && size != known.Pixels))
             throw Mismatch("feature", options.FeatureColumnName, expectedFeatures, features.Type, role);
 
         const string expectedLabel = "a key type with at least 2 classes (use MapValueToKey)";
@@ -31,14 +35,13 @@ internal sealed class EdpInputSchema
         if (key.Count < 2 || key.Count > int.MaxValue)
             throw Mismatch("label", options.LabelColumnName, expectedLabel, $"a key type with {key.Count} class(es)", role);
 
-        return new EdpInputSchema(features, label, (int)key.Count, pixels);
+        return new EdpInputSchema(features, label, (int)key.Count, shape ?? InputImageShape.Resolve(options, size));
     }
 
     /// <summary>The schema-shape check behind <see cref="IEstimator{T}.GetOutputSchema"/>, where sizes are not known yet.</summary>
     public static void Validate(SchemaShape shape, EdpCompressOptions options)
     {
-        int pixels = options.ImageChannels * options.ImageHeight * options.ImageWidth;
-        string expectedFeatures = $"a known-size vector of Single with {pixels} values ({options.ImageChannels}x{options.ImageHeight}x{options.ImageWidth})";
+        string expectedFeatures = InputImageShape.Expected(options);
         if (!TryFind(shape, options.FeatureColumnName, out var features))
             throw Missing("feature", options.FeatureColumnName, expectedFeatures, "training");
         if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
@@ -53,7 +56,7 @@ internal sealed class EdpInputSchema
     /// <summary>The validation set must carry the same feature and label columns as the training set.</summary>
     public EdpInputSchema ValidateCompatible(DataViewSchema other, EdpCompressOptions options)
     {
-        var v = Validate(other, options, "validation");
+        var v = Validate(other, options, "validation", Shape);
         if (v.ClassCount != ClassCount)
             throw Mismatch("label", options.LabelColumnName, $"a key type with {ClassCount} classes, as in the training data", v.Label.Type, "validation");
         return v;

@@ -13,16 +13,17 @@ internal static class OnnxNetworkSource
     public static NetworkGraph Load(NetworkSettings network, int classes)
     {
         var (bytes, model) = Read(network);
-        var net = OnnxGraphImporter.Import(bytes, model, (network.ImageChannels, network.ImageHeight, network.ImageWidth));
+        var net = OnnxGraphImporter.Import(bytes, model, (network.Shape.Channels, network.Shape.Height, network.Shape.Width));
         return ImportedHead.Fit(net, classes, network.Compress, network.ExcludeFirstAndLast);
     }
 
     /// <summary>Imports the model once when the estimator is created, so that an unreadable or unsupported model fails
-    /// before any data is read.</summary>
+    /// before any data is read; its input is checked against the image shape here when the options give all of it, and
+    /// at the fit otherwise.</summary>
     public static void Validate(NetworkSettings network)
     {
         var (bytes, model) = Read(network);
-        OnnxGraphImporter.Import(bytes, model, (network.ImageChannels, network.ImageHeight, network.ImageWidth));
+        OnnxGraphImporter.Import(bytes, model, network.Image is { } s ? (s.Channels, s.Height, s.Width) : null);
     }
 
     private static (byte[] Bytes, string Model) Read(NetworkSettings network)

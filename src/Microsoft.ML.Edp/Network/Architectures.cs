@@ -26,7 +26,7 @@ internal static class Architectures
     {
         var b = new Builder(network);
         string x = NetworkGraph.InputName;
-        int inChannels = network.ImageChannels, lastPair = (widths.Count - 1) / 2;
+        int inChannels = network.Shape.Channels, lastPair = (widths.Count - 1) / 2;
         for (int i = 0; i < widths.Count; i++)
         {
             string name = $"conv{i + 1}";
@@ -45,7 +45,7 @@ internal static class Architectures
     {
         int[] widths = network.ResNetWidths is { Length: 4 } w ? w : [ResNetWidths[0], .. ResNetWidths];
         var b = new Builder(network);
-        string x = b.ConvBnRelu("stem", NetworkGraph.InputName, network.ImageChannels, widths[0], 3, 1, first: true);
+        string x = b.ConvBnRelu("stem", NetworkGraph.InputName, network.Shape.Channels, widths[0], 3, 1, first: true);
         int inChannels = widths[0];
         for (int stage = 1; stage <= 3; stage++)
         {
@@ -87,7 +87,7 @@ internal static class Architectures
         {
             x = Add(new GlobalPoolLayer("global_pool", x));
             Add(new LinearLayer(ClassifierName, x, channels, classes, network.Compress && !network.ExcludeFirstAndLast));
-            return new NetworkGraph(network.ImageChannels, network.ImageHeight, network.ImageWidth, _layers, ClassifierName, classes);
+            return new NetworkGraph(network.Shape.Channels, network.Shape.Height, network.Shape.Width, _layers, ClassifierName, classes);
         }
     }
 }
