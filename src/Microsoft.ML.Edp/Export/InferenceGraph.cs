@@ -19,8 +19,19 @@ internal sealed record GemmNode(string Name, string Input, string Output, DenseT
 /// <summary>ReLU, or with <c>Max</c> a clipped ReLU (ONNX Clip from 0 to Max).</summary>
 internal sealed record ReluNode(string Name, string Input, string Output, float? Max = null) : GraphNode(Name, [Input], Output);
 
-/// <summary>Max or average pooling with a square window; average pooling excludes padded cells.</summary>
-internal sealed record PoolNode(string Name, string Input, string Output, bool IsMax, int Kernel, int Stride, int Padding) : GraphNode(Name, [Input], Output);
+/// <summary>Max or average pooling with a square window; average pooling excludes padded cells. <c>CeilMode</c> rounds
+/// the output size up.</summary>
+internal sealed record PoolNode(string Name, string Input, string Output, bool IsMax, int Kernel, int Stride, int Padding, bool CeilMode = false)
+    : GraphNode(Name, [Input], Output);
+
+/// <summary>Constant padding of the map's height and width.</summary>
+internal sealed record PadNode(string Name, string Input, string Output, int Top, int Left, int Bottom, int Right, float Value) : GraphNode(Name, [Input], Output);
+
+/// <summary>An element-wise activation other than ReLU.</summary>
+internal sealed record ActivationNode(string Name, string Input, string Output, Activation Kind, float Alpha, float Beta) : GraphNode(Name, [Input], Output);
+
+/// <summary>x * Scale[c] + Shift[c] per channel (input normalisation).</summary>
+internal sealed record ChannelAffineNode(string Name, string Input, string Output, float[] Scale, float[] Shift) : GraphNode(Name, [Input], Output);
 
 /// <summary>[N, C, H, W] to [N, C*H*W].</summary>
 internal sealed record FlattenNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);

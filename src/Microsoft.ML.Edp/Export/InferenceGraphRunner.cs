@@ -26,8 +26,11 @@ internal static class InferenceGraphRunner
                 GemmNode g => F.linear(x, Tensor(g.Weight), g.Bias is null ? null : Tensor(g.Bias)),
                 ReluNode { Max: float max } => x.clamp(0, max),
                 ReluNode => F.relu(x),
-                PoolNode { IsMax: true } p => F.max_pool2d(x, p.Kernel, p.Stride, p.Padding),
-                PoolNode p => F.avg_pool2d(x, p.Kernel, p.Stride, p.Padding, count_include_pad: false),
+                PoolNode { IsMax: true } p => F.max_pool2d(x, p.Kernel, p.Stride, p.Padding, ceil_mode: p.CeilMode),
+                PoolNode p => F.avg_pool2d(x, p.Kernel, p.Stride, p.Padding, ceil_mode: p.CeilMode, count_include_pad: false),
+                PadNode p => F.pad(x, [p.Left, p.Right, p.Top, p.Bottom], value: p.Value),
+                ActivationNode a => Activations.Apply(x, a.Kind, a.Alpha, a.Beta),
+                ChannelAffineNode a => x * PerChannel(a.Scale) + PerChannel(a.Shift),
                 FlattenNode => x.flatten(1),
                 GlobalAveragePoolNode => x.mean([2, 3]),
                 AddNode => x + values[node.Inputs[1]],
@@ -36,6 +39,8 @@ internal static class InferenceGraphRunner
         }
         return values[graph.Logits].to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
+
+    private static Tensor PerChannel(float[] values) => tensor(values, [values.Length, 1, 1]).to(ScalarType.Float64);
 
     private static Tensor Tensor(DenseTensor t) => tensor(t.Values, t.Shape).to(ScalarType.Float64);
 }

@@ -72,7 +72,20 @@ internal static class OnnxModelWriter
                 break;
             case PoolNode p:
                 g.Node.Add(Node(p.IsMax ? "MaxPool" : "AveragePool", p.Name, [p.Inputs[0]], p.Output, Ints("kernel_shape", p.Kernel, p.Kernel),
-                    Ints("strides", p.Stride, p.Stride), Ints("pads", p.Padding, p.Padding, p.Padding, p.Padding)));
+                    Ints("strides", p.Stride, p.Stride), Ints("pads", p.Padding, p.Padding, p.Padding, p.Padding), Int("ceil_mode", p.CeilMode ? 1 : 0)));
+                break;
+            case PadNode p:
+                // Opset 13's Pad takes the pads ([N, C, H, W] begins, then ends) and the value as inputs.
+                g.Node.Add(Node("Pad", p.Name, [p.Inputs[0], IntInitializer(g, p.Name + ".pads", 0, 0, p.Top, p.Left, 0, 0, p.Bottom, p.Right),
+                    Scalar(g, p.Name + ".value", p.Value)], p.Output, String("mode", "constant")));
+                break;
+            case ActivationNode a:
+                AddActivation(g, a);
+                break;
+            case ChannelAffineNode a:
+                long[] perChannel = [a.Scale.Length, 1, 1];
+                g.Node.Add(Node("Mul", a.Name + "_scale", [a.Inputs[0], Initializer(g, a.Name + ".scale", new DenseTensor(perChannel, a.Scale))], a.Output + "_scaled"));
+                g.Node.Add(Node("Add", a.Name, [a.Output + "_scaled", Initializer(g, a.Name + ".shift", new DenseTensor(perChannel, a.Shift))], a.Output));
                 break;
             case FlattenNode f:
                 g.Node.Add(Node("Flatten", f.Name, [f.Inputs[0]], f.Output, Int("axis", 1)));
@@ -87,6 +100,48 @@ internal static class OnnxModelWriter
             default:
                 throw new NotSupportedException($"The ONNX writer has no mapping for graph node '{node.Name}' of type {node.GetType().Name}.");
         }
+    }
+
+    /// <summary>Opset 13 has no HardSwish or SiLU node: they are written as x times HardSigmoid(x) or Sigmoid(x).</summary>
+    private static void AddActivation(GraphProto g, ActivationNode a)
+    {
+        string x = a.Inputs[0];
+        switch (a.Kind)
+        {
+            case Activation.Sigmoid:
+                g.Node.Add(Node("Sigmoid", a.Name, [x], a.Output));
+                break;
+            case Activation.HardSigmoid:
+                g.Node.Add(Node("HardSigmoid", a.Name, [x], a.Output, Float("alpha", a.Alpha), Float("beta", a.Beta)));
+                break;
+            case Activation.HardSwish:
+                g.Node.Add(Node("HardSigmoid", a.Name + "_gate", [x], a.Output + "_gate", Float("alpha", 1f / 6), Float("beta", 0.5f)));
+                g.Node.Add(Node("Mul", a.Name, [x, a.Output + "_gate"], a.Output));
+                break;
+            case Activation.SiLU:
+                g.Node.Add(Node("Sigmoid", a.Name + "_gate", [x], a.Output + "_gate"));
+                g.Node.Add(Node("Mul", a.Name, [x, a.Output + "_gate"], a.Output));
+                break;
+            case Activation.LeakyRelu:
+                g.Node.Add(Node("LeakyRelu", a.Name, [x], a.Output, Float("alpha", a.Alpha)));
+                break;
+            case Activation.Clip:
+                // An infinite bound is an omitted input.
+                g.Node.Add(Node("Clip", a.Name, [x, float.IsNegativeInfinity(a.Alpha) ? "" : Scalar(g, a.Name + ".min", a.Alpha),
+                    float.IsPositiveInfinity(a.Beta) ? "" : Scalar(g, a.Name + ".max", a.Beta)], a.Output));
+                break;
+            default:
+                throw new NotSupportedException($"The ONNX writer has no mapping for activation {a.Kind} of node '{a.Name}'.");
+        }
+    }
+
+    private static string IntInitializer(GraphProto g, string name, params long[] values)
+    {
+        var proto = new TensorProto { Name = name, DataType = Int64Type };
+        proto.Dims.Add(values.Length);
+        proto.Int64Data.AddRange(values);
+        g.Initializer.Add(proto);
+        return name;
     }
 
     private static string Initializer(GraphProto g, string name, DenseTensor t)
@@ -107,6 +162,10 @@ internal static class OnnxModelWriter
         n.Attribute.AddRange(attributes);
         return n;
     }
+
+    private static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+    private static AttributeProto String(string name, string value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
     private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 

@@ -40,7 +40,7 @@ internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bo
                         consumers.Add(next);
                         break;
                     // Zero in, zero out, channel by channel: a pruned channel stays exactly zero through these.
-                    case ReluLayer or PoolLayer or GlobalPoolLayer:
+                    case var _ when ChannelWise.KeepsZeroChannels(next):
                         pending.Push(next.Name);
                         break;
                     default:

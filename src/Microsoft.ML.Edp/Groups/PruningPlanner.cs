@@ -35,7 +35,7 @@ internal static class PruningPlanner
                 kept[layer.Name] = outputs;
             }
             else
-                kept[layer.Name] = layer is ReluLayer or PoolLayer or GlobalPoolLayer or BatchNormLayer
+                kept[layer.Name] = ChannelWise.PassesChannels(layer)
                     ? kept[layer.Input] : GroupSelection.All(shapes[layer.Name][0]);
         }
         return plans;

@@ -25,16 +25,15 @@ internal sealed partial class OnnxGraphImporter
         if (n.SquarePair("dilations", 1, 1) is var d and not 1)
             throw n.Fail($"has dilation {d}; only dilation 1 is supported");
         long stride = n.SquarePair("strides", 1, 1);
-        int pad = n.Padding();
         var input = ImageMap(n, x);
         if (input[0] != w.Shape[1])
             throw n.Fail($"has a weight for {w.Shape[1]} input channels, but its input '{n.Node.Input[0]}' has {input[0]} channels");
         if (b is not null && !(b.Shape.Length == 1 && b.Shape[0] == w.Shape[0]))
             throw n.Fail($"has a bias of shape [{Dims(b.Shape)}]; [{w.Shape[0]}] is expected");
-        var shape = Window(n, input, w.Shape[0], k, stride, pad);
-        var layer = new ConvLayer(_names.Unique(n.LayerName), x.Layer, (int)input[0], (int)w.Shape[0], (int)k, (int)stride, pad,
+        var placed = PlaceWindow(n, x, w.Shape[0], k, stride, ceilMode: false, padValue: 0, isPool: false);
+        var layer = new ConvLayer(_names.Unique(n.LayerName), placed.Input.Layer, (int)input[0], (int)w.Shape[0], (int)k, (int)stride, placed.Padding,
             Compressed: true, HasBias: b is not null, Weight: w, Bias: b);
-        Bind(n.Output(IsRead), Emit(layer, shape));
+        Bind(n.Output(IsRead), Emit(layer, placed.Output));
     }
 
     private void BatchNorm(OnnxNodeReader n)
@@ -66,30 +65,6 @@ internal sealed partial class OnnxGraphImporter
         Bind(n.Output(IsRead), Emit(layer, x.Shape));
     }
 
-    /// <summary>Clip with min 0: a ReLU, or ReLU6 and its kin when a max is given.</summary>
-    private void Clip(OnnxNodeReader n)
-    {
-        float? min, max;
-        if (_header.Opset < 11)
-        {
-            n.AllowOnly("min", "max");
-            min = n.Has("min") ? n.Float("min", 0) : null;
-            max = n.Has("max") ? n.Float("max", 0) : null;
-        }
-        else
-        {
-            n.AllowOnly();
-            min = Scalar(n, 1, "min");
-            max = Scalar(n, 2, "max");
-        }
-        if (min != 0f)
-            throw n.Fail($"clips at min {(min?.ToString() ?? "-infinity")}; only Clip with min 0 (ReLU, ReLU6) is supported");
-        if (max is float m && !(m > 0))
-            throw n.Fail($"clips at max {m}; a max above the min 0 is expected");
-        float? cap = max is float c && !float.IsPositiveInfinity(c) && c < float.MaxValue ? c : null;
-        Unary(n, (name, x) => new ReluLayer(name, x, cap));
-    }
-
     private void Pool(OnnxNodeReader n, bool isMax)
     {
         n.AllowOnly(isMax ? ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"]
@@ -97,21 +72,35 @@ internal sealed partial class OnnxGraphImporter
         var x = Map(n, 0, "input");
         if (!n.Has("kernel_shape"))
             throw n.Fail("has no kernel_shape");
+        var input = ImageMap(n, x);
+        if (!isMax && IsWholeMap(n, input))
+        {
+            // An average over the whole map is a global pool, which keeps working when the image size changes.
+            Bind(n.Output(IsRead), new PooledValue(n.LayerName, x));
+            return;
+        }
         long k = n.SquarePair("kernel_shape", 0, 1);
         long stride = n.SquarePair("strides", 1, 1);
         if (n.SquarePair("dilations", 1, 1) is var d and not 1)
             throw n.Fail($"has dilation {d}; only dilation 1 is supported");
-        if (n.Int("ceil_mode", 0) != 0)
-            throw n.Fail("has ceil_mode 1; only floor rounding of the output size (ceil_mode 0) is supported");
-        int pad = n.Padding();
-        if (pad > k / 2)
-            throw n.Fail($"pads {pad} cells around a {k}x{k} window; padding of at most half the window is supported");
-        if (!isMax && pad > 0 && n.Int("count_include_pad", 0) != 0)
-            throw n.Fail("has count_include_pad 1 with padding; only averages over the cells inside the map (count_include_pad 0) are supported");
-        var input = ImageMap(n, x);
-        var shape = Window(n, input, input[0], k, stride, pad);
-        Bind(n.Output(IsRead), Emit(new PoolLayer(_names.Unique(n.LayerName), x.Layer, isMax, (int)k, (int)stride, pad), shape));
+        bool ceilMode = n.Int("ceil_mode", 0) != 0;
+        bool countsPadding = !isMax && n.Int("count_include_pad", 0) != 0;
+        if (countsPadding && ceilMode && n.Pads(input[1], input[2], k, stride).Any(p => p != 0))
+            throw n.Fail("has count_include_pad 1 and ceil_mode 1 with padding; only one of them is supported where there is padding");
+        // A max pool's padding never wins; an average that counts padded cells sees zeros there.
+        float? padValue = isMax ? float.NegativeInfinity : countsPadding ? 0 : null;
+        var placed = PlaceWindow(n, x, input[0], k, stride, ceilMode, padValue, isPool: true);
+        // Padding the pool applies itself is left out of averages, so an average that counts it pads explicitly.
+        if (countsPadding && placed.Padding > 0)
+            placed = placed with { Input = Emit(new PadLayer(_names.Unique(n.LayerName + "_pad"), x.Layer, placed.Padding, placed.Padding, placed.Padding, placed.Padding),
+                [input[0], input[1] + 2 * placed.Padding, input[2] + 2 * placed.Padding]), Padding = 0 };
+        Bind(n.Output(IsRead), Emit(new PoolLayer(_names.Unique(n.LayerName), placed.Input.Layer, isMax, (int)k, (int)stride, placed.Padding, ceilMode), placed.Output));
     }
+
+    /// <summary>True for an AveragePool whose window is the whole unpadded map (a [C, H, W] map to [C, 1, 1]).</summary>
+    private static bool IsWholeMap(OnnxNodeReader n, long[] input)
+        => n.Ints("kernel_shape") is [var kh, var kw] && kh == input[1] && kw == input[2]
+            && n.Pads(input[1], input[2], Math.Max(kh, kw), 1).All(p => p == 0) && n.SquarePair("dilations", 1, 1) == 1;
 
     private void GlobalAveragePool(OnnxNodeReader n)
     {
@@ -199,41 +188,6 @@ internal sealed partial class OnnxGraphImporter
         Bind(n.Output(IsRead), Emit(layer, [outFeatures]));
     }
 
-    /// <summary>A sum of two computed values of one shape is a residual join; a computed value plus a constant is the
-    /// bias of the Conv, Gemm or MatMul that computed the value, folded into it.</summary>
-    private void Add(OnnxNodeReader n)
-    {
-        n.AllowOnly();
-        bool leftConstant = _constants.ContainsKey(n.RequiredInput(0, "left input"));
-        bool rightConstant = _constants.ContainsKey(n.RequiredInput(1, "right input"));
-        if (n.Node.Input.Count != 2)
-            throw n.Fail($"has {n.Node.Input.Count} inputs; 2 are expected");
-        if (leftConstant && rightConstant)
-            throw n.Fail("adds two constants; constant folding is not supported");
-        if (!leftConstant && !rightConstant)
-        {
-            var a = Map(n, 0, "left input");
-            var b = Map(n, 1, "right input");
-            if (!a.Shape.SequenceEqual(b.Shape))
-                throw n.Fail($"adds [N, {Dims(a.Shape)}] and [N, {Dims(b.Shape)}]; only a sum of two values of one shape (a residual join) is supported");
-            Bind(n.Output(IsRead), Emit(new AddLayer(_names.Unique(n.LayerName), a.Layer, b.Layer), a.Shape));
-            return;
-        }
-        int valueAt = leftConstant ? 1 : 0;
-        var x = Map(n, valueAt, "input");
-        var c = Floats(n, 1 - valueAt, "bias");
-        var producer = _layerIndex.TryGetValue(x.Layer, out int at) ? _layers[at] : null;
-        if (producer is not (ConvLayer or LinearLayer) || _layerReads[x.Layer] != 1)
-            throw n.Fail($"adds a constant of shape [{Dims(c.Shape)}] to '{n.Node.Input[valueAt]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is (ConvLayer or LinearLayer) ? " that other nodes also read" : "")}; a constant is supported only as the bias of the Conv, Gemm or MatMul that computes the other input");
-        _layers[at] = producer switch
-        {
-            ConvLayer conv => conv with { HasBias = true, Bias = new DenseTensor([conv.OutChannels], Biased(n, conv.Bias, conv.OutChannels, c, channelAxis: true)) },
-            LinearLayer linear => linear with { Bias = new DenseTensor([linear.OutFeatures], Biased(n, linear.Bias, linear.OutFeatures, c, channelAxis: false)) },
-            _ => throw new InvalidOperationException("Unreachable: checked above."),
-        };
-        Bind(n.Output(IsRead), x);
-    }
-
     private float[] Biased(OnnxNodeReader n, DenseTensor? bias, int count, DenseTensor c, bool channelAxis)
     {
         var sum = bias is null ? new float[count] : (float[])bias.Values.Clone();
@@ -308,13 +262,6 @@ internal sealed partial class OnnxGraphImporter
         => Read(n, 0, "input") is MapValue { Shape.Length: 1 } x ? x
             : throw n.Fail($"reads '{n.Node.Input[0]}', a [N, C, H, W] map; it needs [batch, features] (Flatten or Reshape it first)");
 
-    private static long[] Window(OnnxNodeReader n, long[] x, long outChannels, long kernel, long stride, int padding)
-    {
-        if (Math.Min(x[1], x[2]) + 2 * padding < kernel)
-            throw n.Fail($"has a {kernel}x{kernel} window that does not fit its {x[1]}x{x[2]} input with padding {padding}");
-        return [outChannels, (x[1] + 2 * padding - kernel) / stride + 1, (x[2] + 2 * padding - kernel) / stride + 1];
-    }
-
     private static float[] Transpose(DenseTensor t)
     {
         long rows = t.Shape[0], cols = t.Shape[1];
@@ -331,6 +278,9 @@ internal sealed partial class OnnxGraphImporter
         LinearLayer => "Gemm or MatMul",
         BatchNormLayer => "BatchNormalization",
         ReluLayer => "Relu or Clip",
+        ActivationLayer a => a.Kind.ToString(),
+        PadLayer => "Pad",
+        ChannelAffineLayer => "Sub, Div, Mul or Add by a constant",
         PoolLayer p => p.IsMax ? "MaxPool" : "AveragePool",
         GlobalPoolLayer => "GlobalAveragePool",
         FlattenLayer => "Flatten or Reshape",

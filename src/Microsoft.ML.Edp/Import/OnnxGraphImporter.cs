@@ -56,10 +56,11 @@ internal sealed partial class OnnxGraphImporter
     }
 
     /// <summary>Imports an ONNX CNN. <paramref name="model"/> names it in errors (a quoted path, or a description);
-    /// <paramref name="image"/> is the image size the caller's data has, checked against the model's input.</summary>
-    public static ImportedNetwork Import(byte[] bytes, string model, (int Channels, int Height, int Width)? image = null)
+    /// <paramref name="image"/> is the image size the caller's data has, checked against the model's input;
+    /// <paramref name="directory"/> is the model's folder, where any external data files are.</summary>
+    public static ImportedNetwork Import(byte[] bytes, string model, (int Channels, int Height, int Width)? image = null, string? directory = null)
     {
-        var header = OnnxModelReader.Read(bytes, model, image);
+        var header = OnnxModelReader.Read(bytes, model, image, directory);
         return new OnnxGraphImporter(header, model).Walk();
     }
 
@@ -110,7 +111,13 @@ internal sealed partial class OnnxGraphImporter
             case "Reshape": Reshape(n); break;
             case "Gemm": Gemm(n); break;
             case "MatMul": MatMul(n); break;
-            case "Add": Add(n); break;
+            case "Add" or "Sub" or "Mul" or "Div": Arithmetic(n); break;
+            case "Sigmoid": n.AllowOnly(); Activate(n, Activation.Sigmoid); break;
+            case "HardSigmoid": n.AllowOnly("alpha", "beta"); Activate(n, Activation.HardSigmoid, n.Float("alpha", 0.2f), n.Float("beta", 0.5f)); break;
+            case "HardSwish": n.AllowOnly(); Activate(n, Activation.HardSwish); break;
+            case "LeakyRelu": n.AllowOnly("alpha"); Activate(n, Activation.LeakyRelu, n.Float("alpha", 0.01f)); break;
+            case "Pad": Pad(n); break;
+            case "Cast": Cast(n); break;
             case "Softmax" or "LogSoftmax" or "ArgMax": ClassScoreOutput(n); break;
             case "Dropout": Dropout(n); break;
             case "Identity": n.AllowOnly(); PassThrough(n, n.RequiredInput(0, "input")); break;
@@ -127,8 +134,8 @@ internal sealed partial class OnnxGraphImporter
     /// <summary>The operators <see cref="Translate"/> handles, for error messages and docs.</summary>
     public static readonly string[] SupportedOps =
     [
-        "Conv", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
-        "Gemm", "MatMul", "Add", "Softmax", "LogSoftmax", "ArgMax", "Dropout", "Identity", "Constant",
+        "Conv", "BatchNormalization", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Pad", "MaxPool",
+        "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Softmax", "LogSoftmax", "ArgMax", "Dropout", "Identity", "Constant", "Cast to FLOAT",
         "Shape, Gather, Unsqueeze and Concat computing a Reshape's target",
     ];
 

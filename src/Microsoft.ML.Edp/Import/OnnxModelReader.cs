@@ -18,8 +18,9 @@ internal static class OnnxModelReader
     private const long MaxImageSide = 1 << 14, MaxInputSize = 1 << 28;
 
     /// <summary>Reads the header. <paramref name="image"/>, when given, is the size the caller's data has: fixed input
-    /// dims must equal it, and symbolic ones take it.</summary>
-    public static OnnxModelHeader Read(byte[] bytes, string model, (int Channels, int Height, int Width)? image)
+    /// dims must equal it, and symbolic ones take it. <paramref name="directory"/> is the model's folder, where its
+    /// external data files are, or null for a model given as bytes.</summary>
+    public static OnnxModelHeader Read(byte[] bytes, string model, (int Channels, int Height, int Width)? image, string? directory = null)
     {
         EdpOnnxImportException Fail(string reason, Exception? inner = null) => new($"ONNX model {model}: {reason}.", innerException: inner);
 
@@ -43,7 +44,7 @@ internal static class OnnxModelReader
 
         var initializers = new Dictionary<string, TensorProto>();
         foreach (var t in graph.Initializer)
-            if (!initializers.TryAdd(t.Name, t))
+            if (!initializers.TryAdd(t.Name, OnnxExternalData.Load(t, directory, reason => Fail(reason))))
                 throw Fail($"has two initializers named '{t.Name}'");
 
         // IR < 4 lists every initializer among the graph inputs as well; only the rest are fed at run time.

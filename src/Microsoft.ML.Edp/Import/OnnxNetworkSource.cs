@@ -12,8 +12,8 @@ internal static class OnnxNetworkSource
     /// <summary>Imports the model, checks its input against the settings' image size and fits its head to <paramref name="classes"/>.</summary>
     public static NetworkGraph Load(NetworkSettings network, int classes)
     {
-        var (bytes, model) = Read(network);
-        var net = OnnxGraphImporter.Import(bytes, model, (network.Shape.Channels, network.Shape.Height, network.Shape.Width));
+        var (bytes, model, directory) = Read(network);
+        var net = OnnxGraphImporter.Import(bytes, model, (network.Shape.Channels, network.Shape.Height, network.Shape.Width), directory);
         return ImportedHead.Fit(net, classes, network.Compress, network.ExcludeFirstAndLast);
     }
 
@@ -22,19 +22,20 @@ internal static class OnnxNetworkSource
     /// at the fit otherwise.</summary>
     public static void Validate(NetworkSettings network)
     {
-        var (bytes, model) = Read(network);
-        OnnxGraphImporter.Import(bytes, model, network.Image is { } s ? (s.Channels, s.Height, s.Width) : null);
+        var (bytes, model, directory) = Read(network);
+        OnnxGraphImporter.Import(bytes, model, network.Image is { } s ? (s.Channels, s.Height, s.Width) : null, directory);
     }
 
-    private static (byte[] Bytes, string Model) Read(NetworkSettings network)
+    /// <summary>The model's bytes, its name for errors, and its folder (where external data files are) when given by path.</summary>
+    private static (byte[] Bytes, string Model, string? Directory) Read(NetworkSettings network)
     {
         if (network.OnnxModel is not null && network.OnnxModelPath is not null)
             throw new ArgumentException($"Give the ONNX model to start from in {nameof(EdpCompressOptions.OnnxModel)} or in {nameof(EdpCompressOptions.OnnxModelPath)}, not both; found both ('{network.OnnxModelPath}' and {network.OnnxModel.Length} bytes).", nameof(network));
         if (network.OnnxModel is { } bytes)
-            return (bytes, $"given in {nameof(EdpCompressOptions.OnnxModel)} ({bytes.Length} bytes)");
+            return (bytes, $"given in {nameof(EdpCompressOptions.OnnxModel)} ({bytes.Length} bytes)", null);
         var path = network.OnnxModelPath!;
         if (!File.Exists(path))
             throw new FileNotFoundException($"The ONNX model '{path}' given in {nameof(EdpCompressOptions.OnnxModelPath)} does not exist.", path);
-        return (File.ReadAllBytes(path), $"'{path}'");
+        return (File.ReadAllBytes(path), $"'{path}'", Path.GetDirectoryName(Path.GetFullPath(path)));
     }
 }

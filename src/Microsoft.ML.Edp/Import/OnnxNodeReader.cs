@@ -82,24 +82,42 @@ internal sealed class OnnxNodeReader(NodeProto node, int index, string model)
         return v[0];
     }
 
-    /// <summary>The padding on every side, from auto_pad and pads; rejects SAME padding and unequal pads.</summary>
-    public int Padding()
+    /// <summary>The padding [top, left, bottom, right] of a k x k window moving by <paramref name="stride"/> over a
+    /// <paramref name="height"/> x <paramref name="width"/> map, from pads or auto_pad (SAME_UPPER puts the odd cell
+    /// after the map, SAME_LOWER before it, as ONNX defines them).</summary>
+    public long[] Pads(long height, long width, long kernel, long stride)
     {
         var autoPad = String("auto_pad", "NOTSET");
         var pads = Ints("pads");
-        if (autoPad is not ("NOTSET" or "VALID"))
-            throw Fail($"has auto_pad {autoPad}; only NOTSET (explicit pads) and VALID are supported: export with explicit symmetric pads");
-        if (pads is null)
-            return 0;
-        if (pads.Length != 4)
-            throw Fail($"has pads [{string.Join(", ", pads)}]; 2-D windows take 4 pads");
-        if (pads.Distinct().Count() != 1)
-            throw Fail($"has asymmetric pads [{string.Join(", ", pads)}]; only equal padding on all four sides is supported");
-        if (pads[0] < 0 || pads[0] > MaxWindow)
-            throw Fail($"has pads {pads[0]}, outside 0..{MaxWindow}");
-        if (autoPad == "VALID" && pads[0] != 0)
-            throw Fail($"has auto_pad VALID with non-zero pads [{string.Join(", ", pads)}]");
-        return (int)pads[0];
+        switch (autoPad)
+        {
+            case "NOTSET" or "VALID":
+                if (pads is null)
+                    return [0, 0, 0, 0];
+                if (pads.Length != 4)
+                    throw Fail($"has pads [{string.Join(", ", pads)}]; 2-D windows take 4 pads");
+                if (pads.Any(p => p < 0 || p > MaxWindow))
+                    throw Fail($"has pads [{string.Join(", ", pads)}], outside 0..{MaxWindow}");
+                if (autoPad == "VALID" && pads.Any(p => p != 0))
+                    throw Fail($"has auto_pad VALID with non-zero pads [{string.Join(", ", pads)}]");
+                // ONNX lists the begins of each axis, then the ends: [top, left, bottom, right].
+                return pads;
+            case "SAME_UPPER" or "SAME_LOWER":
+                if (pads is not null && pads.Any(p => p != 0))
+                    throw Fail($"has auto_pad {autoPad} with explicit pads [{string.Join(", ", pads)}]; ONNX allows one or the other");
+                var (top, bottom) = Same(height, kernel, stride, autoPad == "SAME_UPPER");
+                var (left, right) = Same(width, kernel, stride, autoPad == "SAME_UPPER");
+                return [top, left, bottom, right];
+            default:
+                throw Fail($"has auto_pad '{autoPad}'; NOTSET, VALID, SAME_UPPER and SAME_LOWER are defined");
+        }
+    }
+
+    /// <summary>SAME padding along one axis: the output has ceil(size / stride) cells.</summary>
+    private static (long Before, long After) Same(long size, long kernel, long stride, bool upper)
+    {
+        long total = Math.Max(0, ((size + stride - 1) / stride - 1) * stride + kernel - size);
+        return upper ? (total / 2, total - total / 2) : (total - total / 2, total / 2);
     }
 
     private static bool IsEmpty(AttributeProto a)

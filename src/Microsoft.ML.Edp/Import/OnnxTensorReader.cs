@@ -9,7 +9,8 @@ namespace Microsoft.ML.Edp.Import;
 /// present before anything is allocated, so a corrupt file can never make the importer allocate more than it holds.</summary>
 internal static class OnnxTensorReader
 {
-    /// <summary>A FLOAT tensor as a dense tensor of its declared shape.</summary>
+    /// <summary>A FLOAT tensor as a dense tensor of its declared shape; DOUBLE, FLOAT16 and BFLOAT16 weights are converted
+    /// to float (exactly, but for doubles).</summary>
     public static DenseTensor Floats(TensorProto t, Func<string, Exception> fail)
     {
         long count = CheckedCount(t, fail);
@@ -19,7 +20,12 @@ internal static class OnnxTensorReader
             DataType.Float => Exact(t, t.FloatData, count, "float_data", fail).ToArray(),
             DataType.Double when t.RawData.Length > 0 => FromRaw<double>(t, count, sizeof(double), fail).Select(v => (float)v).ToArray(),
             DataType.Double => Exact(t, t.DoubleData, count, "double_data", fail).Select(v => (float)v).ToArray(),
-            _ => throw fail($"tensor '{t.Name}' has element type {TypeName(t.DataType)}; weights must be FLOAT"),
+            // Half-precision values keep their 16 bits in raw_data, or one to an int32_data entry.
+            DataType.Float16 when t.RawData.Length > 0 => FromRaw<Half>(t, count, 2, fail).Select(v => (float)v).ToArray(),
+            DataType.Float16 => Exact(t, t.Int32Data, count, "int32_data", fail).Select(v => (float)BitConverter.UInt16BitsToHalf((ushort)v)).ToArray(),
+            DataType.Bfloat16 when t.RawData.Length > 0 => FromRaw<ushort>(t, count, 2, fail).Select(FromBfloat16).ToArray(),
+            DataType.Bfloat16 => Exact(t, t.Int32Data, count, "int32_data", fail).Select(v => FromBfloat16((ushort)v)).ToArray(),
+            _ => throw fail($"tensor '{t.Name}' has element type {TypeName(t.DataType)}; weights must be FLOAT, DOUBLE, FLOAT16 or BFLOAT16"),
         };
         return new DenseTensor([.. t.Dims], values);
     }
@@ -40,11 +46,14 @@ internal static class OnnxTensorReader
         };
     }
 
+    /// <summary>bfloat16 is the upper half of a float32.</summary>
+    private static float FromBfloat16(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
+
     /// <summary>The element count the dims declare, refusing negative dims, external data and counts no file can hold.</summary>
     private static long CheckedCount(TensorProto t, Func<string, Exception> fail)
     {
         if (t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0)
-            throw fail($"tensor '{t.Name}' keeps its data in an external file, which the importer does not read; save the model with its weights inside");
+            throw fail($"tensor '{t.Name}' keeps its data in an external file, which is read only for initializers of a model given by its path (OnnxModelPath)");
         if (t.Segment is not null)
             throw fail($"tensor '{t.Name}' is a segment of a larger tensor, which the importer does not support");
         long count = 1;

@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Export;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,8 +48,11 @@ internal sealed class EdpNet : nn.Module<Tensor, Tensor>
                 BatchNormLayer => _norms[layer.Name].forward(input),
                 ReluLayer { Max: float max } => input.clamp(0, max),
                 ReluLayer => F.relu(input),
-                PoolLayer { IsMax: true } p => F.max_pool2d(input, p.Kernel, p.Stride, p.Padding),
-                PoolLayer p => F.avg_pool2d(input, p.Kernel, p.Stride, p.Padding, count_include_pad: false),
+                PoolLayer { IsMax: true } p => F.max_pool2d(input, p.Kernel, p.Stride, p.Padding, ceil_mode: p.CeilMode),
+                PoolLayer p => F.avg_pool2d(input, p.Kernel, p.Stride, p.Padding, ceil_mode: p.CeilMode, count_include_pad: false),
+                PadLayer p => F.pad(input, [p.Left, p.Right, p.Top, p.Bottom], value: p.Value),
+                ActivationLayer a => Activations.Apply(input, a.Kind, a.Alpha, a.Beta),
+                ChannelAffineLayer a => input * tensor(a.Scale, [a.Scale.Length, 1, 1], device: input.device) + tensor(a.Shift, [a.Shift.Length, 1, 1], device: input.device),
                 GlobalPoolLayer => input.mean([2, 3]),
                 FlattenLayer => input.flatten(1),
                 AddLayer add => input + values[add.Inputs[1]],

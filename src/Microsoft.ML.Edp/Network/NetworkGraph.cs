@@ -24,8 +24,31 @@ internal sealed record BatchNormLayer(string Name, string Input, int Channels, d
 /// <summary>ReLU, or with <c>Max</c> a clipped ReLU such as ReLU6 (ONNX Clip with min 0).</summary>
 internal sealed record ReluLayer(string Name, string Input, float? Max = null) : LayerNode(Name, [Input]);
 
-/// <summary>Max or average pooling with a square window; average pooling ignores padded cells (ONNX's default).</summary>
-internal sealed record PoolLayer(string Name, string Input, bool IsMax, int Kernel, int Stride, int Padding = 0) : LayerNode(Name, [Input]);
+/// <summary>Max or average pooling with a square window; average pooling ignores padded cells (ONNX's default).
+/// <c>CeilMode</c> rounds the output size up, as PyTorch and ONNX Runtime do: a last window that would start in the
+/// padding is dropped.</summary>
+internal sealed record PoolLayer(string Name, string Input, bool IsMax, int Kernel, int Stride, int Padding = 0, bool CeilMode = false) : LayerNode(Name, [Input]);
+
+/// <summary>Constant padding of a [C, H, W] map on each side. Imports make it from ONNX Pad and from pads that a conv
+/// or pool cannot take itself (unequal sides); <c>Value</c> is negative infinity only in front of a max pool.</summary>
+internal sealed record PadLayer(string Name, string Input, int Top, int Left, int Bottom, int Right, float Value = 0) : LayerNode(Name, [Input]);
+
+/// <summary>An element-wise activation other than ReLU (<see cref="ReluLayer"/> keeps ReLU and ReLU6).</summary>
+internal sealed record ActivationLayer(string Name, string Input, Activation Kind, float Alpha = 0, float Beta = 0) : LayerNode(Name, [Input])
+{
+    /// <summary>True when f(0) = 0, so a pruned (all-zero) channel stays zero through it.</summary>
+    public bool KeepsZero => Kind switch
+    {
+        Activation.HardSwish or Activation.SiLU or Activation.LeakyRelu => true,
+        Activation.HardSigmoid => Beta <= 0,
+        Activation.Clip => Alpha <= 0 && Beta >= 0,
+        _ => false,
+    };
+}
+
+/// <summary>x * Scale[c] + Shift[c] per channel: an imported model's input normalisation (Sub, Div, Mul or Add by
+/// constants applied to the image), kept apart from the first conv because folding it in would change the padding.</summary>
+internal sealed record ChannelAffineLayer(string Name, string Input, float[] Scale, float[] Shift) : LayerNode(Name, [Input]);
 
 /// <summary>Global average pooling straight to [N, C].</summary>
 internal sealed record GlobalPoolLayer(string Name, string Input) : LayerNode(Name, [Input]);
@@ -57,7 +80,9 @@ internal sealed record NetworkGraph(int InChannels, int Height, int Width, IRead
             shapes[layer.Name] = layer switch
             {
                 ConvLayer c => Window(layer, x, c.InChannels, c.OutChannels, c.Kernel, c.Stride, c.Padding),
-                PoolLayer p => Window(layer, x, null, x[0], p.Kernel, p.Stride, p.Padding),
+                PoolLayer p => Window(layer, x, null, x[0], p.Kernel, p.Stride, p.Padding, p.CeilMode),
+                PadLayer p => x.Length == 3 ? [x[0], x[1] + p.Top + p.Bottom, x[2] + p.Left + p.Right] : throw Mismatch(layer, "a [C, H, W] map", x),
+                ChannelAffineLayer a => x[0] == a.Scale.Length && x[0] == a.Shift.Length ? x : throw Mismatch(layer, $"{a.Scale.Length} channels", x),
                 GlobalPoolLayer => Window(layer, x, null, x[0], 1, 1, 0)[..1],
                 FlattenLayer => [x.Aggregate(1L, (a, b) => a * b)],
                 LinearLayer l => x.Length == 1 && x[0] == l.InFeatures ? [l.OutFeatures]
@@ -80,13 +105,25 @@ internal sealed record NetworkGraph(int InChannels, int Height, int Width, IRead
     public IEnumerable<LayerNode> Consumers(string value) => Layers.Where(l => l.Inputs.Contains(value));
 
     /// <summary>The output shape of a sliding window over a [C, H, W] map.</summary>
-    private static long[] Window(LayerNode layer, long[] x, int? inChannels, long outChannels, int kernel, int stride, int padding)
+    private static long[] Window(LayerNode layer, long[] x, int? inChannels, long outChannels, int kernel, int stride, int padding, bool ceilMode = false)
     {
         if (x.Length != 3 || (inChannels is int c && x[0] != c))
             throw Mismatch(layer, inChannels is int n ? $"a [{n}, H, W] map" : "a [C, H, W] map", x);
         if (Math.Min(x[1], x[2]) + 2 * padding < kernel)
             throw Mismatch(layer, $"a map of at least {kernel - 2 * padding}x{kernel - 2 * padding} pixels for its {kernel}x{kernel} window", x);
-        return [outChannels, (x[1] + 2 * padding - kernel) / stride + 1, (x[2] + 2 * padding - kernel) / stride + 1];
+        return [outChannels, WindowCount(x[1], kernel, stride, padding, padding, ceilMode), WindowCount(x[2], kernel, stride, padding, padding, ceilMode)];
+    }
+
+    /// <summary>How many windows fit along one axis of <paramref name="size"/> cells padded by <paramref name="before"/>
+    /// and <paramref name="after"/>. With <paramref name="ceilMode"/> a partial last window counts, unless it would
+    /// start in the padding after the map (PyTorch's rule, which ONNX Runtime follows).</summary>
+    public static long WindowCount(long size, long kernel, long stride, long before, long after, bool ceilMode)
+    {
+        long span = size + before + after - kernel;
+        if (!ceilMode)
+            return span / stride + 1;
+        long count = (span + stride - 1) / stride + 1;
+        return (count - 1) * stride >= size + before ? count - 1 : count;
     }
 
     private static InvalidOperationException Mismatch(LayerNode layer, string expected, long[] found)

@@ -38,7 +38,16 @@ internal static class PruneAndMerge
                     nodes.Add(new ReluNode(r.Name, input, Name(r.Name), r.Max));
                     break;
                 case PoolLayer p:
-                    nodes.Add(new PoolNode(p.Name, input, Name(p.Name), p.IsMax, p.Kernel, p.Stride, p.Padding));
+                    nodes.Add(new PoolNode(p.Name, input, Name(p.Name), p.IsMax, p.Kernel, p.Stride, p.Padding, p.CeilMode));
+                    break;
+                case PadLayer p:
+                    nodes.Add(new PadNode(p.Name, input, Name(p.Name), p.Top, p.Left, p.Bottom, p.Right, p.Value));
+                    break;
+                case ActivationLayer a:
+                    nodes.Add(new ActivationNode(a.Name, input, Name(a.Name), a.Kind, a.Alpha, a.Beta));
+                    break;
+                case ChannelAffineLayer a:
+                    nodes.Add(new ChannelAffineNode(a.Name, input, Name(a.Name), a.Scale, a.Shift));
                     break;
                 case GlobalPoolLayer:
                     nodes.Add(new GlobalAveragePoolNode(layer.Name, input, Name(layer.Name)));

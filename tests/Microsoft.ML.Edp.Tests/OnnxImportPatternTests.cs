@@ -1,0 +1,95 @@
+using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Import;
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Pruning;
+using Microsoft.ML.Edp.Training;
+using Microsoft.ML.OnnxRuntime;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>Each pattern model (<see cref="OnnxPatternModels"/>) imports equal to ONNX Runtime at opsets 11 to 17, and
+/// survives pruning: with half the channels of every prunable layer and some basis filters zeroed, Pruning &amp; Merging
+/// at threshold 0 keeps the outputs exactly, and the exported ONNX model computes them too.</summary>
+public class OnnxImportPatternTests(ITestOutputHelper output)
+{
+    private const int Images = 32;
+
+    public static TheoryData<string, long> PatternsAndOpsets()
+    {
+        var data = new TheoryData<string, long>();
+        foreach (var name in OnnxPatternModels.Names)
+            for (long opset = 11; opset <= 17; opset++)
+                data.Add(name, opset);
+        return data;
+    }
+
+    public static TheoryData<string> Patterns => new(OnnxPatternModels.Names);
+
+    private static float[] Pixels => TestData.Test.Take(Images).SelectMany(i => i.Features).ToArray();
+
+    [Theory]
+    [MemberData(nameof(PatternsAndOpsets))]
+    public void PatternImportsEqualToOnnxRuntime(string name, long opset)
+    {
+        var model = OnnxPatternModels.Build(name, opset);
+        var expected = OnnxRuntimeLogits(model.Bytes, model.Logits, OnnxModelBuilder.Input);
+        using var scope = NewDisposeScope();
+        using var net = new EdpNet(ImportedHead.Fit(OnnxGraphImporter.Import(model.Bytes, model.Name, (1, 28, 28)), 10, compress: true, excludeFirstAndLast: false));
+        net.eval();
+        using var _ = no_grad();
+        var actual = net.forward(tensor(Pixels, [Images, 1, 28, 28])).data<float>().ToArray();
+
+        double worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        output.WriteLine($"{model.Name}: max |logit difference| {worst:E2} (largest |logit| {expected.Max(Math.Abs):F2}).");
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.InRange(worst, 0, 1e-4);
+        Assert.True(expected.Distinct().Count() > Images);
+    }
+
+    [Theory]
+    [MemberData(nameof(Patterns))]
+    public void PrunedPatternKeepsItsOutputsExactlyAndExportsThem(string name)
+    {
+        var model = OnnxPatternModels.Build(name, 13);
+        var graph = ImportedHead.Fit(OnnxGraphImporter.Import(model.Bytes, model.Name, (1, 28, 28)), 10, compress: true, excludeFirstAndLast: false);
+        using var scope = NewDisposeScope();
+        using var net = new EdpNet(graph);
+        net.eval();
+        var images = tensor(Pixels, [Images, 1, 28, 28]);
+
+        // Drop every other channel of each layer that may lose channels, and the last basis filter of every layer.
+        var prunable = ChannelCoupling.Analyse(graph).Where(c => c.Prunable).Select(c => c.Layer.Name).ToHashSet();
+        var full = PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm);
+        var chosen = full.ToDictionary(p => p.Name, p => ((long[]?)(prunable.Contains(p.Name) ? p.KeptOutputs.Where(c => c % 2 == 0).ToArray() : p.KeptOutputs),
+            (long[]?)p.KeptRank![..^1]));
+        GroupZeroing.Apply(net, PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm, chosen: chosen));
+        var plans = PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm);
+        var inference = PruneAndMerge.Apply(net, plans);
+
+        using var _ = no_grad();
+        var expected = net.forward(images).data<float>().ToArray();
+        var pruned = InferenceGraphRunner.Logits(inference, images).data<float>().ToArray();
+        var exported = OnnxModelWriter.Write(inference, new Dictionary<string, string>());
+        var ort = OnnxRuntimeLogits(exported, OnnxNames.Logits, OnnxNames.Input);
+        double surgery = expected.Zip(pruned, (e, a) => Math.Abs(e - a)).Max(), export = ort.Zip(pruned, (e, a) => Math.Abs(e - a)).Max();
+        long before = plans.Sum(p => p.Before.Macs), after = plans.Sum(p => p.After.Macs);
+        output.WriteLine($"{model.Name}: prunable {string.Join(", ", prunable)}; MACs {before:N0} -> {after:N0}; max |trained - pruned| {surgery:E2}, max |ONNX Runtime - TorchSharp| {export:E2}.");
+
+        Assert.True(after < before, "zeroed groups must be removed");
+        Assert.InRange(surgery, 0, 1e-4);
+        Assert.InRange(export, 0, 1e-4);
+        Assert.True(expected.Distinct().Count() > Images);
+    }
+
+    /// <summary>Logits from ONNX Runtime, with the value added as an output where it is not one.</summary>
+    internal static float[] OnnxRuntimeLogits(byte[] model, string logits, string input)
+    {
+        using var session = new InferenceSession(OnnxModelBuilder.WithOutput(model, logits));
+        var image = new OnnxRuntime.Tensors.DenseTensor<float>(Pixels, [Images, 1, 28, 28]);
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor(input, image)], [logits]);
+        return results.First().AsEnumerable<float>().ToArray();
+    }
+}

@@ -1,0 +1,167 @@
+using Google.Protobuf;
+using Onnx;
+using static Microsoft.ML.Edp.Tests.OnnxModelBuilder;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>Small ONNX CNNs on 1x28x28 images, one for each operator or pattern the importer takes beyond plain
+/// Conv/BN/ReLU nets, written at any opset from 11 as exporters of that opset write them. Each ends in a global
+/// average pool (or a pool over the whole map), a Flatten and a Gemm to 10 logits.</summary>
+internal static class OnnxPatternModels
+{
+    public static readonly string[] Names =
+    [
+        "asymmetric-pads", "same-padding", "explicit-pad", "ceil-mode", "count-include-pad", "whole-map-average",
+        "input-normalisation", "sigmoid", "hard-sigmoid", "hard-swish", "silu", "leaky-relu", "clip", "float16-weights", "mixed",
+    ];
+
+    public static OnnxTestModels.Model Build(string name, long opset, int seed = 11)
+    {
+        var b = new OnnxModelBuilder(opset, irVersion: opset >= 15 ? 8 : 7, seed);
+        string x = name switch
+        {
+            "asymmetric-pads" => AsymmetricPads(b),
+            "same-padding" => SamePadding(b),
+            "explicit-pad" => ExplicitPad(b),
+            "ceil-mode" => CeilMode(b),
+            "count-include-pad" => Head(b, b.Conv(b.Pool("AveragePool", Stem(b), 3, 1, pad: 1, extra: Int("count_include_pad", 1)), 8, 16, 3)),
+            "whole-map-average" => WholeMapAverage(b),
+            "input-normalisation" => InputNormalisation(b),
+            "sigmoid" => Activated(b, x => b.Node("Sigmoid", $"/act{b.Graph.Node.Count}/Sigmoid", [x])),
+            "hard-sigmoid" => Activated(b, x => b.Node("HardSigmoid", $"/act{b.Graph.Node.Count}/HardSigmoid", [x], Float("alpha", 0.25f), Float("beta", 0.4f))),
+            "hard-swish" => Activated(b, x => HardSwish(b, x, opset)),
+            "silu" => Activated(b, x => b.Node("Mul", $"/act{b.Graph.Node.Count}/Mul", [x, b.Node("Sigmoid", $"/act{b.Graph.Node.Count}/Sigmoid", [x])])),
+            "leaky-relu" => Activated(b, x => b.Node("LeakyRelu", $"/act{b.Graph.Node.Count}/LeakyRelu", [x], Float("alpha", 0.1f))),
+            "clip" => Activated(b, x => b.Node("Clip", $"/act{b.Graph.Node.Count}/Clip2", [b.Clip(x, -1, 2, $"/act{b.Graph.Node.Count}/Clip"), "", b.Initializer($"/act{b.Graph.Node.Count}/Clip2.max", [], [1.5f])])),
+            "float16-weights" => Float16Weights(b),
+            "mixed" => Mixed(b, opset),
+            _ => throw new ArgumentException($"No pattern model '{name}'.", nameof(name)),
+        };
+        return new OnnxTestModels.Model($"{name}-opset{opset}", b.Build(x, 10), x);
+    }
+
+    private static string Stem(OnnxModelBuilder b) => b.Relu(b.BatchNorm(b.Conv(Input, 1, 8, 3, pad: 1), 8));
+
+    /// <summary>Global average pool, Flatten and a Gemm from the map's channels to 10 logits.</summary>
+    private static string Head(OnnxModelBuilder b, string x, int channels = 16)
+    {
+        x = b.Node("Flatten", "/head/Flatten", [b.Node("GlobalAveragePool", "/head/GlobalAveragePool", [x])], Int("axis", 1));
+        return b.Gemm(x, channels, 10, transB: true, name: "/head/fc");
+    }
+
+    private static string Padded(OnnxModelBuilder b, string op, string x, long[] weight, params AttributeProto[] attributes)
+    {
+        string name = $"/{op}{b.Graph.Node.Count}";
+        var inputs = op == "Conv" ? new[] { x, b.Weights(name + ".weight", weight, Math.Sqrt(2.0 / (weight[1] * weight[2] * weight[3]))) } : [x];
+        return b.Node(op, name, inputs, attributes);
+    }
+
+    /// <summary>CNTK's pads (ML.NET's ResNet18): [1, 1, 0, 0] where equal pads read the same cells, and [0, 0, 2, 2]
+    /// where they would not.</summary>
+    private static string AsymmetricPads(OnnxModelBuilder b)
+    {
+        var x = b.Relu(b.BatchNorm(Padded(b, "Conv", Input, [8, 1, 3, 3], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0)), 8));
+        x = Padded(b, "MaxPool", x, [], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0));
+        x = b.Relu(Padded(b, "Conv", x, [16, 8, 3, 3], Ints("kernel_shape", 3, 3), Ints("pads", 0, 0, 2, 2)));
+        x = Padded(b, "MaxPool", x, [], Ints("kernel_shape", 2, 2), Ints("strides", 2, 2), Ints("pads", 0, 1, 1, 0));
+        return Head(b, x);
+    }
+
+    /// <summary>TensorFlow-style SAME padding on odd and even kernels, strided and not.</summary>
+    private static string SamePadding(OnnxModelBuilder b)
+    {
+        var x = b.Relu(Padded(b, "Conv", Input, [8, 1, 3, 3], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), String("auto_pad", "SAME_UPPER")));
+        x = b.Relu(Padded(b, "Conv", x, [16, 8, 2, 2], Ints("kernel_shape", 2, 2), String("auto_pad", "SAME_LOWER")));
+        x = Padded(b, "MaxPool", x, [], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), String("auto_pad", "SAME_UPPER"));
+        x = b.Relu(Padded(b, "Conv", x, [16, 16, 3, 3], Ints("kernel_shape", 3, 3), String("auto_pad", "SAME_UPPER")));
+        return Head(b, x);
+    }
+
+    /// <summary>Pad nodes (pads and value as inputs, as from opset 11), one with a non-zero value.</summary>
+    private static string ExplicitPad(OnnxModelBuilder b)
+    {
+        var x = b.Node("Pad", "/pad1/Pad", [Stem(b), b.IntInitializer("/pad1.pads", 0, 0, 1, 2, 0, 0, 2, 1)], String("mode", "constant"));
+        x = b.Relu(b.Conv(x, 8, 16, 3));
+        x = b.Node("Pad", "/pad2/Pad", [x, b.IntInitializer("/pad2.pads", 0, 0, 1, 1, 0, 0, 1, 1), b.Initializer("/pad2.value", [], [0.5f])]);
+        return Head(b, b.Relu(b.Conv(x, 16, 16, 3)));
+    }
+
+    /// <summary>SqueezeNet's and GoogLeNet's pools: ceil_mode 1, one padded average.</summary>
+    private static string CeilMode(OnnxModelBuilder b)
+    {
+        var x = b.Pool("MaxPool", Stem(b), 3, 2, extra: Int("ceil_mode", 1));
+        x = b.Relu(b.Conv(x, 8, 16, 3, pad: 1));
+        x = b.Pool("AveragePool", x, 3, 2, pad: 1, extra: [Int("ceil_mode", 1), Int("count_include_pad", 0)]);
+        return Head(b, b.Pool("MaxPool", x, 2, 2, extra: Int("ceil_mode", 1)));
+    }
+
+    /// <summary>An AveragePool whose 7x7 window is the whole last map, as CNTK and older exporters end a ResNet.</summary>
+    private static string WholeMapAverage(OnnxModelBuilder b)
+    {
+        var x = b.Relu(b.Conv(Stem(b), 8, 16, 3, stride: 2, pad: 1));
+        x = b.Relu(b.Conv(x, 16, 16, 3, stride: 2, pad: 1));
+        x = b.Node("Flatten", "/head/Flatten", [b.Pool("AveragePool", x, 7, 1, extra: Int("count_include_pad", 0))], Int("axis", 1));
+        return b.Gemm(x, 16, 10, transB: true, name: "/head/fc");
+    }
+
+    /// <summary>(x - mean) / std * scale on the image before the first conv.</summary>
+    private static string InputNormalisation(OnnxModelBuilder b)
+    {
+        var x = b.Node("Sub", "/normalize/Sub", [Input, b.Initializer("/normalize.mean", [1, 1, 1], [0.286f])]);
+        x = b.Node("Div", "/normalize/Div", [x, b.Initializer("/normalize.std", [1, 1, 1, 1], [0.353f])]);
+        x = b.Node("Mul", "/normalize/Mul", [b.Initializer("/normalize.scale", [], [1.5f]), x]);
+        return Head(b, b.Relu(b.Conv(b.Relu(b.Conv(x, 1, 8, 3, pad: 1)), 8, 16, 3, pad: 1)));
+    }
+
+    /// <summary>Conv, BN, the activation, twice, as MobileNet and EfficientNet blocks use it.</summary>
+    private static string Activated(OnnxModelBuilder b, Func<string, string> activation)
+    {
+        var x = activation(b.BatchNorm(b.Conv(Input, 1, 8, 3, pad: 1), 8));
+        x = activation(b.BatchNorm(b.Conv(x, 8, 16, 3, stride: 2, pad: 1), 16));
+        return Head(b, b.Relu(b.Conv(x, 16, 16, 3)));
+    }
+
+    /// <summary>HardSwish as the operator (opset 14 on) or as x * HardSigmoid(x), as earlier exports write it.</summary>
+    private static string HardSwish(OnnxModelBuilder b, string x, long opset) => opset >= 14
+        ? b.Node("HardSwish", $"/act{b.Graph.Node.Count}/HardSwish", [x])
+        : b.Node("Mul", $"/act{b.Graph.Node.Count}/Mul", [x, b.Node("HardSigmoid", $"/act{b.Graph.Node.Count}/HardSigmoid", [x], Float("alpha", 1f / 6), Float("beta", 0.5f))]);
+
+    /// <summary>Weights kept as FLOAT16 (in raw_data and in int32_data), each cast to FLOAT before its conv.</summary>
+    private static string Float16Weights(OnnxModelBuilder b)
+    {
+        string Half(string name, long[] dims, bool raw)
+        {
+            var rng = new Random(name.Length);
+            var values = Enumerable.Range(0, (int)dims.Aggregate(1L, (p, d) => p * d)).Select(_ => (Half)(rng.NextDouble() - 0.5)).ToArray();
+            var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float16 };
+            t.Dims.AddRange(dims);
+            if (raw)
+                t.RawData = ByteString.CopyFrom(values.SelectMany(v => BitConverter.GetBytes(v)).ToArray());
+            else
+                t.Int32Data.AddRange(values.Select(v => (int)BitConverter.HalfToUInt16Bits(v)));
+            b.Graph.Initializer.Add(t);
+            return b.Node("Cast", name + "/Cast", [name], Int("to", (long)TensorProto.Types.DataType.Float));
+        }
+        var x = b.Relu(b.Node("Conv", "/conv1", [Input, Half("/conv1.weight", [8, 1, 3, 3], raw: true)], Ints("pads", 1, 1, 1, 1)));
+        x = b.Relu(b.Node("Conv", "/conv2", [x, Half("/conv2.weight", [16, 8, 3, 3], raw: false), Half("/conv2.bias", [16], raw: true)]));
+        return Head(b, x);
+    }
+
+    /// <summary>All of the above in one network, for a real compression run.</summary>
+    private static string Mixed(OnnxModelBuilder b, long opset)
+    {
+        var x = b.Node("Div", "/normalize/Div", [b.Node("Sub", "/normalize/Sub", [Input, b.Initializer("/normalize.mean", [1, 1, 1], [0.286f])]),
+            b.Initializer("/normalize.std", [], [0.353f])]);
+        x = b.Relu(b.BatchNorm(Padded(b, "Conv", x, [16, 1, 3, 3], Ints("kernel_shape", 3, 3), String("auto_pad", "SAME_UPPER")), 16));
+        x = Padded(b, "MaxPool", x, [], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0));
+        x = HardSwish(b, b.BatchNorm(b.Conv(x, 16, 16, 3, pad: 1), 16), opset);
+        x = b.Node("LeakyRelu", "/act/LeakyRelu", [b.BatchNorm(b.Conv(x, 16, 24, 3, pad: 1), 24)], Float("alpha", 0.1f));
+        x = b.Pool("MaxPool", x, 3, 2, extra: Int("ceil_mode", 1));
+        var y = b.BatchNorm(b.Conv(x, 24, 24, 3, pad: 1), 24);
+        x = b.Node("Mul", "/act/Mul", [y, b.Node("Sigmoid", "/act/Sigmoid", [y])]);
+        x = b.Node("Pad", "/pad/Pad", [x, b.IntInitializer("/pad.pads", 0, 0, 1, 1, 0, 0, 1, 1)]);
+        x = b.Clip(b.Conv(x, 24, 32, 3), -1, 3);
+        x = b.Node("Flatten", "/head/Flatten", [b.Pool("AveragePool", x, 7, 7)], Int("axis", 1));
+        return b.Gemm(x, 32, 10, transB: true, name: "/head/fc");
+    }
+}
