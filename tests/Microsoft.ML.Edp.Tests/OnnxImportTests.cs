@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Google.Protobuf;
 using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Onnx;
@@ -182,6 +183,44 @@ public class OnnxImportTests
 
         var both = Assert.Throws<ArgumentException>(() => OnnxNetworkSource.Load(TestData.Settings(new EdpCompressOptions { OnnxModelPath = path, OnnxModel = [1] }).Network, 10));
         Assert.Contains("not both", both.Message);
+    }
+
+    /// <summary>Weights saved as external data (a file beside the model, as <c>onnx.save_model(...,
+    /// save_as_external_data=True)</c> writes them) are read from the model's folder, and only from there.</summary>
+    [Fact]
+    public void ExternalDataBesideTheModelIsRead()
+    {
+        var folder = Directory.CreateTempSubdirectory("edp-external-").FullName;
+        try
+        {
+            var model = ModelProto.Parser.ParseFrom(OnnxTestModels.Residual11().Bytes);
+            using (var weights = File.Create(Path.Combine(folder, "weights.bin")))
+                foreach (var t in model.Graph.Initializer.Where(t => t.RawData.Length > 0))
+                {
+                    t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "weights.bin" });
+                    t.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = weights.Position.ToString() });
+                    t.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = t.RawData.Length.ToString() });
+                    t.DataLocation = TensorProto.Types.DataLocation.External;
+                    weights.Write(t.RawData.Span);
+                    t.RawData = ByteString.Empty;
+                }
+            var path = Path.Combine(folder, "model.onnx");
+            File.WriteAllBytes(path, model.ToByteArray());
+
+            var graph = OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path }, 10);
+            var fromBytes = OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModel = OnnxTestModels.Residual11().Bytes }, 10);
+            Assert.Equal(fromBytes.Layers.OfType<ConvLayer>().Select(c => c.Weight!.Values), graph.Layers.OfType<ConvLayer>().Select(c => c.Weight!.Values));
+
+            // A location outside the model's folder is refused, not read.
+            model.Graph.Initializer.First(t => t.ExternalData.Count > 0).ExternalData[0].Value = "../weights.bin";
+            File.WriteAllBytes(path, model.ToByteArray());
+            var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path }, 10));
+            Assert.Contains("outside the model's folder", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary>An initializer's values as the file stores them.</summary>
