@@ -1,6 +1,6 @@
 // Compresses an ONNX CNN you already have: imports it, fits its head to Fashion-MNIST's 10 classes if needed, trains
 // it with EDP towards a MACs budget and writes the smaller model.
-//   dotnet run --project examples/CompressOnnx -c Release -- --model FILE [--target-macs 0.5] [--epochs N] [--data DIR] [--output DIR]
+//   dotnet run --project examples/CompressOnnx -c Release -- --model FILE [--target-macs 0.5] [--epochs N] [--learning-rate R] [--data DIR] [--output DIR]
 // Any model the importer reads works (see docs/compressing-your-onnx-model.md); the plain run of the FashionMnist
 // example writes one: dotnet run --project examples/FashionMnist -c Release -- --plain --output out/plain
 using Microsoft.ML;
@@ -9,6 +9,7 @@ using Microsoft.ML.Edp.Samples;
 
 string? model = null, dataDir = null, output = "out/compressed-onnx";
 double target = 0.5;
+double? learningRate = null;
 int epochs = 3;
 for (int i = 0; i < args.Length; i++)
 {
@@ -18,9 +19,10 @@ for (int i = 0; i < args.Length; i++)
         case "--model": model = Next(); break;
         case "--target-macs": target = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--epochs": epochs = int.Parse(Next()); break;
+        case "--learning-rate": learningRate = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--data": dataDir = Next(); break;
         case "--output": output = Next(); break;
-        default: Console.Error.WriteLine($"Unknown argument '{args[i]}'. Use --model FILE, --target-macs R, --epochs N, --data DIR, --output DIR."); return 2;
+        default: Console.Error.WriteLine($"Unknown argument '{args[i]}'. Use --model FILE, --target-macs R, --epochs N, --learning-rate R, --data DIR, --output DIR."); return 2;
     }
 }
 if (model is null)
@@ -44,7 +46,7 @@ try
         OnnxModelPath = model, TargetMacsRatio = target, Epochs = epochs, Seed = 1,
         // The imported weights are trained already, and an exported model has its BatchNorm folded away: start lower
         // than the default 0.05, which is meant for training from scratch with BN.
-        LearningRate = 0.005,
+        LearningRate = learningRate ?? 0.005,
         ValidationSet = toKey.Fit(train).Transform(test),
     })).Fit(train);
     edp = fitted.LastTransformer;

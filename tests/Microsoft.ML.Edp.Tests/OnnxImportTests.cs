@@ -137,18 +137,24 @@ public class OnnxImportTests
         Assert.Equal([3L], graph.Shapes()[graph.Output]);
     }
 
+    /// <summary>A model is read at the options' image size: one that pools globally works at any size, one whose
+    /// linear layer needs the file's size fails there, saying which size it was read at; the channels must agree.</summary>
     [Fact]
-    public void ImageSizeOfTheModelMustMatchTheOptions()
+    public void ModelIsReadAtTheOptionsImageSize()
     {
-        var model = OnnxTestModels.Vgg13();
-        var options = new EdpCompressOptions { OnnxModel = model.Bytes, ImageChannels = 1, ImageHeight = 32, ImageWidth = 32 };
+        var graph = OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModel = OnnxTestModels.Vgg13().Bytes, ImageChannels = 1, ImageHeight = 32, ImageWidth = 40 }).Network, 10);
+        Assert.Equal((32, 40), (graph.Height, graph.Width));
+        Assert.Equal([10L], graph.Shapes()[graph.Output]);
 
-        var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(TestData.Settings(options).Network, 10));
+        var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModel = OnnxTestModels.TorchView9().Bytes, ImageChannels = 1, ImageHeight = 32, ImageWidth = 32 }).Network, 10));
+        Assert.Equal(("12", "Gemm"), (e.NodeName, e.OpType));
+        Assert.Contains("read at 32x32, its input being [N, 1, 28, 28]", e.Message);
 
-        Assert.Contains("height 28", e.Message);
-        Assert.Contains("height 32", e.Message);
-        Assert.Contains("OnnxModel", e.Message);
-        Assert.Null(e.NodeName);
+        var channels = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModel = OnnxTestModels.Vgg13().Bytes, ImageChannels = 3, ImageHeight = 28, ImageWidth = 28 }).Network, 10));
+        Assert.Contains("channels 1", channels.Message);
+        Assert.Contains("channels 3", channels.Message);
+        Assert.Contains("OnnxModel", channels.Message);
+        Assert.Null(channels.NodeName);
     }
 
     [Fact]
@@ -207,14 +213,14 @@ public class OnnxImportTests
             var path = Path.Combine(folder, "model.onnx");
             File.WriteAllBytes(path, model.ToByteArray());
 
-            var graph = OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path }, 10);
-            var fromBytes = OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModel = OnnxTestModels.Residual11().Bytes }, 10);
+            var graph = OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModelPath = path }).Network, 10);
+            var fromBytes = OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModel = OnnxTestModels.Residual11().Bytes }).Network, 10);
             Assert.Equal(fromBytes.Layers.OfType<ConvLayer>().Select(c => c.Weight!.Values), graph.Layers.OfType<ConvLayer>().Select(c => c.Weight!.Values));
 
             // A location outside the model's folder is refused, not read.
             model.Graph.Initializer.First(t => t.ExternalData.Count > 0).ExternalData[0].Value = "../weights.bin";
             File.WriteAllBytes(path, model.ToByteArray());
-            var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(new EdpCompressOptions { OnnxModelPath = path }, 10));
+            var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModelPath = path }).Network, 10));
             Assert.Contains("outside the model's folder", e.Message);
         }
         finally

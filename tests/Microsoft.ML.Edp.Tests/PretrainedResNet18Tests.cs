@@ -63,4 +63,17 @@ public class PretrainedResNet18Tests(ITestOutputHelper output)
         }
         Assert.True(expected.Distinct().Count() > 512);
     }
+
+    /// <summary>Read at 64x64, as a CPU fine-tune would use it, its last average (7x7 in the file) is a global pool
+    /// over the 2x2 map, and a classifier head fits on the 512 features.</summary>
+    [Fact]
+    public void ImportsAtASmallerImageSize()
+    {
+        var net = OnnxGraphImporter.Import(File.ReadAllBytes(ModelPath), "ResNet18.onnx", (3, 64, 64));
+        var graph = ImportedHead.Fit(net, 10, compress: true, excludeFirstAndLast: true);
+        var shapes = graph.Shapes();
+        Assert.Equal([512L, 2, 2], shapes[graph.Layers.OfType<GlobalPoolLayer>().Single().Input]);
+        Assert.Equal(512, graph.Layers.OfType<LinearLayer>().Single().InFeatures);
+        Assert.Equal([10L], shapes[graph.Output]);
+    }
 }

@@ -97,9 +97,11 @@ internal sealed partial class OnnxGraphImporter
         Bind(n.Output(IsRead), Emit(new PoolLayer(_names.Unique(n.LayerName), placed.Input.Layer, isMax, (int)k, (int)stride, placed.Padding, ceilMode), placed.Output));
     }
 
-    /// <summary>True for an AveragePool whose window is the whole unpadded map (a [C, H, W] map to [C, 1, 1]).</summary>
+    /// <summary>True for an unpadded AveragePool whose window is the whole map (a [C, H, W] map to [C, 1, 1]). A window
+    /// larger than the map is one too: the file's own image size fits it exactly, and the model is being read at a
+    /// smaller one.</summary>
     private static bool IsWholeMap(OnnxNodeReader n, long[] input)
-        => n.Ints("kernel_shape") is [var kh, var kw] && kh == input[1] && kw == input[2]
+        => n.Ints("kernel_shape") is [var kh, var kw] && kh >= input[1] && kw >= input[2]
             && n.Pads(input[1], input[2], Math.Max(kh, kw), 1).All(p => p == 0) && n.SquarePair("dilations", 1, 1) == 1;
 
     private void GlobalAveragePool(OnnxNodeReader n)

@@ -61,7 +61,7 @@ internal sealed partial class OnnxGraphImporter
     public static ImportedNetwork Import(byte[] bytes, string model, (int Channels, int Height, int Width)? image = null, string? directory = null)
     {
         var header = OnnxModelReader.Read(bytes, model, image, directory);
-        return new OnnxGraphImporter(header, model).Walk();
+        return new OnnxGraphImporter(header, header.Resized is { } note ? $"{model} ({note})" : model).Walk();
     }
 
     private ImportedNetwork Walk()

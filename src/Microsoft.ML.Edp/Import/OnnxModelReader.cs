@@ -4,9 +4,10 @@ using Onnx;
 namespace Microsoft.ML.Edp.Import;
 
 /// <summary>What the importer needs from an ONNX model before it walks the nodes: the parsed graph, its opset, the one
-/// image input and the constants (initializers).</summary>
+/// image input and the constants (initializers). <c>Resized</c> says so when the image size the caller gave replaces
+/// the input's fixed height and width.</summary>
 internal sealed record OnnxModelHeader(GraphProto Graph, long Opset, string InputName, int Channels, int Height, int Width,
-    long? FixedBatch, IReadOnlyDictionary<string, TensorProto> Initializers);
+    long? FixedBatch, IReadOnlyDictionary<string, TensorProto> Initializers, string? Resized = null);
 
 /// <summary>Parses ONNX bytes and checks the model as a whole: IR version, opset, the image input and the single output.</summary>
 internal static class OnnxModelReader
@@ -62,6 +63,7 @@ internal static class OnnxModelReader
         string[] names = ["channels", "height", "width"];
         int[]? expected = image is var (c, h, w) ? [c, h, w] : null;
         var size = new int[3];
+        string? resized = null;
         for (int i = 0; i < 3; i++)
         {
             var d = dims[i + 1];
@@ -70,8 +72,16 @@ internal static class OnnxModelReader
                 if (d.DimValue < 1 || d.DimValue > MaxImageSide)
                     throw Fail($"has input '{input.Name}' with {names[i]} {d.DimValue}, outside 1..{MaxImageSide}");
                 size[i] = (int)d.DimValue;
-                if (expected is not null && expected[i] != size[i])
+                if (expected is not null && expected[i] != size[i] && i == 0)
                     throw Fail($"takes images of {names[i]} {size[i]} (input '{input.Name}' is [N, {FormatDims(dims)}]), but the options give {names[i]} {expected[i]} (ImageChannels x ImageHeight x ImageWidth = {string.Join(" x ", expected)})");
+                // A fixed height or width is the size the model was exported at; convolutions and global pools work at
+                // any size, so the network is read at the options' size, and a node that needs the file's size fails
+                // with a message that says which size it was read at.
+                if (expected is not null && expected[i] != size[i])
+                {
+                    resized = $"read at {expected[1]}x{expected[2]}, its input being [N, {FormatDims(dims)}]";
+                    size[i] = expected[i];
+                }
             }
             else
                 size[i] = expected?[i] ?? throw Fail($"has input '{input.Name}' with a symbolic {names[i]}; give the image size in the options");
@@ -82,7 +92,7 @@ internal static class OnnxModelReader
 
         if (graph.Output.Count == 0)
             throw Fail("has no graph output");
-        return new OnnxModelHeader(graph, opsets[0], input.Name, size[0], size[1], size[2], fixedBatch, initializers);
+        return new OnnxModelHeader(graph, opsets[0], input.Name, size[0], size[1], size[2], fixedBatch, initializers, resized);
     }
 
     private static string FormatDims(IEnumerable<TensorShapeProto.Types.Dimension> dims)
