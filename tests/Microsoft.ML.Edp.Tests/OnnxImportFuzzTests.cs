@@ -10,12 +10,12 @@ namespace Microsoft.ML.Edp.Tests;
 /// never a hang, never an allocation out of proportion to the file.</summary>
 public class OnnxImportFuzzTests(ITestOutputHelper output)
 {
-    private const int Mutations = 600;
+    private const int Mutations = 800;
 
     [Fact]
     public async Task MutatedModelsLoadOrRaiseTheImportExceptionOnly()
     {
-        var patterns = new[] { "mixed", "float16-weights", "explicit-pad", "same-padding" }.Select(p => OnnxPatternModels.Build(p, 13));
+        var patterns = new[] { "mixed", "float16-weights", "explicit-pad", "same-padding", "channel-shuffle", "squeeze-excitation", "dense-concat", "depthwise" }.Select(p => OnnxPatternModels.Build(p, 13));
         var seeds = OnnxTestModels.All.Concat(patterns).Select(m => m.Bytes).ToArray();
         var rng = new Random(20261129);
         var failures = new List<string>();

@@ -64,7 +64,7 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
         var prunable = ChannelCoupling.Analyse(graph).Where(c => c.Prunable).Select(c => c.Layer.Name).ToHashSet();
         var full = PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm);
         var chosen = full.ToDictionary(p => p.Name, p => ((long[]?)(prunable.Contains(p.Name) ? p.KeptOutputs.Where(c => c % 2 == 0).ToArray() : p.KeptOutputs),
-            (long[]?)p.KeptRank![..^1]));
+            p.KeptRank is { } rank ? rank[..^1] : null));
         GroupZeroing.Apply(net, PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm, chosen: chosen));
         var plans = PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm);
         var inference = PruneAndMerge.Apply(net, plans);

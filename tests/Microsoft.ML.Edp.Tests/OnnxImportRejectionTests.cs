@@ -16,7 +16,19 @@ public class OnnxImportRejectionTests(ITestOutputHelper output)
     /// <summary>Each case builds a small model around one bad node named "bad" and returns the graph output.</summary>
     private static readonly Dictionary<string, Case> Cases = new()
     {
-        ["grouped conv"] = new("Conv", "group 2", b => b.Conv(Conv8(b), 4, 8, 3, name: "bad", extra: Int("group", 2))),
+        ["group not dividing the channels"] = new("Conv", "group 3 for 8 input and 8 output channels", b => b.Node("Conv", "bad", [Conv8(b), W(b, 8, 3, 3, 3)], Int("group", 3))),
+        ["transpose of a map"] = new("Transpose", "only the channel shuffle's swap", b => b.Node("Transpose", "bad", [Conv8(b)], Ints("perm", 0, 1, 3, 2))),
+        ["concat along height"] = new("Concat", "along axis 2", b => b.Node("Concat", "bad", [Conv8(b), b.Conv(Input, 1, 8, 3, pad: 1)], Int("axis", 2))),
+        ["concat of two sizes"] = new("Concat", "maps of different sizes", b => b.Node("Concat", "bad", [Conv8(b), b.Conv(Input, 1, 8, 3)], Int("axis", 1))),
+        ["mean over channels"] = new("ReduceMean", "axes [1]", b => b.Node("ReduceMean", "bad", [Conv8(b)], Ints("axes", 1))),
+        ["split along width"] = new("Split", "along axis 3", b => b.Node("Split", "bad", [Conv8(b)], Int("axis", 3))),
+        ["strided slice"] = new("Slice", "steps [2]", b => b.Node("Slice", "bad", [Conv8(b), b.IntInitializer("s", 0), b.IntInitializer("e", 8), b.IntInitializer("a", 1), b.IntInitializer("st", 2)])),
+        ["gate of another width"] = new("Mul", "a per-channel gate [C, 1, 1]", b =>
+        {
+            var x = Conv8(b);
+            return b.Node("Mul", "bad", [x, b.Conv(b.Node("GlobalAveragePool", "gap", [x]), 8, 4, 1)]);
+        }),
+        ["reshape to 3-D"] = new("Reshape", "the steps of a channel shuffle", b => b.Node("Reshape", "bad", [Conv8(b), b.IntInitializer("shape", 0, 8, 784)])),
         ["uneven pads on an average"] = new("AveragePool", "count_include_pad 0) is supported only with equal padding", b => b.Node("AveragePool", "bad", [Conv8(b)], Ints("kernel_shape", 3, 3), Ints("pads", 0, 0, 1, 1))),
         ["dilation"] = new("Conv", "dilation 2", b => b.Node("Conv", "bad", [Input, W(b, 8, 1, 3, 3)], Ints("dilations", 2, 2))),
         ["unknown auto_pad"] = new("Conv", "auto_pad 'SAME'", b => b.Node("Conv", "bad", [Input, W(b, 8, 1, 3, 3)], String("auto_pad", "SAME"))),
@@ -50,7 +62,7 @@ public class OnnxImportRejectionTests(ITestOutputHelper output)
         ["argmax over the batch"] = new("ArgMax", "axis 0", b => b.Node("ArgMax", "bad", [Features(b)])),
         ["unsupported op"] = new("Tanh", "does not support", b => b.Node("Tanh", "bad", [Conv8(b)])),
         ["softmax inside"] = new("Softmax", "supported only at the end of the graph", b => b.Gemm(b.Node("Softmax", "bad", [Features(b)]), 8, 10, transB: true)),
-        ["reshape to 4-D"] = new("Reshape", "only a reshape to [batch, 6272]", b => b.Node("Reshape", "bad", [Conv8(b), b.IntInitializer("shape", 0, 8, 28, 28)])),
+        ["reshape to another map"] = new("Reshape", "only a reshape to [batch, 6272]", b => b.Node("Reshape", "bad", [Conv8(b), b.IntInitializer("shape", 0, 4, 56, 28)])),
         ["reshape mixing the batch"] = new("Reshape", "[-1, 784]", b => b.Node("Reshape", "bad", [Conv8(b), b.IntInitializer("shape", -1, 784)])),
         ["flatten axis 2"] = new("Flatten", "axis 2", b => b.Node("Flatten", "bad", [Conv8(b)], Int("axis", 2))),
         ["gemm transA"] = new("Gemm", "transA 1", b => b.Node("Gemm", "bad", [Features(b), W(b, 8, 10)], Int("transA", 1))),

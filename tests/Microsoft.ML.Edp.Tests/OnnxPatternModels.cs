@@ -13,6 +13,7 @@ internal static class OnnxPatternModels
     [
         "asymmetric-pads", "same-padding", "explicit-pad", "ceil-mode", "count-include-pad", "whole-map-average",
         "input-normalisation", "sigmoid", "hard-sigmoid", "hard-swish", "silu", "leaky-relu", "clip", "float16-weights", "mixed",
+        "depthwise", "grouped-conv", "dense-concat", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice",
     ];
 
     public static OnnxTestModels.Model Build(string name, long opset, int seed = 11)
@@ -35,6 +36,14 @@ internal static class OnnxPatternModels
             "clip" => Activated(b, x => b.Node("Clip", $"/act{b.Graph.Node.Count}/Clip2", [b.Clip(x, -1, 2, $"/act{b.Graph.Node.Count}/Clip"), "", b.Initializer($"/act{b.Graph.Node.Count}/Clip2.max", [], [1.5f])])),
             "float16-weights" => Float16Weights(b),
             "mixed" => Mixed(b, opset),
+            "depthwise" => Depthwise(b),
+            "grouped-conv" => Head(b, b.Relu(b.Conv(b.Relu(b.BatchNorm(b.Conv(Stem(b), 4, 16, 3, pad: 1, extra: Int("group", 2)), 16)), 16, 16, 3))),
+            "dense-concat" => DenseConcat(b),
+            "fire-concat" => FireConcat(b),
+            "squeeze-excitation" => SqueezeExcitation(b, opset, reduceMean: false),
+            "reduce-mean-excitation" => SqueezeExcitation(b, opset, reduceMean: true),
+            "channel-shuffle" => ChannelShuffle(b, opset),
+            "slice" => SliceChannels(b),
             _ => throw new ArgumentException($"No pattern model '{name}'.", nameof(name)),
         };
         return new OnnxTestModels.Model($"{name}-opset{opset}", b.Build(x, 10), x);
@@ -145,6 +154,80 @@ internal static class OnnxPatternModels
         var x = b.Relu(b.Node("Conv", "/conv1", [Input, Half("/conv1.weight", [8, 1, 3, 3], raw: true)], Ints("pads", 1, 1, 1, 1)));
         x = b.Relu(b.Node("Conv", "/conv2", [x, Half("/conv2.weight", [16, 8, 3, 3], raw: false), Half("/conv2.bias", [16], raw: true)]));
         return Head(b, x);
+    }
+
+    /// <summary>MobileNetV2's inverted residual: 1x1 expansion, 3x3 depthwise, 1x1 projection, each with BN.</summary>
+    private static string Depthwise(OnnxModelBuilder b)
+    {
+        var x = b.Clip(b.BatchNorm(b.Conv(Stem(b), 8, 24, 1), 24), 0, 6);
+        x = b.Clip(b.BatchNorm(b.Conv(x, 1, 24, 3, stride: 2, pad: 1, extra: Int("group", 24)), 24), 0, 6);
+        x = b.BatchNorm(b.Conv(x, 24, 16, 1), 16);
+        return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
+    }
+
+    /// <summary>DenseNet's growth: each layer's output concatenated to its input.</summary>
+    private static string DenseConcat(OnnxModelBuilder b)
+    {
+        var x = Stem(b);
+        var grown = b.Node("Concat", "/dense1/Concat", [x, b.Relu(b.BatchNorm(b.Conv(x, 8, 4, 3, pad: 1), 4))], Int("axis", 1));
+        grown = b.Node("Concat", "/dense2/Concat", [grown, b.Relu(b.Conv(grown, 12, 4, 3, pad: 1))], Int("axis", 1));
+        return Head(b, b.Relu(b.Conv(b.Pool("AveragePool", grown, 2, 2), 16, 16, 1)));
+    }
+
+    /// <summary>SqueezeNet's fire module: a 1x1 squeeze feeding 1x1 and 3x3 expansions, concatenated.</summary>
+    private static string FireConcat(OnnxModelBuilder b)
+    {
+        var squeeze = b.Relu(b.Conv(b.Pool("MaxPool", Stem(b), 3, 2, extra: Int("ceil_mode", 1)), 8, 4, 1));
+        var x = b.Node("Concat", "/fire/Concat", [b.Relu(b.Conv(squeeze, 4, 8, 1)), b.Relu(b.Conv(squeeze, 4, 8, 3, pad: 1))], Int("axis", 1));
+        return Head(b, x);
+    }
+
+    /// <summary>Squeeze-excitation as MobileNetV3 (ReduceMean, HardSigmoid) or EfficientNet (GlobalAveragePool, SiLU,
+    /// Sigmoid) write it: a per-channel gate from two 1x1 convs multiplies the block's map.</summary>
+    private static string SqueezeExcitation(OnnxModelBuilder b, long opset, bool reduceMean)
+    {
+        var x = b.Relu(b.BatchNorm(b.Conv(Stem(b), 8, 16, 3, stride: 2, pad: 1), 16));
+        string squeeze = !reduceMean ? b.Node("GlobalAveragePool", "/se/GlobalAveragePool", [x])
+            : opset < 18 ? b.Node("ReduceMean", "/se/ReduceMean", [x], Ints("axes", 2, 3), Int("keepdims", 1))
+            : b.Node("ReduceMean", "/se/ReduceMean", [x, b.IntInitializer("/se.axes", 2, 3)], Int("keepdims", 1));
+        var hidden = b.Conv(squeeze, 16, 4, 1, name: "/se/fc1");
+        hidden = reduceMean ? b.Relu(hidden) : b.Node("Mul", "/se/silu/Mul", [hidden, b.Node("Sigmoid", "/se/silu/Sigmoid", [hidden])]);
+        var gate = b.Conv(hidden, 4, 16, 1, name: "/se/fc2");
+        gate = reduceMean ? b.Node("HardSigmoid", "/se/HardSigmoid", [gate], Float("alpha", 1f / 6), Float("beta", 0.5f)) : b.Node("Sigmoid", "/se/Sigmoid", [gate]);
+        x = b.Node("Mul", "/se/Mul", [x, gate]);
+        return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
+    }
+
+    /// <summary>ShuffleNetV2's unit: Split the channels, transform one half, Concat and shuffle in two groups.</summary>
+    private static string ChannelShuffle(OnnxModelBuilder b, long opset)
+    {
+        var x = b.Relu(b.BatchNorm(b.Conv(Input, 1, 16, 3, stride: 2, pad: 1), 16));
+        var split = new NodeProto { OpType = "Split", Name = "/unit/Split" };
+        split.Input.Add(x);
+        if (opset >= 13)
+            split.Input.Add(b.IntInitializer("/unit.split", 8, 8));
+        else
+            split.Attribute.Add(Ints("split", 8, 8));
+        split.Attribute.Add(Int("axis", 1));
+        split.Output.Add("/unit/half1");
+        split.Output.Add("/unit/half2");
+        b.Graph.Node.Add(split);
+        var branch = b.Relu(b.BatchNorm(b.Conv("/unit/half2", 8, 8, 1), 8));
+        branch = b.BatchNorm(b.Conv(branch, 1, 8, 3, pad: 1, extra: Int("group", 8)), 8);
+        branch = b.Relu(b.BatchNorm(b.Conv(branch, 8, 8, 1), 8));
+        x = b.Node("Concat", "/unit/Concat", ["/unit/half1", branch], Int("axis", 1));
+        x = b.Node("Reshape", "/unit/Reshape", [x, b.IntInitializer("/unit.grouped", -1, 2, 8, 14, 14)]);
+        x = b.Node("Transpose", "/unit/Transpose", [x], Ints("perm", 0, 2, 1, 3, 4));
+        x = b.Node("Reshape", "/unit/Reshape_1", [x, b.IntInitializer("/unit.shuffled", -1, 16, 14, 14)]);
+        return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
+    }
+
+    /// <summary>Slice of a channel range (inputs from opset 10), as some exports write a Split.</summary>
+    private static string SliceChannels(OnnxModelBuilder b)
+    {
+        var x = b.Relu(b.Conv(Input, 1, 16, 3, pad: 1));
+        x = b.Node("Slice", "/Slice", [x, b.IntInitializer("/slice.starts", 4), b.IntInitializer("/slice.ends", -2), b.IntInitializer("/slice.axes", 1), b.IntInitializer("/slice.steps", 1)]);
+        return Head(b, b.Relu(b.Conv(x, 10, 16, 3, stride: 2)));
     }
 
     /// <summary>All of the above in one network, for a real compression run.</summary>

@@ -34,9 +34,9 @@ internal static class NumericProbe
         using var scope = NewDisposeScope();
         var generator = new Generator(0x5EED_C0DE);
         var inputShape = shape.IsLinear ? new long[] { shape.Batch, shape.InChannels } : [shape.Batch, shape.InChannels, shape.Height, shape.Width];
-        var weightShape = shape.IsLinear ? new long[] { shape.OutChannels, shape.InChannels } : [shape.OutChannels, shape.InChannels, shape.Kernel, shape.Kernel];
+        var weightShape = shape.IsLinear ? new long[] { shape.OutChannels, shape.InChannels } : [shape.OutChannels, shape.InChannels / shape.Groups, shape.Kernel, shape.Kernel];
         var x = randn(inputShape, generator: generator, dtype: ScalarType.Float64);
-        var w = randn(weightShape, generator: generator, dtype: ScalarType.Float64) / Math.Sqrt(shape.InChannels * shape.Kernel * shape.Kernel);
+        var w = randn(weightShape, generator: generator, dtype: ScalarType.Float64) / Math.Sqrt(shape.InChannels / shape.Groups * shape.Kernel * shape.Kernel);
         var b = shape.HasBias ? randn(shape.OutChannels, generator: generator, dtype: ScalarType.Float64) : null;
 
         var outputShape = shape.IsLinear ? new long[] { shape.Batch, shape.OutChannels } : [shape.Batch, shape.OutChannels, shape.OutputHeight, shape.OutputWidth];
@@ -72,7 +72,7 @@ internal static class NumericProbe
 
     private static Tensor Apply(ProbeShape s, Tensor x, Tensor w, Tensor? b) => s.IsLinear
         ? F.linear(x, w, b)
-        : F.conv2d(x, w, b, strides: [s.Stride, s.Stride], padding: [s.Padding, s.Padding]);
+        : F.conv2d(x, w, b, strides: [s.Stride, s.Stride], padding: [s.Padding, s.Padding], groups: s.Groups);
 
     private static double Error(Tensor single, Tensor reference)
     {

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Edp.Export;
 internal abstract record GraphNode(string Name, string[] Inputs, string Output);
 
 /// <summary>A 2-D convolution with square kernel, stride and padding, and an optional bias (BN already folded in).</summary>
-internal sealed record ConvNode(string Name, string Input, string Output, DenseTensor Weight, DenseTensor? Bias, int Stride, int Padding)
+internal sealed record ConvNode(string Name, string Input, string Output, DenseTensor Weight, DenseTensor? Bias, int Stride, int Padding, int Groups = 1)
     : GraphNode(Name, [Input], Output)
 {
     public int Kernel => (int)Weight.Shape[2];
@@ -36,8 +36,17 @@ internal sealed record ChannelAffineNode(string Name, string Input, string Outpu
 /// <summary>[N, C, H, W] to [N, C*H*W].</summary>
 internal sealed record FlattenNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);
 
-/// <summary>Global average pooling followed by flattening to [N, C].</summary>
-internal sealed record GlobalAveragePoolNode(string Name, string Input, string Output) : GraphNode(Name, [Input], Output);
+/// <summary>Global average pooling followed by flattening to [N, C], or with <c>KeepMap</c> to [N, C, 1, 1].</summary>
+internal sealed record GlobalAveragePoolNode(string Name, string Input, string Output, bool KeepMap = false) : GraphNode(Name, [Input], Output);
+
+/// <summary>Maps stacked along the channels.</summary>
+internal sealed record ConcatNode(string Name, string[] Parts, string Output) : GraphNode(Name, Parts, Output);
+
+/// <summary>A map times a per-channel gate [N, C, 1, 1].</summary>
+internal sealed record ChannelGateNode(string Name, string Input, string Gate, string Output) : GraphNode(Name, [Input, Gate], Output);
+
+/// <summary>The listed channels of a map, in that order.</summary>
+internal sealed record ChannelSelectNode(string Name, string Input, string Output, long[] Channels) : GraphNode(Name, [Input], Output);
 
 internal sealed record AddNode(string Name, string Left, string Right, string Output) : GraphNode(Name, [Left, Right], Output);
 

@@ -22,7 +22,7 @@ internal static class InferenceGraphRunner
             var x = values[node.Inputs[0]];
             values[node.Output] = node switch
             {
-                ConvNode c => F.conv2d(x, Tensor(c.Weight), c.Bias is null ? null : Tensor(c.Bias), strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding]),
+                ConvNode c => F.conv2d(x, Tensor(c.Weight), c.Bias is null ? null : Tensor(c.Bias), strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding], groups: c.Groups),
                 GemmNode g => F.linear(x, Tensor(g.Weight), g.Bias is null ? null : Tensor(g.Bias)),
                 ReluNode { Max: float max } => x.clamp(0, max),
                 ReluNode => F.relu(x),
@@ -32,7 +32,10 @@ internal static class InferenceGraphRunner
                 ActivationNode a => Activations.Apply(x, a.Kind, a.Alpha, a.Beta),
                 ChannelAffineNode a => x * PerChannel(a.Scale) + PerChannel(a.Shift),
                 FlattenNode => x.flatten(1),
-                GlobalAveragePoolNode => x.mean([2, 3]),
+                GlobalAveragePoolNode g => x.mean([2, 3], keepdim: g.KeepMap),
+                ConcatNode c => cat(c.Inputs.Select(i => values[i]).ToArray(), 1),
+                ChannelGateNode => x * values[node.Inputs[1]],
+                ChannelSelectNode s => x.index_select(1, tensor(s.Channels)),
                 AddNode => x + values[node.Inputs[1]],
                 _ => throw new NotSupportedException($"No TorchSharp mapping for graph node '{node.Name}' ({node.GetType().Name})."),
             };

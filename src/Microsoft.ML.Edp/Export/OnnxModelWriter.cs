@@ -55,7 +55,7 @@ internal static class OnnxModelWriter
                 if (c.Bias is not null)
                     inputs.Add(Initializer(g, c.Name + ".bias", c.Bias));
                 g.Node.Add(Node("Conv", c.Name, inputs, c.Output, Ints("kernel_shape", c.Kernel, c.Kernel),
-                    Ints("strides", c.Stride, c.Stride), Ints("pads", c.Padding, c.Padding, c.Padding, c.Padding)));
+                    Ints("strides", c.Stride, c.Stride), Ints("pads", c.Padding, c.Padding, c.Padding, c.Padding), Int("group", c.Groups)));
                 break;
             case GemmNode m:
                 var gemmInputs = new List<string> { m.Input, Initializer(g, m.Name + ".weight", m.Weight) };
@@ -89,6 +89,18 @@ internal static class OnnxModelWriter
                 break;
             case FlattenNode f:
                 g.Node.Add(Node("Flatten", f.Name, [f.Inputs[0]], f.Output, Int("axis", 1)));
+                break;
+            case GlobalAveragePoolNode { KeepMap: true } gap:
+                g.Node.Add(Node("GlobalAveragePool", gap.Name, [gap.Inputs[0]], gap.Output));
+                break;
+            case ConcatNode c:
+                g.Node.Add(Node("Concat", c.Name, c.Inputs, c.Output, Int("axis", 1)));
+                break;
+            case ChannelGateNode gate:
+                g.Node.Add(Node("Mul", gate.Name, gate.Inputs, gate.Output));
+                break;
+            case ChannelSelectNode s:
+                g.Node.Add(Node("Gather", s.Name, [s.Inputs[0], IntInitializer(g, s.Name + ".channels", s.Channels)], s.Output, Int("axis", 1)));
                 break;
             case GlobalAveragePoolNode gap:
                 g.Node.Add(Node("GlobalAveragePool", gap.Name, [gap.Inputs[0]], gap.Output + "_4d"));

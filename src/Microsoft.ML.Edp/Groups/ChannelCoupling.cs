@@ -36,6 +36,10 @@ internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bo
             {
                 switch (next)
                 {
+                    // A grouped conv's weight pairs each input channel with its group's outputs.
+                    case ConvLayer { Groups: > 1 }:
+                        prunable = false;
+                        break;
                     case ConvLayer or LinearLayer:
                         consumers.Add(next);
                         break;

@@ -30,8 +30,10 @@ internal static class PruningPlanner
                         : (GroupSelection.All(outChannels), null);
                 (outputs, rank) = (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
+                // A grouped conv keeps all its inputs (its producers keep their width), indexed within a group.
+                var inputs = layer is ConvLayer { Groups: > 1 } g ? GroupSelection.All(g.GroupInChannels) : kept[layer.Input];
                 plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, Shape(layer), graph.OutputPixels(layer.Name, shapes),
-                    kept[layer.Input], outputs, rank, perChannel));
+                    inputs, outputs, rank, perChannel));
                 kept[layer.Name] = outputs;
             }
             else
@@ -43,7 +45,7 @@ internal static class PruningPlanner
 
     private static long[] Shape(LayerNode layer) => layer switch
     {
-        ConvLayer c => [c.OutChannels, c.InChannels, c.Kernel, c.Kernel],
+        ConvLayer c => [c.OutChannels, c.GroupInChannels, c.Kernel, c.Kernel],
         LinearLayer l => [l.OutFeatures, l.InFeatures],
         _ => throw new ArgumentException($"Layer '{layer.Name}' has no weight."),
     };

@@ -9,8 +9,8 @@ internal static class ImportedHead
     /// when its output count is the class count and gets a fresh one of the same input width otherwise; a model that
     /// ends in anything else ends in features, and gets a new linear classifier on them (after a global average pool
     /// when they are a [C, H, W] map). New layers start untrained. With <paramref name="compress"/> every conv and
-    /// linear layer is compressed, except the first conv and the classifier when <paramref name="excludeFirstAndLast"/>
-    /// is set; without it all are plain layers (the baseline).</summary>
+    /// linear layer is compressed, except grouped convs, and the first conv and the classifier when
+    /// <paramref name="excludeFirstAndLast"/> is set; without it all are plain layers (the baseline).</summary>
     public static NetworkGraph Fit(ImportedNetwork net, int classes, bool compress, bool excludeFirstAndLast)
     {
         if (classes < 2)
@@ -44,7 +44,7 @@ internal static class ImportedHead
         var firstConv = layers.OfType<ConvLayer>().FirstOrDefault()?.Name;
         layers = layers.Select(l => l switch
         {
-            ConvLayer c => c with { Compressed = compress && !(excludeFirstAndLast && c.Name == firstConv) },
+            ConvLayer c => c with { Compressed = compress && c.Groups == 1 && !(excludeFirstAndLast && c.Name == firstConv) },
             LinearLayer f => f with { Compressed = compress && !(excludeFirstAndLast && f.Name == output) },
             _ => l,
         }).ToList();

@@ -170,6 +170,8 @@ internal sealed partial class OnnxGraphImporter
     {
         var a = Map(n, 0, "left input");
         var b = Map(n, 1, "right input");
+        if (TryGate(n, a, b))
+            return;
         foreach (var (x, gate) in new[] { (a, b), (b, a) })
         {
             if (!_layerIndex.TryGetValue(gate.Layer, out int at) || _layers[at] is not ActivationLayer act || act.Input != x.Layer || _layerReads[gate.Layer] != 1)
@@ -186,7 +188,7 @@ internal sealed partial class OnnxGraphImporter
             Bind(n.Output(IsRead), gate);
             return;
         }
-        throw n.Fail($"multiplies '{n.Node.Input[0]}' by '{n.Node.Input[1]}'; of two computed values only x * Sigmoid(x) (SiLU) and x * HardSigmoid(x) with alpha 1/6 and beta 1/2 (HardSwish), the gate read by nothing else, are supported");
+        throw n.Fail($"multiplies '{n.Node.Input[0]}' by '{n.Node.Input[1]}'; of two computed values only x * Sigmoid(x) (SiLU), x * HardSigmoid(x) with alpha 1/6 and beta 1/2 (HardSwish), the gate read by nothing else, and a map times a per-channel gate [C, 1, 1] (squeeze-excitation) are supported");
     }
 
     /// <summary>Folds a constant into the bias of the conv or linear layer that computes the value.</summary>

@@ -11,8 +11,6 @@ internal sealed partial class OnnxGraphImporter
         var x = Map(n, 0, "input");
         var w = Floats(n, 1, "weight");
         var b = OptionalFloats(n, 2, "bias");
-        if (n.Int("group", 1) is var group and not 1)
-            throw n.Fail($"has group {group}; only group 1 convolutions are supported (grouped and depthwise convolutions cannot become compressed-aware blocks)");
         if (w.Shape.Length != 4)
             throw n.Fail($"has a weight of shape [{Dims(w.Shape)}]; only 2-D convolutions, with a weight [out, in, k, k], are supported");
         long k = w.Shape[2];
@@ -26,13 +24,16 @@ internal sealed partial class OnnxGraphImporter
             throw n.Fail($"has dilation {d}; only dilation 1 is supported");
         long stride = n.SquarePair("strides", 1, 1);
         var input = ImageMap(n, x);
-        if (input[0] != w.Shape[1])
-            throw n.Fail($"has a weight for {w.Shape[1]} input channels, but its input '{n.Node.Input[0]}' has {input[0]} channels");
+        long group = n.Int("group", 1);
+        if (group < 1 || group > input[0] || input[0] % group != 0 || w.Shape[0] % group != 0)
+            throw n.Fail($"has group {group} for {input[0]} input and {w.Shape[0]} output channels; the group count must divide both");
+        if (input[0] != w.Shape[1] * group)
+            throw n.Fail($"has a weight for {w.Shape[1]} input channels{(group > 1 ? $" in each of {group} groups" : "")}, but its input '{n.Node.Input[0]}' has {input[0]} channels");
         if (b is not null && !(b.Shape.Length == 1 && b.Shape[0] == w.Shape[0]))
             throw n.Fail($"has a bias of shape [{Dims(b.Shape)}]; [{w.Shape[0]}] is expected");
         var placed = PlaceWindow(n, x, w.Shape[0], k, stride, ceilMode: false, padValue: 0, isPool: false);
         var layer = new ConvLayer(_names.Unique(n.LayerName), placed.Input.Layer, (int)input[0], (int)w.Shape[0], (int)k, (int)stride, placed.Padding,
-            Compressed: true, HasBias: b is not null, Weight: w, Bias: b);
+            Compressed: group == 1, HasBias: b is not null, Weight: w, Bias: b, Groups: (int)group);
         Bind(n.Output(IsRead), Emit(layer, placed.Output));
     }
 
@@ -122,6 +123,8 @@ internal sealed partial class OnnxGraphImporter
         BindFeatures(n, v);
     }
 
+    /// <summary>A reshape to [batch, features]; or a step of a channel shuffle (to [batch, g, C / g, H, W] and, after
+    /// the Transpose, back to [batch, C, H, W]); or one that changes nothing.</summary>
     private void Reshape(OnnxNodeReader n)
     {
         n.AllowOnly("allowzero");
@@ -129,17 +132,61 @@ internal sealed partial class OnnxGraphImporter
         var target = ShapeInput(n, 1);
         var s = Shape(v);
         long rest = s.Aggregate(1L, (a, b) => a * b);
-        bool allowZero = n.Int("allowzero", 0) != 0;
-        bool ok = false;
-        if (target.Length == 2)
+        var dims = Resolve(target, s, n.Int("allowzero", 0) != 0);
+        switch (v, dims)
         {
-            bool keepsBatch = target[0] == BatchDim || (target[0] == 0 && !allowZero) || (_header.FixedBatch is long batch && target[0] == batch);
-            long second = target[1] == 0 && !allowZero ? s[0] : target[1];
-            ok = (keepsBatch && (second == -1 || second == rest)) || (target[0] == -1 && second == rest);
+            case (_, [_]):
+                BindFeatures(n, v);
+                return;
+            case (MapValue m, [var g, var inner, var h, var w]) when g * inner == m.Shape[0] && h == m.Shape[1] && w == m.Shape[2]:
+                Bind(n.Output(IsRead), new GroupedValue(m, g));
+                return;
+            case (ShuffledValue shuffled, [_, _, _]) when dims.SequenceEqual(shuffled.Source.Shape):
+                Bind(n.Output(IsRead), Emit(new ChannelSelectLayer(_names.Unique(n.LayerName), shuffled.Source.Layer, Shuffle(shuffled.Source.Shape[0], shuffled.Groups)), dims));
+                return;
+            case (MapValue m, [_, _, _]) when dims.SequenceEqual(m.Shape):
+                PassThrough(n, n.Node.Input[0]);
+                return;
         }
-        if (!ok)
-            throw n.Fail($"reshapes its [N, {Dims(s)}] input to [{ShapeText(target)}]; only a reshape to [batch, {rest}] is supported");
-        BindFeatures(n, v);
+        throw n.Fail($"reshapes its [N, {Dims(s)}] input to [{ShapeText(target)}]; only a reshape to [batch, {rest}], the steps of a channel shuffle ([batch, groups, channels / groups, H, W], Transpose, [batch, channels, H, W]) and one that changes nothing are supported");
+    }
+
+    /// <summary>The target shape without the batch, its 0s and -1 resolved, or null when it does not keep the batch.</summary>
+    private long[]? Resolve(long[] target, long[] s, bool allowZero)
+    {
+        if (target.Length < 2)
+            return null;
+        bool batchKept = target[0] == BatchDim || (target[0] == 0 && !allowZero) || (_header.FixedBatch is long batch && target[0] == batch);
+        if (!batchKept && target[0] != -1)
+            return null;
+        long rest = s.Aggregate(1L, (a, b) => a * b), known = 1;
+        int unknown = target[0] == -1 ? -2 : -1;
+        var dims = new long[target.Length - 1];
+        for (int i = 0; i < dims.Length; i++)
+        {
+            long t = target[i + 1] == 0 && !allowZero ? (i < s.Length ? s[i] : -2) : target[i + 1];
+            if (t == -1 && unknown == -1)
+                unknown = i;
+            else if (t < 1 || t > rest)
+                return null;
+            else if ((known *= dims[i] = t) > rest)
+                return null;
+        }
+        if (unknown >= 0)
+            return rest % known == 0 ? (dims[unknown] = rest / known) > 0 ? dims : null : null;
+        return known == rest ? dims : null;
+    }
+
+    /// <summary>The channel order of x.view(N, g, C / g, H, W).transpose(1, 2).reshape(N, C, H, W): output channel
+    /// b * g + a is input channel a * (C / g) + b.</summary>
+    private static long[] Shuffle(long channels, long groups)
+    {
+        long inner = channels / groups;
+        var order = new long[channels];
+        for (long a = 0; a < groups; a++)
+            for (long b = 0; b < inner; b++)
+                order[b * groups + a] = a * inner + b;
+        return order;
     }
 
     private void BindFeatures(OnnxNodeReader n, Value v)
@@ -253,6 +300,8 @@ internal sealed partial class OnnxGraphImporter
     {
         MapValue m => m.Shape,
         PooledValue p => [p.Source.Shape[0], 1, 1],
+        GroupedValue g => [g.Groups, g.Source.Shape[0] / g.Groups, g.Source.Shape[1], g.Source.Shape[2]],
+        ShuffledValue s => [s.Source.Shape[0] / s.Groups, s.Groups, s.Source.Shape[1], s.Source.Shape[2]],
         _ => throw new InvalidOperationException("Unreachable: every value is a map or a pooled value."),
     };
 
@@ -287,6 +336,9 @@ internal sealed partial class OnnxGraphImporter
         GlobalPoolLayer => "GlobalAveragePool",
         FlattenLayer => "Flatten or Reshape",
         AddLayer => "Add",
+        ConcatLayer => "Concat",
+        ChannelGateLayer => "Mul",
+        ChannelSelectLayer => "Split, Slice or a channel shuffle",
         _ => layer.GetType().Name,
     };
 

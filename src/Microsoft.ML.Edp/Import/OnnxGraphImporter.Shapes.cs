@@ -53,6 +53,11 @@ internal sealed partial class OnnxGraphImporter
 
     private void Concat(OnnxNodeReader n)
     {
+        if (n.Node.Input.Any(i => _values.GetValueOrDefault(i) is MapValue or PooledValue))
+        {
+            ConcatMaps(n);
+            return;
+        }
         n.AllowOnly("axis");
         if (n.Int("axis", 0) is not (0 or -1))
             throw n.Fail($"concatenates along axis {n.Int("axis", 0)}; only the 1-D shape arithmetic of a Reshape's target is supported");

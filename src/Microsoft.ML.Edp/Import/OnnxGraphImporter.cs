@@ -80,6 +80,7 @@ internal sealed partial class OnnxGraphImporter
             MapValue m => m,
             PooledValue p => AsFeatures(p),
             ShapeValue => throw ModelFail($"outputs '{name}', a shape computed by Shape"),
+            GroupedValue or ShuffledValue => throw ModelFail($"outputs '{name}', a 5-D value inside a channel shuffle"),
             null when _constants.ContainsKey(name) => throw ModelFail($"outputs '{name}', a constant"),
             _ => throw ModelFail($"outputs '{name}', which no node produces"),
         }).DistinctBy(m => m.Layer).ToArray();
@@ -118,6 +119,10 @@ internal sealed partial class OnnxGraphImporter
             case "LeakyRelu": n.AllowOnly("alpha"); Activate(n, Activation.LeakyRelu, n.Float("alpha", 0.01f)); break;
             case "Pad": Pad(n); break;
             case "Cast": Cast(n); break;
+            case "Transpose": Transpose(n); break;
+            case "ReduceMean": ReduceMean(n); break;
+            case "Split": Split(n); break;
+            case "Slice": Slice(n); break;
             case "Softmax" or "LogSoftmax" or "ArgMax": ClassScoreOutput(n); break;
             case "Dropout": Dropout(n); break;
             case "Identity": n.AllowOnly(); PassThrough(n, n.RequiredInput(0, "input")); break;
@@ -136,6 +141,7 @@ internal sealed partial class OnnxGraphImporter
     [
         "Conv", "BatchNormalization", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Pad", "MaxPool",
         "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Softmax", "LogSoftmax", "ArgMax", "Dropout", "Identity", "Constant", "Cast to FLOAT",
+        "Concat of maps on channels", "ReduceMean over height and width", "Split and Slice on channels", "Transpose of a channel shuffle",
         "Shape, Gather, Unsqueeze and Concat computing a Reshape's target",
     ];
 
@@ -165,7 +171,7 @@ internal sealed partial class OnnxGraphImporter
     {
         MapValue m => m,
         PooledValue p => AsMap(n, p),
-        _ => throw new InvalidOperationException("Unreachable: every value is a map or a pooled value."),
+        _ => throw InsideShuffle(n),
     };
 
     /// <summary>The value as [F] features: a map is flattened, a global pool becomes a <see cref="GlobalPoolLayer"/>.</summary>
@@ -174,7 +180,7 @@ internal sealed partial class OnnxGraphImporter
         PooledValue p => AsFeatures(p),
         MapValue { Shape.Length: 1 } m => m,
         MapValue m => Emit(new FlattenLayer(_names.Unique(n.LayerName), m.Layer), [m.Shape.Aggregate(1L, (a, b) => a * b)]),
-        _ => throw new InvalidOperationException("Unreachable: every value is a map or a pooled value."),
+        _ => throw InsideShuffle(n),
     };
 
     private MapValue AsFeatures(PooledValue p)
@@ -184,10 +190,7 @@ internal sealed partial class OnnxGraphImporter
     {
         if (p.AsMap is not null)
             return p.AsMap;
-        var s = p.Source.Shape;
-        if (s[1] != s[2])
-            throw n.Fail($"reads the global average pool '{p.Name}' of a {s[1]}x{s[2]} map as a map; only a Flatten or Reshape to 2-D may follow a global pool of a non-square map");
-        return p.AsMap = Emit(new PoolLayer(_names.Unique(p.Name), p.Source.Layer, IsMax: false, Kernel: (int)s[1], Stride: 1), [s[0], 1, 1]);
+        return p.AsMap = Emit(new GlobalPoolLayer(_names.Unique(p.Name), p.Source.Layer, KeepMap: true), [p.Source.Shape[0], 1, 1]);
     }
 
     /// <summary>Adds a layer; its value has no ONNX name yet (see <see cref="Bind"/>).</summary>

@@ -8,10 +8,16 @@ internal abstract record LayerNode(string Name, string[] Inputs)
     public string Input => Inputs[0];
 }
 
-/// <summary>A square-kernel 2-D convolution (group 1). <c>Compressed</c> makes it a compressed-aware block.
-/// <c>Weight</c> and <c>Bias</c> hold given (imported) values; without them it starts from PyTorch's default init.</summary>
+/// <summary>A square-kernel 2-D convolution. <c>Compressed</c> makes it a compressed-aware block. <c>Weight</c> and
+/// <c>Bias</c> hold given (imported) values; without them it starts from PyTorch's default init. With <c>Groups</c> above
+/// 1 (grouped and depthwise convs, imported only) each group of InChannels / Groups inputs feeds its own OutChannels /
+/// Groups outputs; such a conv is always plain, since a low-rank basis would mix the groups.</summary>
 internal sealed record ConvLayer(string Name, string Input, int InChannels, int OutChannels, int Kernel, int Stride, int Padding,
-    bool Compressed, bool HasBias = false, DenseTensor? Weight = null, DenseTensor? Bias = null) : LayerNode(Name, [Input]);
+    bool Compressed, bool HasBias = false, DenseTensor? Weight = null, DenseTensor? Bias = null, int Groups = 1) : LayerNode(Name, [Input])
+{
+    /// <summary>The input channels each output channel reads: the weight's second dimension.</summary>
+    public int GroupInChannels => InChannels / Groups;
+}
 
 /// <summary>A fully connected layer on [N, InFeatures] inputs, always with a bias.</summary>
 internal sealed record LinearLayer(string Name, string Input, int InFeatures, int OutFeatures, bool Compressed,
@@ -50,8 +56,19 @@ internal sealed record ActivationLayer(string Name, string Input, Activation Kin
 /// constants applied to the image), kept apart from the first conv because folding it in would change the padding.</summary>
 internal sealed record ChannelAffineLayer(string Name, string Input, float[] Scale, float[] Shift) : LayerNode(Name, [Input]);
 
-/// <summary>Global average pooling straight to [N, C].</summary>
-internal sealed record GlobalPoolLayer(string Name, string Input) : LayerNode(Name, [Input]);
+/// <summary>Global average pooling straight to [N, C], or with <c>KeepMap</c> to a [N, C, 1, 1] map (a
+/// squeeze-excitation block's squeeze, which 1x1 convs read).</summary>
+internal sealed record GlobalPoolLayer(string Name, string Input, bool KeepMap = false) : LayerNode(Name, [Input]);
+
+/// <summary>The maps of <c>Inputs</c> stacked along the channels, in order (Concat on axis 1).</summary>
+internal sealed record ConcatLayer(string Name, string[] Parts) : LayerNode(Name, Parts);
+
+/// <summary>A map times a per-channel gate [C, 1, 1] computed from it: the excitation of a squeeze-excitation block.</summary>
+internal sealed record ChannelGateLayer(string Name, string Input, string Gate) : LayerNode(Name, [Input, Gate]);
+
+/// <summary>Output channel i is input channel <c>Channels[i]</c>: a channel shuffle (a permutation), or one part of a
+/// Split or Slice on the channels (a range).</summary>
+internal sealed record ChannelSelectLayer(string Name, string Input, long[] Channels) : LayerNode(Name, [Input]);
 
 /// <summary>[N, C, H, W] to [N, C*H*W].</summary>
 internal sealed record FlattenLayer(string Name, string Input) : LayerNode(Name, [Input]);
@@ -83,7 +100,12 @@ internal sealed record NetworkGraph(int InChannels, int Height, int Width, IRead
                 PoolLayer p => Window(layer, x, null, x[0], p.Kernel, p.Stride, p.Padding, p.CeilMode),
                 PadLayer p => x.Length == 3 ? [x[0], x[1] + p.Top + p.Bottom, x[2] + p.Left + p.Right] : throw Mismatch(layer, "a [C, H, W] map", x),
                 ChannelAffineLayer a => x[0] == a.Scale.Length && x[0] == a.Shift.Length ? x : throw Mismatch(layer, $"{a.Scale.Length} channels", x),
-                GlobalPoolLayer => Window(layer, x, null, x[0], 1, 1, 0)[..1],
+                GlobalPoolLayer g => g.KeepMap ? [Window(layer, x, null, x[0], 1, 1, 0)[0], 1, 1] : Window(layer, x, null, x[0], 1, 1, 0)[..1],
+                ConcatLayer => inputs.All(i => i.Length == 3 && i[1] == x[1] && i[2] == x[2]) ? [inputs.Sum(i => i[0]), x[1], x[2]]
+                    : throw Mismatch(layer, $"maps of one size, {(x.Length == 3 ? $"{x[1]}x{x[2]}" : "[C, H, W]")}", inputs.First(i => i.Length != 3 || i[1] != x[1] || i[2] != x[2])),
+                ChannelGateLayer => inputs[1].SequenceEqual([x[0], 1L, 1L]) ? x : throw Mismatch(layer, $"a gate [{x[0]}, 1, 1]", inputs[1]),
+                ChannelSelectLayer s => x.Length == 3 && s.Channels.All(c => c >= 0 && c < x[0]) ? [s.Channels.Length, x[1], x[2]]
+                    : throw Mismatch(layer, $"a map of more than {s.Channels.Max()} channels", x),
                 FlattenLayer => [x.Aggregate(1L, (a, b) => a * b)],
                 LinearLayer l => x.Length == 1 && x[0] == l.InFeatures ? [l.OutFeatures]
                     : throw Mismatch(layer, $"[{l.InFeatures}] features", x),

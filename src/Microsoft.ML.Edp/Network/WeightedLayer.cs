@@ -18,7 +18,8 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
         Node = node;
         var (shape, compressed, given, givenBias, hasBias) = node switch
         {
-            ConvLayer c => (new long[] { c.OutChannels, c.InChannels, c.Kernel, c.Kernel }, c.Compressed, c.Weight, c.Bias, c.HasBias || c.Bias is not null),
+            ConvLayer { Groups: > 1, Compressed: true } => throw new ArgumentException($"Layer '{node.Name}' is a grouped conv, which cannot be a compressed-aware block.", nameof(node)),
+            ConvLayer c => (new long[] { c.OutChannels, c.GroupInChannels, c.Kernel, c.Kernel }, c.Compressed, c.Weight, c.Bias, c.HasBias || c.Bias is not null),
             LinearLayer l => (new long[] { l.OutFeatures, l.InFeatures }, l.Compressed, l.Weight, l.Bias, true),
             _ => throw new ArgumentException($"Layer '{node.Name}' is not a conv or linear layer.", nameof(node)),
         };
@@ -44,7 +45,7 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
     public bool IsConv => Node is ConvLayer;
 
     public override Tensor forward(Tensor x) => Node is ConvLayer c
-        ? nn.functional.conv2d(x, weight.Compose(), bias, strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding])
+        ? nn.functional.conv2d(x, weight.Compose(), bias, strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding], groups: c.Groups)
         : nn.functional.linear(x, weight.Compose(), bias);
 
     internal static Tensor ToTensor(DenseTensor t, long[] shape, string layer)

@@ -49,8 +49,17 @@ internal static class PruneAndMerge
                 case ChannelAffineLayer a:
                     nodes.Add(new ChannelAffineNode(a.Name, input, Name(a.Name), a.Scale, a.Shift));
                     break;
-                case GlobalPoolLayer:
-                    nodes.Add(new GlobalAveragePoolNode(layer.Name, input, Name(layer.Name)));
+                case GlobalPoolLayer g:
+                    nodes.Add(new GlobalAveragePoolNode(layer.Name, input, Name(layer.Name), g.KeepMap));
+                    break;
+                case ConcatLayer c:
+                    nodes.Add(new ConcatNode(c.Name, c.Inputs.Select(Name).ToArray(), Name(c.Name)));
+                    break;
+                case ChannelGateLayer g:
+                    nodes.Add(new ChannelGateNode(g.Name, input, Name(g.Gate), Name(g.Name)));
+                    break;
+                case ChannelSelectLayer s:
+                    nodes.Add(new ChannelSelectNode(s.Name, input, Name(s.Name), s.Channels));
                     break;
                 case FlattenLayer:
                     nodes.Add(new FlattenNode(layer.Name, input, Name(layer.Name)));
@@ -92,7 +101,7 @@ internal static class PruneAndMerge
     }
 
     private static GraphNode Node(string name, string input, string output, Tensor weight, Tensor? bias, LayerNode spec) => spec is ConvLayer c
-        ? new ConvNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias), c.Stride, c.Padding)
+        ? new ConvNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias), c.Stride, c.Padding, c.Groups)
         : new GemmNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias));
 
     /// <summary>The kept weights: one merged or plain weight, or the pruned basis and coefficients of a pair.</summary>
