@@ -12,11 +12,15 @@ public class OnnxImportCompressionTests(ITestOutputHelper output)
     [InlineData("vgg-opset13")]
     [InlineData("resnet-opset11")]
     [InlineData("mixed-opset13")]
+    [InlineData("squeeze-excitation-opset13")]
+    [InlineData("dense-concat-opset13")]
+    [InlineData("depthwise-opset13")]
     public void ImportedModelCompressesToASmallerAccurateClassifier(string name)
     {
-        // "mixed" has every operator the importer added for the common families: SAME and unequal pads, Pad, ceil_mode,
-        // input normalisation, HardSwish, LeakyRelu, SiLU, Clip and an average over the whole last map.
-        var model = name.StartsWith("mixed", StringComparison.Ordinal) ? OnnxPatternModels.Build("mixed", 13) : OnnxTestModels.All.Single(m => m.Name == name);
+        // "mixed" has the single-input operators the importer added for the common families: SAME and unequal pads, Pad,
+        // ceil_mode, input normalisation, HardSwish, LeakyRelu, SiLU, Clip and an average over the whole last map; the
+        // others are the coupled patterns (see OnnxPatternModels).
+        var model = OnnxTestModels.All.SingleOrDefault(m => m.Name == name) ?? OnnxPatternModels.Build(name[..name.LastIndexOf("-opset", StringComparison.Ordinal)], 13);
         var ml = new MLContext(seed: 1);
         var train = ml.Data.LoadFromEnumerable(TestData.Train);
         var test = ml.Data.LoadFromEnumerable(TestData.Test);

@@ -79,10 +79,22 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
         output.WriteLine($"{model.Name}: prunable {string.Join(", ", prunable)}; MACs {before:N0} -> {after:N0}; max |trained - pruned| {surgery:E2}, max |ONNX Runtime - TorchSharp| {export:E2}.");
 
         Assert.True(after < before, "zeroed groups must be removed");
+        // Channels are pruned through the coupled patterns: producers of a Concat at their offsets, a squeeze-excitation
+        // block with its excitation conv following it.
+        var narrowed = plans.Where(p => p.KeptOutputs.Length < p.OriginalShape[0]).Select(p => p.Name).ToList();
+        Assert.All(ExpectedNarrowed.GetValueOrDefault(name, []), layer => Assert.Contains(layer, narrowed));
         Assert.InRange(surgery, 0, 1e-4);
         Assert.InRange(export, 0, 1e-4);
         Assert.True(expected.Distinct().Count() > Images);
     }
+
+    private static readonly Dictionary<string, string[]> ExpectedNarrowed = new()
+    {
+        ["dense-concat"] = ["features_0_Conv", "features_3_Conv"],
+        ["fire-concat"] = ["features_6_Conv", "features_8_Conv"],
+        ["squeeze-excitation"] = ["features_3_Conv", "se_fc2"],
+        ["reduce-mean-excitation"] = ["features_3_Conv", "se_fc2"],
+    };
 
     /// <summary>Logits from ONNX Runtime, with the value added as an output where it is not one.</summary>
     internal static float[] OnnxRuntimeLogits(byte[] model, string logits, string input)

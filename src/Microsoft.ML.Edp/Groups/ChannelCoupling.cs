@@ -10,7 +10,10 @@ namespace Microsoft.ML.Edp.Groups;
 /// <param name="Prunable">False when a channel reaches a residual sum, a flatten, a BN further down or the graph output:
 /// removing it there would change what other layers see, so only the rank of such a layer is reduced.</param>
 /// <param name="Consumers">The conv and linear layers whose input channels follow this layer's output channels.</param>
-internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bool Prunable, IReadOnlyList<LayerNode> Consumers)
+/// <param name="Follows">For the excitation conv of a squeeze-excitation block (its output gates a map through
+/// channel-wise ops), the gated map: the conv keeps the output channels that map keeps, so that a channel pruned from
+/// the block is dropped from its gate as well.</param>
+internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bool Prunable, IReadOnlyList<LayerNode> Consumers, string? Follows = null)
 {
     // A graph never changes once built, and the planner asks again every few training steps when a budget is set
     // (and 40 times while cutting to it); the walk scans every layer's readers, so it is done once per graph.
@@ -36,6 +39,12 @@ internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bo
             {
                 switch (next)
                 {
+                    // Zero in, zero out, channel by channel, at the channel's offset in the concatenation; and a zero
+                    // channel of a gated map stays zero whatever its gate.
+                    case ConcatLayer:
+                    case ChannelGateLayer gate when gate.Input == value:
+                        pending.Push(next.Name);
+                        break;
                     // A grouped conv's weight pairs each input channel with its group's outputs.
                     case ConvLayer { Groups: > 1 }:
                         prunable = false;
@@ -53,6 +62,21 @@ internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bo
                 }
             }
         }
-        return new ChannelCoupling(layer, norm, prunable, consumers);
+        return new ChannelCoupling(layer, norm, prunable, consumers, GatedMap(graph, norm?.Name ?? layer.Name));
+    }
+
+    /// <summary>The map whose channel gate <paramref name="value"/> computes through single-reader channel-wise ops
+    /// (an activation such as Sigmoid), or null.</summary>
+    private static string? GatedMap(NetworkGraph graph, string value)
+    {
+        while (graph.Consumers(value).ToList() is [var next])
+        {
+            if (next is ChannelGateLayer gate && gate.Gate == value)
+                return gate.Input;
+            if (next is not (ActivationLayer or ReluLayer))
+                return null;
+            value = next.Name;
+        }
+        return null;
     }
 }

@@ -29,6 +29,8 @@ internal static class PruningPlanner
                         ? Select(groups, outChannels, settings)
                         : (GroupSelection.All(outChannels), null);
                 (outputs, rank) = (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
+                if (coupling.Follows is { } gated)
+                    outputs = kept[gated];
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
                 // A grouped conv keeps all its inputs (its producers keep their width), indexed within a group.
                 var inputs = layer is ConvLayer { Groups: > 1 } g ? GroupSelection.All(g.GroupInChannels) : kept[layer.Input];
@@ -37,10 +39,28 @@ internal static class PruningPlanner
                 kept[layer.Name] = outputs;
             }
             else
-                kept[layer.Name] = ChannelWise.PassesChannels(layer)
-                    ? kept[layer.Input] : GroupSelection.All(shapes[layer.Name][0]);
+                kept[layer.Name] = layer switch
+                {
+                    ConcatLayer c => Concatenated(c, kept, shapes),
+                    ChannelGateLayer => kept[layer.Input],
+                    _ when ChannelWise.PassesChannels(layer) => kept[layer.Input],
+                    _ => GroupSelection.All(shapes[layer.Name][0]),
+                };
         }
         return plans;
+    }
+
+    /// <summary>The kept channels of each part, at the part's offset in the concatenation.</summary>
+    private static long[] Concatenated(ConcatLayer concat, Dictionary<string, long[]> kept, IReadOnlyDictionary<string, long[]> shapes)
+    {
+        var result = new List<long>();
+        long offset = 0;
+        foreach (var part in concat.Inputs)
+        {
+            result.AddRange(kept[part].Select(c => c + offset));
+            offset += shapes[part][0];
+        }
+        return [.. result];
     }
 
     private static long[] Shape(LayerNode layer) => layer switch
