@@ -166,7 +166,7 @@ internal sealed partial class OnnxGraphImporter
         throw n.Fail($"reads '{name}' as its {what}, which no earlier node, initializer or the graph input defines (nodes must be in topological order)");
     }
 
-    /// <summary>A map or feature value; a pending global pool becomes a window pool that keeps the [C, 1, 1] map.</summary>
+    /// <summary>A map or feature value; a pending global pool becomes one that keeps the [C, 1, 1] map.</summary>
     private MapValue Map(OnnxNodeReader n, int i, string what) => Read(n, i, what) switch
     {
         MapValue m => m,
