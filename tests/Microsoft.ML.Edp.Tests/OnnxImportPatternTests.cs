@@ -1,8 +1,8 @@
 using Microsoft.ML.Edp.Export;
+using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
-using Microsoft.ML.Edp.Training;
 using Microsoft.ML.OnnxRuntime;
 using Xunit;
 using Xunit.Abstractions;
@@ -62,11 +62,12 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
 
         // Drop every other channel of each layer that may lose channels, and the last basis filter of every layer.
         var prunable = ChannelCoupling.Analyse(graph).Where(c => c.Prunable).Select(c => c.Layer.Name).ToHashSet();
-        var full = PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm);
-        var chosen = full.ToDictionary(p => p.Name, p => ((long[]?)(prunable.Contains(p.Name) ? p.KeptOutputs.Where(c => c % 2 == 0).ToArray() : p.KeptOutputs),
+        var atZero = new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm);
+        var full = PruningPlanner.Plan(net, atZero);
+        var chosen = full.ToDictionary(p => p.Name, p => new KeptGroups(prunable.Contains(p.Name) ? p.KeptOutputs.Where(c => c % 2 == 0).ToArray() : p.KeptOutputs,
             p.KeptRank is { } rank ? rank[..^1] : null));
-        GroupZeroing.Apply(net, PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm, chosen: chosen));
-        var plans = PruningPlanner.Plan(net, 0, EdpChannelGroup.CoefficientsAndBatchNorm);
+        GroupZeroing.Apply(net, PruningPlanner.Plan(net, atZero, chosen));
+        var plans = PruningPlanner.Plan(net, atZero);
         var inference = PruneAndMerge.Apply(net, plans);
 
         using var _ = no_grad();
