@@ -140,7 +140,8 @@ internal sealed partial class OnnxGraphImporter
     public static readonly string[] SupportedOps =
     [
         "Conv", "BatchNormalization", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Pad", "MaxPool",
-        "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Softmax", "LogSoftmax", "ArgMax", "Dropout", "Identity", "Constant", "Cast to FLOAT",
+        "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Softmax",
+        "LogSoftmax", "ArgMax", "Dropout", "Identity", "Constant", "Cast to FLOAT",
         "Concat of maps on channels", "ReduceMean over height and width", "Split and Slice on channels", "Transpose of a channel shuffle",
         "Shape, Gather, Unsqueeze and Concat computing a Reshape's target",
     ];
