@@ -81,7 +81,7 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
 
         Assert.True(after < before, "zeroed groups must be removed");
         // Channels are pruned through the coupled patterns: producers of a Concat at their offsets, a squeeze-excitation
-        // block with its excitation conv following it.
+        // block with its excitation conv following it, a depthwise conv with its input.
         var narrowed = plans.Where(p => p.KeptOutputs.Length < p.OriginalShape[0]).Select(p => p.Name).ToList();
         Assert.All(ExpectedNarrowed.GetValueOrDefault(name, []), layer => Assert.Contains(layer, narrowed));
         Assert.InRange(surgery, 0, 1e-4);
@@ -95,6 +95,8 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
         ["fire-concat"] = ["features_6_Conv", "features_8_Conv"],
         ["squeeze-excitation"] = ["features_3_Conv", "se_fc2"],
         ["reduce-mean-excitation"] = ["features_3_Conv", "se_fc2"],
+        ["depthwise"] = ["features_3_Conv", "features_6_Conv"],
+        ["concat-depthwise"] = ["features_3_Conv", "features_6_Conv", "features_9_Conv"],
     };
 
     /// <summary>Logits from ONNX Runtime, with the value added as an output where it is not one.</summary>

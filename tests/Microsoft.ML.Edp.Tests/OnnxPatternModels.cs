@@ -13,7 +13,7 @@ internal static class OnnxPatternModels
     [
         "asymmetric-pads", "same-padding", "explicit-pad", "ceil-mode", "count-include-pad", "whole-map-average",
         "input-normalisation", "sigmoid", "hard-sigmoid", "hard-swish", "silu", "leaky-relu", "clip", "float16-weights", "mixed",
-        "depthwise", "grouped-conv", "dense-concat", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice",
+        "depthwise", "concat-depthwise", "grouped-conv", "dense-concat", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice",
     ];
 
     public static OnnxTestModels.Model Build(string name, long opset, int seed = 11)
@@ -37,6 +37,7 @@ internal static class OnnxPatternModels
             "float16-weights" => Float16Weights(b),
             "mixed" => Mixed(b, opset),
             "depthwise" => Depthwise(b),
+            "concat-depthwise" => ConcatDepthwise(b),
             "grouped-conv" => Head(b, b.Relu(b.Conv(b.Relu(b.BatchNorm(b.Conv(Stem(b), 4, 16, 3, pad: 1, extra: Int("group", 2)), 16)), 16, 16, 3))),
             "dense-concat" => DenseConcat(b),
             "fire-concat" => FireConcat(b),
@@ -163,6 +164,16 @@ internal static class OnnxPatternModels
         x = b.Clip(b.BatchNorm(b.Conv(x, 1, 24, 3, stride: 2, pad: 1, extra: Int("group", 24)), 24), 0, 6);
         x = b.BatchNorm(b.Conv(x, 24, 16, 1), 16);
         return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
+    }
+
+    /// <summary>A depthwise conv over a concatenation, as in Inception-style blocks of mobile nets: each producer's
+    /// channels are followed at their offset.</summary>
+    private static string ConcatDepthwise(OnnxModelBuilder b)
+    {
+        var x = Stem(b);
+        x = b.Node("Concat", "/branches/Concat", [b.Relu(b.BatchNorm(b.Conv(x, 8, 8, 1), 8)), b.Relu(b.BatchNorm(b.Conv(x, 8, 8, 3, pad: 1), 8))], Int("axis", 1));
+        x = b.Relu(b.BatchNorm(b.Conv(x, 1, 16, 3, pad: 1, extra: Int("group", 16)), 16));
+        return Head(b, b.Relu(b.Conv(x, 16, 16, 1)));
     }
 
     /// <summary>DenseNet's growth: each layer's output concatenated to its input.</summary>

@@ -9,8 +9,9 @@ internal readonly record struct GroupCost(double Rank, double Channel);
 internal static class GroupCosts
 {
     /// <summary>MACs per image that one basis filter and one output channel of each layer carry: a basis filter feeds
-    /// c k^2 products per output pixel plus its n coefficients; an output channel costs its own filter and its slice of
-    /// every layer that reads it. Without <paramref name="perPixel"/>, the weights they carry instead.</summary>
+    /// c k^2 products per output pixel plus its n coefficients; an output channel costs its own filter, its slice of
+    /// every layer that reads it and its filter in every depthwise conv that follows it. Without
+    /// <paramref name="perPixel"/>, the weights they carry instead.</summary>
     public static Dictionary<string, GroupCost> Of(NetworkGraph graph, bool perPixel = true)
     {
         var shapes = graph.Shapes();
@@ -20,7 +21,8 @@ internal static class GroupCosts
             var (n, fanIn) = Dimensions(coupling.Layer);
             long pixels = perPixel ? graph.OutputPixels(coupling.Layer.Name, shapes) : 1;
             double own = (double)fanIn * pixels;
-            double next = coupling.Consumers.Sum(c => (double)Dimensions(c).Out * Kernel(c) * Kernel(c) * (perPixel ? graph.OutputPixels(c.Name, shapes) : 1));
+            double next = coupling.Consumers.Sum(c => (double)Dimensions(c).Out * Kernel(c) * Kernel(c) * (perPixel ? graph.OutputPixels(c.Name, shapes) : 1))
+                + coupling.Followers.Sum(f => (double)f.Conv.Kernel * f.Conv.Kernel * (perPixel ? graph.OutputPixels(f.Conv.Name, shapes) : 1));
             result[coupling.Layer.Name] = new GroupCost(own + (double)n * pixels, own + next);
         }
         return result;

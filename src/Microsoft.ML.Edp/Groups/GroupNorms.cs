@@ -13,11 +13,14 @@ internal static class GroupNorms
     public static Tensor ChannelSquared(LayerGroups layer, EdpChannelGroup group)
     {
         var rows = layer.Weight.coefficients.square().sum(1);
+        bool affineOnly = group == EdpChannelGroup.BatchNorm && layer.Norm is not null;
         if (layer.Norm is { } bn)
         {
             var affine = bn.weight!.square() + bn.bias!.square();
-            rows = group == EdpChannelGroup.BatchNorm ? affine : rows + affine;
+            rows = affineOnly ? affine : rows + affine;
         }
+        foreach (var follower in layer.Followers ?? [])
+            rows = rows + follower.ChannelSquared(affineOnly);
         return layer.Bias is { } bias ? rows + bias.square() : rows;
     }
 

@@ -31,6 +31,8 @@ internal static class GroupZeroing
         {
             a.mul_(rows.unsqueeze(1));
             ScaleAffine(layer, rows);
+            foreach (var follower in layer.Followers ?? [])
+                follower.ScaleFilters(rows);
         }
         if (columns is not null)
             a.mul_(columns.unsqueeze(0));
@@ -45,6 +47,8 @@ internal static class GroupZeroing
             bn.bias!.mul_(rows);
         }
         layer.Bias?.mul_(rows);
+        foreach (var follower in layer.Followers ?? [])
+            follower.ScaleAffine(rows);
     }
 
     private static Tensor Mask(long size, long[] kept, Device device)

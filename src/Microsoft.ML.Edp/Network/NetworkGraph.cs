@@ -17,6 +17,9 @@ internal sealed record ConvLayer(string Name, string Input, int InChannels, int 
 {
     /// <summary>The input channels each output channel reads: the weight's second dimension.</summary>
     public int GroupInChannels => InChannels / Groups;
+
+    /// <summary>True for a depthwise conv: one filter per channel, so its channels are its input's.</summary>
+    public bool IsDepthwise => Groups > 1 && Groups == InChannels && Groups == OutChannels;
 }
 
 /// <summary>A fully connected layer on [N, InFeatures] inputs, always with a bias.</summary>

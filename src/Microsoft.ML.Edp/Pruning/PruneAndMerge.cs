@@ -101,7 +101,7 @@ internal static class PruneAndMerge
     }
 
     private static GraphNode Node(string name, string input, string output, Tensor weight, Tensor? bias, LayerNode spec) => spec is ConvLayer c
-        ? new ConvNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias), c.Stride, c.Padding, c.Groups)
+        ? new ConvNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias), c.Stride, c.Padding, c.IsDepthwise ? (int)weight.shape[0] : c.Groups)
         : new GemmNode(name, input, output, Dense(weight), bias is null ? null : Dense(bias));
 
     /// <summary>The kept weights: one merged or plain weight, or the pruned basis and coefficients of a pair.</summary>

@@ -8,8 +8,8 @@ namespace Microsoft.ML.Edp.Training;
 /// budget controller ranks groups by it to choose which ones its penalty removes.</summary>
 /// <remarks>Group norms are a poor guide at that point: BN makes a channel's output blind to the scale of its row of
 /// A, and an identity-initialised A starts with every group at the same norm. The Taylor term measures what the loss
-/// sees. A rank group is a column of A; a channel group is a row of A with the channel's BN gamma and beta and the
-/// layer's bias, as in <see cref="LayerGroups"/>.</remarks>
+/// sees. A rank group is a column of A; a channel group is a row of A with the channel's BN gamma and beta, the
+/// layer's bias and the channel's part of the depthwise convs that follow it, as in <see cref="LayerGroups"/>.</remarks>
 internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
 {
     /// <summary>Weight of the past in the moving average: about 50 steps are remembered, a tenth of an epoch of
@@ -40,6 +40,8 @@ internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
                 channel = channel + bn.weight * gamma + bn.bias * beta;
             if (layer.Bias is { } bias && bias.grad is { } biasGradient)
                 channel = channel + bias * biasGradient;
+            foreach (var follower in layer.Followers ?? [])
+                channel = channel + follower.ChannelProducts();
             Average(ref _channel[i], channel.square());
         }
     }
