@@ -177,6 +177,39 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
             Assert.Null(sites.Single(s => s.Name == "s1b1_conv2").Relu);
     }
 
+    /// <summary>Imported models hold layers the built-in networks do not: the plain export and every layer model run, a
+    /// grouped conv is timed with its groups, and a measured table fits the network and predicts its pruned plans.</summary>
+    [Theory]
+    [InlineData("depthwise")]
+    [InlineData("concat-depthwise")]
+    [InlineData("grouped-conv")]
+    [InlineData("squeeze-excitation")]
+    [InlineData("channel-shuffle")]
+    [InlineData("slice")]
+    [InlineData("mixed")]
+    public void AnImportedPatternIsTimedAndPredictedLayerByLayer(string name)
+    {
+        var model = OnnxPatternModels.Build(name, 13);
+        var graph = Import.ImportedHead.Fit(Import.OnnxGraphImporter.Import(model.Bytes, model.Name, (1, 28, 28)), 10, compress: true, excludeFirstAndLast: false);
+        var sites = LayerSite.Of(graph);
+        using (var plain = new OrtTimer(Export.OnnxModelWriter.Write(TimingGraphs.Plain(graph), new Dictionary<string, string>()), 1, 28, 28))
+            Assert.True(plain.Run(2) >= 0);
+        Assert.All(sites.Where(s => s.Groups > 1), s => Assert.Contains($" in {s.Groups} groups", s.Signature));
+
+        var table = LatencyProfiler.Measure(graph, [1], Hardware.Current, output.WriteLine);
+        Assert.Empty(table.Problems(sites, 1));
+        foreach (var site in sites.Where(s => s.IsDepthwise))
+            Assert.All(table.Layers.Single(l => l.Name == site.Name).Points, p => Assert.Equal(p.InChannels, p.OutChannels));
+        using var net = new EdpNet(graph);
+        var plans = Groups.PruningPlanner.Plan(net, new Groups.PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm));
+        double full = LatencyProof.Predict(table, plans, 1, plainShapes: true);
+        // A plan that narrows every layer, the depthwise convs in and out together, is predicted from the table's points.
+        var halved = plans.Select(p => p with { KeptInputs = p.KeptInputs[..Math.Max(1, p.KeptInputs.Length / 2)], KeptOutputs = p.KeptOutputs[..Math.Max(1, p.KeptOutputs.Length / 2)], KeptRank = null }).ToList();
+        double narrow = LatencyProof.Predict(table, halved, 1, plainShapes: false);
+        Assert.True(double.IsFinite(full) && full > 0, $"plain prediction {full}");
+        Assert.True(double.IsFinite(narrow) && narrow >= 0, $"narrowed prediction {narrow}");
+    }
+
     private string Write(string name, LatencyTable table)
     {
         string path = Path.Combine(_dir.FullName, name);

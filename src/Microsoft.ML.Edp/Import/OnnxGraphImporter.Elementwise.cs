@@ -1,4 +1,3 @@
-using Microsoft.ML.Edp.Export;
 using Microsoft.ML.Edp.Network;
 using Onnx;
 

@@ -1,4 +1,3 @@
-using Microsoft.ML.Edp.Export;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -34,41 +34,11 @@ internal static class PruneAndMerge
                     break;
                 case BatchNormLayer when foldedNorms.Contains(layer.Name):
                     break;
-                case ReluLayer r:
-                    nodes.Add(new ReluNode(r.Name, input, Name(r.Name), r.Max));
-                    break;
-                case PoolLayer p:
-                    nodes.Add(new PoolNode(p.Name, input, Name(p.Name), p.IsMax, p.Kernel, p.Stride, p.Padding, p.CeilMode));
-                    break;
-                case PadLayer p:
-                    nodes.Add(new PadNode(p.Name, input, Name(p.Name), p.Top, p.Left, p.Bottom, p.Right, p.Value));
-                    break;
-                case ActivationLayer a:
-                    nodes.Add(new ActivationNode(a.Name, input, Name(a.Name), a.Kind, a.Alpha, a.Beta));
-                    break;
-                case ChannelAffineLayer a:
-                    nodes.Add(new ChannelAffineNode(a.Name, input, Name(a.Name), a.Scale, a.Shift));
-                    break;
-                case GlobalPoolLayer g:
-                    nodes.Add(new GlobalAveragePoolNode(layer.Name, input, Name(layer.Name), g.KeepMap));
-                    break;
-                case ConcatLayer c:
-                    nodes.Add(new ConcatNode(c.Name, c.Inputs.Select(Name).ToArray(), Name(c.Name)));
-                    break;
-                case ChannelGateLayer g:
-                    nodes.Add(new ChannelGateNode(g.Name, input, Name(g.Gate), Name(g.Name)));
-                    break;
-                case ChannelSelectLayer s:
-                    nodes.Add(new ChannelSelectNode(s.Name, input, Name(s.Name), s.Channels));
-                    break;
-                case FlattenLayer:
-                    nodes.Add(new FlattenNode(layer.Name, input, Name(layer.Name)));
-                    break;
-                case AddLayer:
-                    nodes.Add(new AddNode(layer.Name, input, Name(layer.Inputs[1]), Name(layer.Name)));
-                    break;
+                case BatchNormLayer:
+                    throw new NotSupportedException($"Pruning & Merging cannot export layer '{layer.Name}': a BatchNorm must directly follow the conv or linear layer it folds into.");
                 default:
-                    throw new NotSupportedException($"Pruning & Merging cannot export layer '{layer.Name}' ({layer.GetType().Name}): a BatchNorm must directly follow the conv or linear layer it folds into.");
+                    nodes.Add(WeightlessNodes.Of(layer, Name, Name(layer.Name))!);
+                    break;
             }
         }
         return new InferenceGraph(OnnxNames.Input, graph.InChannels, graph.Height, graph.Width, OnnxNames.Logits, graph.Classes, nodes);

@@ -22,7 +22,7 @@ internal static class LatencyProfiler
         {
             var shapes = Shapes(site, hardware.ConvBlock).ToList();
             var (points, siteOverhead) = Time(site, shapes, overhead, batches);
-            layers.Add(new SiteLatency(site.Name, site.Signature, site.InChannels, site.OutChannels, points));
+            layers.Add(new SiteLatency(site.Name, site.Signature, site.InChannels, site.OutChannels, points, site.IsDepthwise));
             overheads.Add(siteOverhead);
         }
         var fixedCost = batches.Select((_, b) => OrtTimer.Median(overheads.Select(o => o[b]))).ToArray();
@@ -46,9 +46,17 @@ internal static class LatencyProfiler
     }
 
     /// <summary>The shapes a site is timed at: output widths at the plain input width, input widths at the plain
-    /// output width, and, for a compressed-aware block, the pair's ranks at the plain widths.</summary>
+    /// output width, and, for a compressed-aware block, the pair's ranks at the plain widths. A depthwise conv is timed
+    /// at equal input and output widths, a grouped conv at its plain widths only.</summary>
     private static IEnumerable<(int In, int Out, int? Rank)> Shapes(LayerSite site, int block)
     {
+        // A depthwise conv narrows with its input, in and out together; another grouped conv keeps its widths.
+        if (site.Groups > 1)
+        {
+            foreach (int n in site.IsDepthwise ? Grid(site.OutChannels, block) : [site.OutChannels])
+                yield return (site.IsDepthwise ? n : site.InChannels, n, null);
+            yield break;
+        }
         foreach (int n in Grid(site.OutChannels, block))
             yield return (site.InChannels, n, null);
         foreach (int c in Grid(site.InChannels, block).Where(c => c != site.InChannels))

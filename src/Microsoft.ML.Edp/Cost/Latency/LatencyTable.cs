@@ -10,8 +10,8 @@ namespace Microsoft.ML.Edp.Cost.Latency;
 internal sealed record LatencyPoint(int InChannels, int OutChannels, int? Rank, double[] Milliseconds);
 
 /// <summary>The timed shapes of one layer at its site: widths along each axis with the other at its plain value, and
-/// ranks at the plain widths.</summary>
-internal sealed record SiteLatency(string Name, string Signature, int InChannels, int OutChannels, LatencyPoint[] Points);
+/// ranks at the plain widths; for a depthwise conv (<c>Depthwise</c>), equal input and output widths.</summary>
+internal sealed record SiteLatency(string Name, string Signature, int InChannels, int OutChannels, LatencyPoint[] Points, bool Depthwise = false);
 
 /// <summary>Inference latency of every conv and linear layer of one network on one machine, measured in ONNX Runtime,
 /// and the fixed cost of a run. It predicts the latency of any kept widths and ranks of that network.</summary>
@@ -43,6 +43,9 @@ internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, strin
         var site = Site(name);
         int b = BatchIndex(batch);
         var plain = site.Points.Where(p => p.Rank is null).ToList();
+        // A depthwise conv's input and output widths are one width: one axis, not the product of two.
+        if (site.Depthwise)
+            return Interpolate(plain.Where(p => p.InChannels == p.OutChannels), p => p.OutChannels, outChannels, b);
         double full = plain.Single(p => p.InChannels == site.InChannels && p.OutChannels == site.OutChannels).Milliseconds[b];
         double alongOut = Interpolate(plain.Where(p => p.InChannels == site.InChannels), p => p.OutChannels, outChannels, b);
         double alongIn = Interpolate(plain.Where(p => p.OutChannels == site.OutChannels), p => p.InChannels, inChannels, b);

@@ -4,10 +4,13 @@ namespace Microsoft.ML.Edp.Cost.Latency;
 
 /// <summary>Where a conv or linear layer sits, as far as its speed is concerned: its plain shape, the map it reads,
 /// and the ReLU and pool that follow it (ONNX Runtime fuses a ReLU into the conv before it, and a pool reads the
-/// conv's blocked layout). The latency table times each layer at its site.</summary>
+/// conv's blocked layout). The latency table times each layer at its site. <c>Groups</c> is a conv's group count.</summary>
 internal sealed record LayerSite(string Name, bool IsConv, bool Compressed, int InChannels, int OutChannels, int Kernel, int Stride,
-    int Padding, int Height, int Width, ReluLayer? Relu, PoolLayer? Pool)
+    int Padding, int Height, int Width, ReluLayer? Relu, PoolLayer? Pool, int Groups = 1)
 {
+    /// <summary>One filter per channel: its kept widths are its input's, in and out together.</summary>
+    public bool IsDepthwise => Groups > 1 && Groups == InChannels && Groups == OutChannels;
+
     /// <summary>The largest rank a compressed-aware block of this layer has (its basis is capped at the fan-in).</summary>
     public int MaxRank => Math.Min(OutChannels, InChannels * Kernel * Kernel);
 
@@ -18,7 +21,8 @@ internal sealed record LayerSite(string Name, bool IsConv, bool Compressed, int 
         {
             string relu = Relu is null ? "" : Relu.Max is float max ? FormattableString.Invariant($" +clip {max}") : " +relu";
             string pool = Pool is null ? "" : $" +{(Pool.IsMax ? "max" : "avg")}pool {Pool.Kernel}/{Pool.Stride} pad {Pool.Padding}";
-            return $"{(IsConv ? "conv" : "linear")} {Kernel}x{Kernel}/{Stride} pad {Padding} {InChannels}->{OutChannels} at {Height}x{Width}{relu}{pool}";
+            string groups = Groups > 1 ? $" in {Groups} groups" : "";
+            return $"{(IsConv ? "conv" : "linear")} {Kernel}x{Kernel}/{Stride} pad {Padding} {InChannels}->{OutChannels}{groups} at {Height}x{Width}{relu}{pool}";
         }
     }
 
@@ -43,7 +47,7 @@ internal sealed record LayerSite(string Name, bool IsConv, bool Compressed, int 
             switch (layer)
             {
                 case ConvLayer c:
-                    sites.Add(new LayerSite(c.Name, true, c.Compressed, c.InChannels, c.OutChannels, c.Kernel, c.Stride, c.Padding, h, w, relu, pool));
+                    sites.Add(new LayerSite(c.Name, true, c.Compressed, c.InChannels, c.OutChannels, c.Kernel, c.Stride, c.Padding, h, w, relu, pool, c.Groups));
                     break;
                 case LinearLayer l:
                     sites.Add(new LayerSite(l.Name, false, l.Compressed, l.InFeatures, l.OutFeatures, 1, 1, 0, 1, 1, relu, null));

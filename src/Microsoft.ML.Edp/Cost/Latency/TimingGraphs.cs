@@ -64,23 +64,9 @@ internal static class TimingGraphs
                     break;
                 case BatchNormLayer:
                     break;
-                case ReluLayer r:
-                    nodes.Add(new ReluNode(r.Name, input, output, r.Max));
-                    break;
-                case PoolLayer p:
-                    nodes.Add(new PoolNode(p.Name, input, output, p.IsMax, p.Kernel, p.Stride, p.Padding));
-                    break;
-                case GlobalPoolLayer:
-                    nodes.Add(new GlobalAveragePoolNode(layer.Name, input, output));
-                    break;
-                case FlattenLayer:
-                    nodes.Add(new FlattenNode(layer.Name, input, output));
-                    break;
-                case AddLayer a:
-                    nodes.Add(new AddNode(a.Name, input, Source(a.Inputs[1]), output));
-                    break;
                 default:
-                    throw new NotSupportedException($"No timing model for layer '{layer.Name}' ({layer.GetType().Name}).");
+                    nodes.Add(WeightlessNodes.Of(layer, Source, output)!);
+                    break;
             }
         }
         return new InferenceGraph(OnnxNames.Input, graph.InChannels, graph.Height, graph.Width, OnnxNames.Logits, graph.Classes, nodes);
@@ -92,13 +78,17 @@ internal static class TimingGraphs
     {
         int kernel = coefficients ? 1 : site.Kernel;
         // Uniform in +-1/sqrt(fan-in), as PyTorch initialises, so activations stay in range and no run meets denormals.
-        double bound = 1 / Math.Sqrt(inChannels * kernel * kernel);
+        double bound = 1 / Math.Sqrt(inChannels / (site.IsDepthwise ? inChannels : site.Groups) * kernel * kernel);
         float Draw() => (float)((random.NextDouble() * 2 - 1) * bound);
         var b = bias ? new DenseTensor([outChannels], Values(outChannels, Draw)) : null;
         if (!site.IsConv)
             return new GemmNode(name, input, output, new DenseTensor([outChannels, inChannels], Values(outChannels * inChannels, Draw)), b);
-        var weight = new DenseTensor([outChannels, inChannels, kernel, kernel], Values(outChannels * inChannels * kernel * kernel, Draw));
-        return coefficients ? new ConvNode(name, input, output, weight, b, 1, 0) : new ConvNode(name, input, output, weight, b, site.Stride, site.Padding);
+        if (coefficients)
+            return new ConvNode(name, input, output, new DenseTensor([outChannels, inChannels, 1, 1], Values(outChannels * inChannels, Draw)), b, 1, 0);
+        // A depthwise conv keeps one filter per channel at every width; another grouped conv is only timed at its plain widths.
+        int groups = site.IsDepthwise ? inChannels : site.Groups, groupIn = inChannels / groups;
+        var weight = new DenseTensor([outChannels, groupIn, kernel, kernel], Values(outChannels * groupIn * kernel * kernel, Draw));
+        return new ConvNode(name, input, output, weight, b, site.Stride, site.Padding, groups);
     }
 
     private static float[] Values(int count, Func<float> draw)

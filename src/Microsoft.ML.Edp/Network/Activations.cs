@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Edp.Export;
+namespace Microsoft.ML.Edp.Network;
 
 /// <summary>The element-wise activations an imported model may use besides ReLU, each computed as ONNX defines it.</summary>
 internal enum Activation
