@@ -46,7 +46,7 @@ try
         OnnxModelPath = model, TargetMacsRatio = target, Epochs = epochs, Seed = 1,
         // The imported weights are trained already, and an exported model has its BatchNorm folded away: start lower
         // than the default 0.05, which is meant for training from scratch with BN.
-        LearningRate = learningRate ?? 0.005,
+        LearningRate = learningRate,
         ValidationSet = toKey.Fit(train).Transform(test),
     })).Fit(train);
     edp = fitted.LastTransformer;

@@ -177,8 +177,11 @@ public sealed class EdpCompressOptions
     /// <summary>Images per mini-batch.</summary>
     public int BatchSize = 128;
 
-    /// <summary>Peak SGD learning rate.</summary>
-    public double LearningRate = 0.05;
+    /// <summary>Peak SGD learning rate. Default null: 0.05 for a built-in architecture trained from scratch, and 0.005 for
+    /// a model given by <see cref="OnnxModelPath"/> or <see cref="OnnxModel"/>, whose trained weights fine-tune at a
+    /// tenth of that (an export with BatchNorm folded into the convs diverges at 0.05, and a pretrained network keeps
+    /// less of what it learned). A value set here is used as it is.</summary>
+    public double? LearningRate = null;
 
     /// <summary>How the learning rate decays.</summary>
     public EdpLearningRateSchedule LearningRateSchedule = EdpLearningRateSchedule.Cosine;

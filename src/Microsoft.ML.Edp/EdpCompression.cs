@@ -50,7 +50,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         // Read (or measure) the latency table before training, so that a table that does not fit fails the fit at once.
         var latencyTable = _settings.Latency.Measure
             ? LatencyTables.For(graph, _settings.Latency.TablePath, _settings.Latency.Batches, Hardware.Current, info, warning) : null;
-        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {schema.Shape} images, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}.");
+        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {schema.Shape} images, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}, learning rate {settings.Schedule.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
 
         using var net = new EdpNet(graph, network.CoefficientInit);
         settings = WithReachableMultiple(settings, net);

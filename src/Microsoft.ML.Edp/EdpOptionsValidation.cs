@@ -17,7 +17,7 @@ internal static class EdpOptionsValidation
         Check(o.BatchNormRecalibrationBatches >= 0, nameof(o.BatchNormRecalibrationBatches), "an integer >= 0", o.BatchNormRecalibrationBatches);
         if (o.NumberOfThreads is int t)
             Positive(t, nameof(o.NumberOfThreads));
-        Check(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), "a positive number", o.LearningRate);
+        Check(o.LearningRate is null or > 0 and < double.PositiveInfinity, nameof(o.LearningRate), "a positive number", o.LearningRate!);
         NonNegative(o.Momentum, nameof(o.Momentum));
         NonNegative(o.WeightDecay, nameof(o.WeightDecay));
         NonNegative(o.RankPenalty, nameof(o.RankPenalty));

@@ -2,6 +2,7 @@ using Microsoft.ML.Edp.Cost;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Groups;
+using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Training;
 
@@ -15,18 +16,26 @@ internal sealed record EdpSettings(
     NetworkSettings Network, TrainingSettings Training, ScheduleSettings Schedule, BudgetSettings? Budget, PruningSettings Pruning,
     DeviceSettings Device, CheckpointSettings Checkpoints, LatencySettings Latency)
 {
-    public static EdpSettings From(EdpCompressOptions o) => new(
-        new NetworkSettings(InputImageShape.Given(o), o.Architecture, o.ConvWidths, o.ResNetWidths,
-            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath),
-        new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,
-            o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting, o.BatchNormRecalibrationBatches),
-        new ScheduleSettings(o.LearningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction),
-        o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null)
-            ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.BudgetPenalty) : null,
-        new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),
-        new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
-        new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint),
-        new LatencySettings(o.MeasureLatency, o.LatencyBatchSize, o.LatencyTablePath));
+    /// <summary>The learning rate when none is set: for training a built-in architecture from scratch, and for
+    /// fine-tuning an imported model (<c>benchmarks/results/imported-learning-rate.md</c>).</summary>
+    public const double ScratchLearningRate = 0.05, ImportedLearningRate = 0.005;
+
+    public static EdpSettings From(EdpCompressOptions o)
+    {
+        var network = new NetworkSettings(InputImageShape.Given(o), o.Architecture, o.ConvWidths, o.ResNetWidths,
+            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath);
+        double learningRate = o.LearningRate ?? (OnnxNetworkSource.IsGiven(network) ? ImportedLearningRate : ScratchLearningRate);
+        return new(network,
+            new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,
+                o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting, o.BatchNormRecalibrationBatches),
+            new ScheduleSettings(learningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction),
+            o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null)
+                ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.BudgetPenalty) : null,
+            new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),
+            new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
+            new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint),
+            new LatencySettings(o.MeasureLatency, o.LatencyBatchSize, o.LatencyTablePath));
+    }
 
     /// <summary>These settings for images of <paramref name="image"/>, the shape the data resolved.</summary>
     public EdpSettings WithImage(InputImageShape image) => this with { Network = Network with { Image = image } };

@@ -29,6 +29,8 @@ public class OnnxImportCompressionTests(ITestOutputHelper output)
         var options = EdpPipelineFixture.Options(toKey.Fit(train).Transform(test));
         options.OnnxModel = model.Bytes;
         options.ChannelMultiple = 1; // the test models are 8 channels wide or less: rounding to 8 would keep them whole
+        // The test models hold random weights, not trained ones: they train as from scratch, at the built-in rate.
+        options.LearningRate = EdpSettings.ScratchLearningRate;
 
         var fitted = toKey.Append(ml.Transforms.CompressEdp(options)).Fit(train);
         using var edp = fitted.LastTransformer;
