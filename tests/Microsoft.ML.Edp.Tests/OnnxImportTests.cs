@@ -213,14 +213,14 @@ public class OnnxImportTests
             var path = Path.Combine(folder, "model.onnx");
             File.WriteAllBytes(path, model.ToByteArray());
 
-            var graph = OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModelPath = path }).Network, 10);
-            var fromBytes = OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModel = OnnxTestModels.Residual11().Bytes }).Network, 10);
+            var graph = OnnxNetworkSource.Load(TestData.Settings(new EdpCompressOptions { OnnxModelPath = path }).Network, 10);
+            var fromBytes = OnnxNetworkSource.Load(TestData.Settings(new EdpCompressOptions { OnnxModel = OnnxTestModels.Residual11().Bytes }).Network, 10);
             Assert.Equal(fromBytes.Layers.OfType<ConvLayer>().Select(c => c.Weight!.Values), graph.Layers.OfType<ConvLayer>().Select(c => c.Weight!.Values));
 
             // A location outside the model's folder is refused, not read.
             model.Graph.Initializer.First(t => t.ExternalData.Count > 0).ExternalData[0].Value = "../weights.bin";
             File.WriteAllBytes(path, model.ToByteArray());
-            var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(EdpSettings.From(new EdpCompressOptions { OnnxModelPath = path }).Network, 10));
+            var e = Assert.Throws<EdpOnnxImportException>(() => OnnxNetworkSource.Load(TestData.Settings(new EdpCompressOptions { OnnxModelPath = path }).Network, 10));
             Assert.Contains("outside the model's folder", e.Message);
         }
         finally
