@@ -1,6 +1,10 @@
 namespace Microsoft.ML.Edp.Benchmarks;
 
-public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall, bool Render = false)
+/// <summary>The command line. <see cref="Seeds"/>: runs per configuration (seeds 1..N; --quick: one); <see cref="TrainImages"/>: the
+/// first that many training images only (--short: 20,000 images and 3 epochs); <see cref="Resume"/>: reuse the result
+/// of a run already on disk; <see cref="Only"/>: run just these configurations (the table shows whatever is on disk).</summary>
+public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall, bool Render = false,
+    int Seeds = 3, int? TrainImages = null, bool Resume = false, string[]? Only = null)
 {
     public static BenchmarkArguments Parse(string[] args)
     {
@@ -9,8 +13,13 @@ public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, str
         {
             a = args[i] switch
             {
-                "--quick" => a with { Quick = true, Epochs = 2 },
+                "--quick" => a with { Quick = true, Epochs = 2, Seeds = 1 },
                 "--render" => a with { Render = true },
+                "--short" => a with { TrainImages = 20_000, Epochs = 3 },
+                "--train-images" => a with { TrainImages = int.Parse(args[++i]) },
+                "--seeds" => a with { Seeds = int.Parse(args[++i]) },
+                "--resume" => a with { Resume = true },
+                "--only" => a with { Only = args[++i].Split(',') },
                 "--epochs" => a with { Epochs = int.Parse(args[++i]) },
                 "--threads" => a with { Threads = int.Parse(args[++i]) },
                 "--results" => a with { ResultsDirectory = args[++i] },

@@ -33,7 +33,8 @@ public static class InferenceBenchmark
     {
         var name = CompressionBenchmark.ResultsName(args);
         var modelDir = Path.Combine(args.ResultsDirectory, "runs", name, "models");
-        var models = CompressionBenchmark.Configs(args.Architecture).Select(c => c.Name).ToArray();
+        // The models of the first seed.
+        var models = CompressionBenchmark.Configs(args).Select(c => c.Name).ToArray();
         var images = FashionMnist.Load(args.DataDirectory, "t10k");
         int iterations = args.Quick ? 50 : 400;
 
@@ -41,14 +42,14 @@ public static class InferenceBenchmark
         var throughputs = new List<Throughput>();
         foreach (var model in models)
         {
-            var bytes = File.ReadAllBytes(Path.Combine(modelDir, model + ".onnx"));
+            var bytes = File.ReadAllBytes(Path.Combine(modelDir, model + "-seed1.onnx"));
             foreach (var batch in new[] { 1, 64 })
                 latencies.Add(OrtLatency(model, bytes, images, batch, iterations));
             throughputs.Add(new(model, "raw ONNX Runtime, batch 1", OrtThroughput(bytes, images)));
-            throughputs.AddRange(MlNetThroughput(model, Path.Combine(modelDir, model + ".zip"), images));
+            throughputs.AddRange(MlNetThroughput(model, Path.Combine(modelDir, model + "-seed1.zip"), images));
         }
         var report = JsonSerializer.Deserialize<JsonElement>(File.ReadAllText(Path.Combine(args.ResultsDirectory, name + ".json")));
-        var macs = report.GetProperty("results").EnumerateArray().ToDictionary(r => r.GetProperty("Config").GetProperty("Name").GetString()!, r => r.GetProperty("Macs").GetInt64());
+        var macs = report.GetProperty("results").EnumerateArray().Where(r => r.GetProperty("Config").GetProperty("Seed").GetInt32() == 1).ToDictionary(r => r.GetProperty("Config").GetProperty("Name").GetString()!, r => r.GetProperty("Macs").GetInt64());
         Write(args, latencies, throughputs, macs);
     }
 

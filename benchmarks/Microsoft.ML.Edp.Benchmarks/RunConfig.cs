@@ -4,16 +4,18 @@ using Microsoft.ML.Edp;
 namespace Microsoft.ML.Edp.Benchmarks;
 
 /// <summary>One training run: a name and the option overrides that distinguish it. <see cref="ConvWidths"/> (comma-separated,
-/// a string so that records compare by value) trains a custom-width VGG.</summary>
+/// a string so that records compare by value) trains a custom-width VGG. <see cref="TrainImages"/> keeps only the first
+/// that many training images (the short regime); <see cref="Seed"/> seeds weights and shuffling.</summary>
 public sealed record RunConfig(
     string Name, bool Compress = true, EdpArchitecture Architecture = EdpArchitecture.VggSmall,
     double? RankPenalty = null, double? ChannelPenalty = null, double? HoldFraction = null, double? RampFraction = null,
     EdpPenaltyWeighting? Weighting = null, EdpCoefficientInit? Init = null, EdpChannelGroup? ChannelGroup = null, int? ChannelMultiple = null, double? TargetMacsRatio = null,
-    int DataRepeat = 1, int? ShuffleBufferSize = null, int? Epochs = null, string? ConvWidths = null, EdpBudgetPenalty? BudgetPenalty = null)
+    int DataRepeat = 1, int? ShuffleBufferSize = null, int? Epochs = null, string? ConvWidths = null, EdpBudgetPenalty? BudgetPenalty = null,
+    int Seed = 1, int? TrainImages = null)
 {
     public EdpCompressOptions ToOptions(int epochs, int threads)
     {
-        var o = new EdpCompressOptions { Architecture = Architecture, Compress = Compress, Epochs = Epochs ?? epochs, NumberOfThreads = threads, Seed = 1 };
+        var o = new EdpCompressOptions { Architecture = Architecture, Compress = Compress, Epochs = Epochs ?? epochs, NumberOfThreads = threads, Seed = Seed };
         if (ShuffleBufferSize is { } buffer) o.ShuffleBufferSize = buffer;
         if (ConvWidths is { } widths) (o.Architecture, o.ConvWidths) = (EdpArchitecture.CustomVgg, widths.Split(',').Select(int.Parse).ToArray());
         if (RankPenalty is { } r) o.RankPenalty = r;

@@ -13,7 +13,7 @@ public static class SingleRun
         ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress") && e.Kind == Runtime.ChannelMessageKind.Info) Console.WriteLine($"[{config.Name}] {e.Message}"); };
         // DataRepeat > 1 streams the same images several times through a lazy enumerable: a larger data set that
         // takes no more memory to hold, so that any growth in RSS is the trainer's.
-        var images = FashionMnist.Load(dataDir, "train");
+        var images = FashionMnist.Load(dataDir, "train", config.TrainImages ?? int.MaxValue);
         var train = ml.Data.LoadFromEnumerable(Enumerable.Range(0, config.DataRepeat).SelectMany(_ => images));
         var test = ml.Data.LoadFromEnumerable(FashionMnist.Load(dataDir, "t10k"));
         var toKey = ml.Transforms.Conversion.MapValueToKey("Label");
@@ -29,8 +29,9 @@ public static class SingleRun
 
         var modelDir = Path.Combine(Path.GetDirectoryName(resultPath)!, "models");
         Directory.CreateDirectory(modelDir);
-        model.LastTransformer.SaveOnnx(Path.Combine(modelDir, config.Name + ".onnx"));
-        ml.Model.Save(model, train.Schema, Path.Combine(modelDir, config.Name + ".zip"));
+        var stem = Path.GetFileNameWithoutExtension(resultPath);
+        model.LastTransformer.SaveOnnx(Path.Combine(modelDir, stem + ".onnx"));
+        ml.Model.Save(model, train.Schema, Path.Combine(modelDir, stem + ".zip"));
 
         var result = new RunResult(config, epochs, threads, report.TrainingRows, accuracy,
             report.ParamsAfter, report.MacsAfter, report.OnnxSizeBytes, report.OnnxParameterCount, fitSeconds, report.TrainingSeconds,
@@ -38,6 +39,10 @@ public static class SingleRun
             report.ValidationAccuracyBeforePruning, report.ValidationAccuracyAfterPruning, report.ToMarkdown(), MachineInfo.Current());
         File.WriteAllText(resultPath, JsonSerializer.Serialize(result));
     }
+
+    /// <summary>Every run result in <paramref name="workDir"/>.</summary>
+    public static List<RunResult> OnDisk(string workDir) => Directory.EnumerateFiles(workDir, "*-seed*.json")
+        .Select(f => JsonSerializer.Deserialize<RunResult>(File.ReadAllText(f))!).OrderBy(r => r.Config.Seed).ToList();
 
     /// <summary>VmHWM: the process's peak resident set size.</summary>
     private static long PeakRssBytes()
@@ -50,7 +55,9 @@ public static class SingleRun
     public static RunResult InChildProcess(RunConfig config, BenchmarkArguments args, string workDir)
     {
         Directory.CreateDirectory(workDir);
-        var resultPath = Path.Combine(workDir, config.Name + ".json");
+        var resultPath = Path.Combine(workDir, $"{config.Name}-seed{config.Seed}.json");
+        if (args.Resume && File.Exists(resultPath) && JsonSerializer.Deserialize<RunResult>(File.ReadAllText(resultPath)) is { } done && done.Config == config)
+            return done;
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false };
         foreach (var a in new[] { typeof(SingleRun).Assembly.Location, "run", config.ToJson(), resultPath, args.DataDirectory, args.Epochs.ToString(), args.Threads.ToString() })
             start.ArgumentList.Add(a);
