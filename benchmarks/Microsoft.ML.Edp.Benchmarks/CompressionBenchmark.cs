@@ -64,7 +64,11 @@ public static class CompressionBenchmark
         if (args.Only is not null && saved is null)
             results = SingleRun.OnDisk(workDir);
         var runs = results.GroupBy(r => r.Config.Name).Select(g => new Summary(g.Key, g.ToList())).ToList();
-        var plain = runs.First(r => r.Name == "plain");
+        if (runs.FirstOrDefault(r => r.Name == "plain") is not { } plain)
+        {
+            Console.WriteLine($"No plain run in {workDir} yet: every ratio is against it, so the tables wait for it (--only plain).");
+            return;
+        }
         Summary? Named(string run) => runs.FirstOrDefault(r => r.Name == run);
         var targets = new List<Target>();
         if (Named(Half.Name) is { } half)

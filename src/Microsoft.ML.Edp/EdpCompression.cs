@@ -50,6 +50,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         // Read (or measure) the latency table before training, so that a table that does not fit fails the fit at once.
         var latencyTable = _settings.Latency.Measure
             ? LatencyTables.For(graph, _settings.Latency.TablePath, _settings.Latency.Batches, Hardware.Current, info, warning) : null;
+        WarnIfTooShort(scan.RowCount);
         info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {schema.Shape} images, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}, learning rate {settings.Schedule.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
 
         using var net = new EdpNet(graph, network.CoefficientInit);
@@ -129,6 +130,25 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
     private string ArchitectureName()
         => _settings.Network.OnnxModelPath is { } path ? $"ONNX model '{Path.GetFileName(path)}'"
             : _settings.Network.OnnxModel is not null ? "ONNX model" : _settings.Network.Architecture.ToString();
+
+    /// <summary>A budget needs steps to choose what to remove and steps to recover after the cut. A run too short for
+    /// both floors is told so before it trains: its compressed network is likely to trail a narrower network trained
+    /// from scratch for the same steps.</summary>
+    private void WarnIfTooShort(long rows)
+    {
+        if (_settings.Budget is null)
+            return;
+        var training = _settings.Training;
+        long perEpoch = (rows + training.BatchSize - 1) / training.BatchSize;
+        var steps = _settings.Schedule.InSteps(perEpoch * training.Epochs);
+        if (!steps.TooShort)
+            return;
+        long epochsNeeded = (steps.MinSelection + steps.MinRecovery + perEpoch - 1) / perEpoch;
+        warning($"EDP: this run is too short for its budget to recover: {steps.Total} optimizer steps ({training.Epochs} epochs of {perEpoch} batches), " +
+            $"where choosing what to remove takes {steps.MinSelection} ({nameof(options.MinSelectionSteps)}) and recovering from the cut {steps.MinRecovery} ({nameof(options.MinRecoverySteps)}); " +
+            $"the pattern freezes at step {steps.Hold}, leaving {steps.Recovery} to recover. The compressed network may fall short of a narrower one trained from scratch. " +
+            $"More epochs (at least {epochsNeeded} here) or more data would help, or a milder budget ({nameof(options.TargetMacsRatio)} or {nameof(options.TargetParamsRatio)} closer to 1), which leaves less to recover.");
+    }
 
     private void WarnOnMissedBudget(EdpCompressionReport report)
     {

@@ -28,7 +28,7 @@ internal sealed record EdpSettings(
         return new(network,
             new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,
                 o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting, o.BatchNormRecalibrationBatches),
-            new ScheduleSettings(learningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction),
+            new ScheduleSettings(learningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction, o.MinSelectionSteps, o.MinRecoverySteps),
             o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null)
                 ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.BudgetPenalty) : null,
             new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),

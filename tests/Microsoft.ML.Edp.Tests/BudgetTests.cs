@@ -57,7 +57,7 @@ public class BudgetTests(ITestOutputHelper output)
         var settings = TestData.Settings(new EdpCompressOptions { TargetMacsRatio = target, ChannelMultiple = 16 });
         using var net = new Network.EdpNet(Network.Architectures.Build(settings.Network, 10));
         var prox = ProximalGroupLasso.For(net, EdpPenaltyWeighting.Uniform, settings.Pruning.ChannelGroup);
-        BudgetController? Create(int multiple) => BudgetController.Create(settings.Budget, settings.Schedule, settings.Pruning with { Multiple = multiple }, net, prox, 100);
+        BudgetController? Create(int multiple) => BudgetController.Create(settings.Budget, settings.Pruning with { Multiple = multiple }, net, prox, 100);
 
         int chosen = BudgetController.ReachableMultiple(settings.Budget!, settings.Pruning, net);
         output.WriteLine($"target {target}: multiple {chosen}");

@@ -31,7 +31,6 @@ internal sealed class BudgetController
     /// way to zero, and waiting for them to reach it makes the controller overshoot.</summary>
     private const double ProjectionThreshold = 0.1;
     private readonly BudgetSettings _budget;
-    private readonly ScheduleSettings _schedule;
     private readonly PruningSettings _pruning;
     private readonly LayerCost _full;
     private readonly int _interval;
@@ -41,9 +40,9 @@ internal sealed class BudgetController
     private int _calls;
     private double _strength;
 
-    private BudgetController(BudgetSettings budget, ScheduleSettings schedule, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, LayerCost full, int interval)
+    private BudgetController(BudgetSettings budget, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, LayerCost full, int interval)
     {
-        (_budget, _schedule, _pruning, _prox, _full, _interval) = (budget, schedule, pruning, prox, full, interval);
+        (_budget, _pruning, _prox, _full, _interval) = (budget, pruning, prox, full, interval);
         // Shrinking every group, the strength starts low, since each step also shrinks what the network keeps.
         // Shrinking only the chosen groups harms nothing else, so they shrink at full strength from the start.
         // A parameter budget alone ranks groups by importance per parameter; otherwise per MAC.
@@ -60,7 +59,7 @@ internal sealed class BudgetController
 
     /// <summary>A controller for <paramref name="net"/>, or null without a <paramref name="budget"/>. Throws when the
     /// budget is below what Pruning &amp; Merging can reach at all.</summary>
-    public static BudgetController? Create(BudgetSettings? budget, ScheduleSettings schedule, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, long stepsPerEpoch)
+    public static BudgetController? Create(BudgetSettings? budget, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, long stepsPerEpoch)
     {
         if (budget is null)
             return null;
@@ -76,7 +75,7 @@ internal sealed class BudgetController
         }
         Check(budget.TargetMacsRatio, macsFloor, nameof(EdpCompressOptions.TargetMacsRatio));
         Check(budget.TargetParamsRatio, paramsFloor, nameof(EdpCompressOptions.TargetParamsRatio));
-        return new BudgetController(budget, schedule, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
+        return new BudgetController(budget, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
     }
 
     /// <summary>The largest of <paramref name="pruning"/>'s multiple and its halvings at which <paramref name="budget"/>
@@ -109,12 +108,11 @@ internal sealed class BudgetController
     /// <summary>Called once a step between the backward pass and the optimizer step, while the pattern is not frozen.</summary>
     public void Observe() => _importance?.Accumulate();
 
-    /// <summary>Called once a step; returns the multiplier for this step's penalties.</summary>
-    public double Update(EdpNet net, double progress)
+    /// <summary>Called once a step with the penalty ramp s(t) of this step; returns the multiplier for this step's penalties.</summary>
+    public double Update(EdpNet net, double ramp)
     {
         if (_calls++ % _interval != 0)
             return Multiplier;
-        double ramp = _schedule.RampAt(progress);
         if (_importance is not null)
         {
             // The path decides how many groups are chosen; the chosen ones keep fading at full strength, since

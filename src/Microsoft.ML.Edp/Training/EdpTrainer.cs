@@ -29,7 +29,8 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
 
         long stepsPerEpoch = (rows + _training.BatchSize - 1) / _training.BatchSize;
         long totalSteps = stepsPerEpoch * _training.Epochs, step = 0;
-        var budget = BudgetController.Create(settings.Budget, _schedule, settings.Pruning, net, prox, stepsPerEpoch);
+        var penalties = _schedule.InSteps(totalSteps);
+        var budget = BudgetController.Create(settings.Budget, settings.Pruning, net, prox, stepsPerEpoch);
         var shuffleSeeds = new SeedSequence(_training.Seed);
         var epochs = new List<EdpEpochReport>();
         var checkpoints = new TrainingCheckpoints(settings, net.Graph, rows, log);
@@ -50,9 +51,10 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
             int batchIndex = 0;
             foreach (var batch in stream.Read(new Random(shuffleSeeds.Next()), cancellation))
             {
-                double done = (double)step++ / totalSteps;
-                if (!prox.IsFrozen && done >= _schedule.PenaltyHoldFraction)
-                    Freeze(net, prox, budget);
+                long at = step++;
+                double done = (double)at / totalSteps;
+                if (!prox.IsFrozen && penalties.FrozenAt(at))
+                    Freeze(net, prox, budget, at, penalties);
                 double lr = _schedule.LearningRateAt(done);
                 using (var scope = NewDisposeScope())
                 {
@@ -66,8 +68,8 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
                     foreach (var g in optimizer.ParamGroups)
                         g.LearningRate = lr;
                     optimizer.step();
-                    double ramp = _schedule.RampAt(done);
-                    double strength = lr * ramp * (budget?.Update(net, done) ?? 1);
+                    double ramp = penalties.RampAt(at);
+                    double strength = lr * ramp * (budget?.Update(net, ramp) ?? 1);
                     prox.Step(strength * _training.RankPenalty, strength * _training.ChannelPenalty);
                     float batchLoss = loss.item<float>();
                     if (!float.IsFinite(batchLoss))
@@ -93,13 +95,15 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
             progress?.Invoke(new EdpProgress(epoch, _training.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs, live));
         }
         if (!prox.IsFrozen)
-            Freeze(net, prox, budget);
+            Freeze(net, prox, budget, step, penalties);
         BatchNormRecalibration.Run(net, stream, _training.BatchNormRecalibrationBatches, _training.Seed, device);
         return epochs;
     }
 
-    private void Freeze(EdpNet net, ProximalGroupLasso prox, BudgetController? budget)
+    private void Freeze(EdpNet net, ProximalGroupLasso prox, BudgetController? budget, long step, PenaltySteps penalties)
     {
+        if (prox.Groups.Count > 0)
+            log($"sparsity pattern frozen at step {step} of {penalties.Total} (penalty ramp {penalties.Ramp} steps); {penalties.Total - step} steps recover on the final structure.");
         budget?.Enforce(net, log);
         prox.Freeze();
     }

@@ -15,13 +15,47 @@ internal sealed record TrainingSettings(
 /// <param name="LearningRateSchedule">How the learning rate decays.</param>
 /// <param name="PenaltyRampFraction">Fraction of training over which the penalties ramp in.</param>
 /// <param name="PenaltyHoldFraction">Fraction of training after which the sparsity pattern freezes.</param>
-internal sealed record ScheduleSettings(double LearningRate, EdpLearningRateSchedule LearningRateSchedule, double PenaltyRampFraction, double PenaltyHoldFraction)
+/// <param name="MinSelectionSteps">Optimizer steps before the freeze, at least (see <see cref="InSteps"/>).</param>
+/// <param name="MinRecoverySteps">Optimizer steps after the freeze, at least, where the run has room for both.</param>
+internal sealed record ScheduleSettings(double LearningRate, EdpLearningRateSchedule LearningRateSchedule, double PenaltyRampFraction, double PenaltyHoldFraction,
+    int MinSelectionSteps, int MinRecoverySteps)
 {
     /// <summary>The learning rate at <paramref name="progress"/>, the fraction of all steps done.</summary>
     public double LearningRateAt(double progress) => LearningRateSchedules.At(LearningRateSchedule, LearningRate, progress);
 
-    /// <summary>The penalty ramp s(t) at <paramref name="progress"/>.</summary>
-    public double RampAt(double progress) => SparsityRamp.At(progress, PenaltyRampFraction);
+    /// <summary>The penalty schedule of a run of <paramref name="totalSteps"/> optimizer steps. The ramp and the freeze
+    /// are the fractions of the run, but a freeze that would come before <see cref="MinSelectionSteps"/> moves later
+    /// (the ramp with it, in proportion), as far as <see cref="MinRecoverySteps"/> before the end allows. A hold of 1
+    /// never freezes and moves nothing.</summary>
+    public PenaltySteps InSteps(long totalSteps)
+    {
+        long hold = (long)Math.Round(PenaltyHoldFraction * totalSteps), ramp = (long)Math.Round(PenaltyRampFraction * totalSteps);
+        long floor = Math.Min(MinSelectionSteps, totalSteps - MinRecoverySteps);
+        if (PenaltyHoldFraction < 1 && hold > 0 && hold < floor)
+            (ramp, hold) = (ramp * floor / hold, floor);
+        return new PenaltySteps(totalSteps, ramp, hold, MinSelectionSteps, MinRecoverySteps);
+    }
+}
+
+/// <summary>The penalty schedule of one run in optimizer steps (<see cref="ScheduleSettings.InSteps"/>).</summary>
+/// <param name="Total">All optimizer steps of the run.</param>
+/// <param name="Ramp">Steps over which the penalties ramp in.</param>
+/// <param name="Hold">The step at which the sparsity pattern freezes; <paramref name="Total"/> or more never freezes in training.</param>
+/// <param name="MinSelection">The selection asked for.</param>
+/// <param name="MinRecovery">The recovery asked for.</param>
+internal readonly record struct PenaltySteps(long Total, long Ramp, long Hold, long MinSelection, long MinRecovery)
+{
+    /// <summary>Steps left after the freeze to recover on the final structure.</summary>
+    public long Recovery => Math.Max(0, Total - Hold);
+
+    /// <summary>Whether the run is too short for both floors.</summary>
+    public bool TooShort => Hold < Total && Total < MinSelection + MinRecovery;
+
+    /// <summary>The penalty ramp s(t) at optimizer step <paramref name="step"/>.</summary>
+    public double RampAt(long step) => Ramp <= 0 ? 1 : SparsityRamp.At((double)step / Ramp, 1);
+
+    /// <summary>Whether the pattern freezes at (or before) <paramref name="step"/>.</summary>
+    public bool FrozenAt(long step) => step >= Hold;
 }
 
 /// <summary>A cost budget (at least one target set) for a compressed network.</summary>
