@@ -249,17 +249,17 @@ public sealed class EdpCompressOptions
     /// With the default 0.3 ramp this leaves 60% of training to recover (the sweep that chose it: docs/results.md).</summary>
     public double PenaltyHoldFraction = 0.4;
 
-    /// <summary>Optimizer steps (batches) before the sparsity pattern freezes, at least: choosing what to remove needs
-    /// steps in absolute number, not in proportion to the run. On a run where <see cref="PenaltyHoldFraction"/> would
-    /// freeze earlier, the freeze moves to this step and the ramp moves with it, in proportion, as far as
-    /// <see cref="MinRecoverySteps"/> allows; a run too short for both is warned before training. 0 keeps the fractions.
-    /// On 20,000 Fashion-MNIST images for 3 epochs (471 steps) a freeze at step 56 or 94 lost 1.8 to 2.2 points against
-    /// the fractions' step 188, and a freeze at step 259 gained 0.8 (VGG-S at half the MACs, one seed).</summary>
-    public int MinSelectionSteps = 250;
+    /// <summary>Optimizer steps (batches) before the sparsity pattern freezes, at least: choosing what to remove, and
+    /// letting it fade while the rest adapts, takes steps in absolute number, not in proportion to the run. On a run
+    /// where <see cref="PenaltyHoldFraction"/> would freeze earlier, the freeze moves to this step and the ramp moves
+    /// with it, in proportion, as far as <see cref="MinRecoverySteps"/> allows; a run with a budget too short for both
+    /// is warned before training. 0 keeps the fractions. On 20,000 Fashion-MNIST images for 3 epochs (471 steps) a later
+    /// freeze did better, an earlier one worse (benchmarks/results/compression-20k.md).</summary>
+    public int MinSelectionSteps = 400;
 
     /// <summary>Optimizer steps left after the freeze, at least, when <see cref="MinSelectionSteps"/> moves the freeze
     /// later: the recovery on the final structure.</summary>
-    public int MinRecoverySteps = 200;
+    public int MinRecoverySteps = 50;
 
     /// <summary>What a channel group's norm is measured on.</summary>
     public EdpChannelGroup ChannelGroup = EdpChannelGroup.CoefficientsAndBatchNorm;

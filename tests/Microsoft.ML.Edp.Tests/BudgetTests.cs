@@ -11,7 +11,8 @@ public class BudgetTests(ITestOutputHelper output)
         EdpArchitecture architecture = EdpArchitecture.VggSmall, EdpBudgetPenalty penalty = EdpBudgetPenalty.LeastImportant, int multiple = 8)
     {
         var ml = new MLContext(1);
-        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.Message); };
+        // 282 steps are too short for the default schedule floors, which is warned before training and not what these tests are about.
+        ml.Log += (_, e) => { if (e.Kind == Runtime.ChannelMessageKind.Warning && !e.Message.Contains("too short for its budget")) lock (warnings) warnings.Add(e.Message); };
         var train = ml.Data.LoadFromEnumerable(TestData.Train);
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(new EdpCompressOptions
         {
