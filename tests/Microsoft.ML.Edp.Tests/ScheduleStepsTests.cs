@@ -16,10 +16,10 @@ public class ScheduleStepsTests(ITestOutputHelper output)
     [InlineData(2345, 0.3, 0.4, 250, 200, 704, 938)]
     // Short: the freeze moves to step 250, the ramp with it in proportion.
     [InlineData(471, 0.3, 0.4, 250, 200, 187, 250)]
-    // Shorter: the freeze moves only as far as leaves 200 steps to recover.
-    [InlineData(400, 0.3, 0.4, 250, 200, 150, 200)]
-    // Too short for the recovery floor: the fractions stand.
-    [InlineData(100, 0.3, 0.4, 250, 200, 30, 40)]
+    // Just long enough for both floors.
+    [InlineData(450, 0.3, 0.4, 250, 200, 187, 250)]
+    // Too short for both floors: the fractions stand.
+    [InlineData(449, 0.3, 0.4, 250, 200, 135, 180)]
     // No selection floor, and a hold of 1 (never freeze), move nothing.
     [InlineData(471, 0.3, 0.4, 0, 200, 141, 188)]
     [InlineData(471, 0.3, 1.0, 250, 200, 141, 471)]
@@ -34,8 +34,8 @@ public class ScheduleStepsTests(ITestOutputHelper output)
     [Fact]
     public void TheTrainerFreezesAtTheStepTheScheduleNames()
     {
-        // 3,000 images in batches of 32: 94 steps an epoch, 188 in all. The 0.4 hold would freeze at step 75; a
-        // selection floor of 120 moves the freeze there and the 0.3 ramp (56 steps) to 89, leaving 68 to recover.
+        // 3,000 images in batches of 32: 94 steps an epoch, 188 in all, enough for floors of 120 and 50. The 0.4 hold
+        // would freeze at step 75; the selection floor moves the freeze to 120 and the 0.3 ramp (56 steps) to 89.
         var messages = new List<string>();
         var ml = new MLContext(1);
         ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress")) lock (messages) messages.Add(e.Message); };

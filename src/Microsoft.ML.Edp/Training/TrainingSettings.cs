@@ -16,7 +16,7 @@ internal sealed record TrainingSettings(
 /// <param name="PenaltyRampFraction">Fraction of training over which the penalties ramp in.</param>
 /// <param name="PenaltyHoldFraction">Fraction of training after which the sparsity pattern freezes.</param>
 /// <param name="MinSelectionSteps">Optimizer steps before the freeze, at least (see <see cref="InSteps"/>).</param>
-/// <param name="MinRecoverySteps">Optimizer steps after the freeze, at least, where the run has room for both.</param>
+/// <param name="MinRecoverySteps">Optimizer steps after the freeze, at least, when the selection floor moves it.</param>
 internal sealed record ScheduleSettings(double LearningRate, EdpLearningRateSchedule LearningRateSchedule, double PenaltyRampFraction, double PenaltyHoldFraction,
     int MinSelectionSteps, int MinRecoverySteps)
 {
@@ -24,15 +24,15 @@ internal sealed record ScheduleSettings(double LearningRate, EdpLearningRateSche
     public double LearningRateAt(double progress) => LearningRateSchedules.At(LearningRateSchedule, LearningRate, progress);
 
     /// <summary>The penalty schedule of a run of <paramref name="totalSteps"/> optimizer steps. The ramp and the freeze
-    /// are the fractions of the run, but a freeze that would come before <see cref="MinSelectionSteps"/> moves later
-    /// (the ramp with it, in proportion), as far as <see cref="MinRecoverySteps"/> before the end allows. A hold of 1
-    /// never freezes and moves nothing.</summary>
+    /// are the fractions of the run, but on a run long enough for both floors a freeze that would come before
+    /// <see cref="MinSelectionSteps"/> moves there (the ramp with it, in proportion). A run too short for both keeps
+    /// the fractions (and is warned about, see <see cref="PenaltySteps.TooShort"/>); a hold of 1 never freezes and
+    /// moves nothing.</summary>
     public PenaltySteps InSteps(long totalSteps)
     {
         long hold = (long)Math.Round(PenaltyHoldFraction * totalSteps), ramp = (long)Math.Round(PenaltyRampFraction * totalSteps);
-        long floor = Math.Min(MinSelectionSteps, totalSteps - MinRecoverySteps);
-        if (PenaltyHoldFraction < 1 && hold > 0 && hold < floor)
-            (ramp, hold) = (ramp * floor / hold, floor);
+        if (PenaltyHoldFraction < 1 && hold > 0 && hold < MinSelectionSteps && totalSteps >= MinSelectionSteps + MinRecoverySteps)
+            (ramp, hold) = (ramp * MinSelectionSteps / hold, MinSelectionSteps);
         return new PenaltySteps(totalSteps, ramp, hold, MinSelectionSteps, MinRecoverySteps);
     }
 }
