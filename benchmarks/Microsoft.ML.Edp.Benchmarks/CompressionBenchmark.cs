@@ -63,6 +63,9 @@ public static class CompressionBenchmark
             .Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
         if (args.Only is not null && saved is null)
             results = SingleRun.OnDisk(workDir);
+        // The reports name the latency table's file in the user's cache; the results committed name no home folder.
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        results = results.Select(r => r with { ReportMarkdown = r.ReportMarkdown.Replace(home, "~") }).ToList();
         var runs = results.GroupBy(r => r.Config.Name).Select(g => new Summary(g.Key, g.ToList())).ToList();
         if (runs.FirstOrDefault(r => r.Name == "plain") is not { } plain)
         {
@@ -73,7 +76,9 @@ public static class CompressionBenchmark
         var targets = new List<Target>();
         if (Named(Half.Name) is { } half)
         {
-            targets.Add(AccuracyAtMacs("EDP, budget 0.5 (the defaults): >= 50% fewer MACs within 0.3 pt of plain accuracy (means)", half, plain, 0.5, 0.3));
+            // The short regime's question is the narrow net alone; closeness to plain is asked of full training.
+            if (args.TrainImages is null)
+                targets.Add(AccuracyAtMacs("EDP, budget 0.5 (the defaults): >= 50% fewer MACs within 0.3 pt of plain accuracy (means)", half, plain, 0.5, 0.3));
             // Against the best narrow net of this invocation: the alternative a user would pick.
             if (Narrow(args.Architecture).Select(n => Named(n.Name)).OfType<Summary>().MaxBy(n => n.Accuracy) is { } narrow)
                 targets.Add(new($"EDP, budget 0.5 (the defaults) at least matches the best narrow net from scratch, {narrow.Name} (means)",
@@ -81,7 +86,7 @@ public static class CompressionBenchmark
         }
         if (Named(Quarter.Name) is { } quarter)
             targets.Add(AccuracyAtMacs("EDP, budget 0.25: >= 75% fewer MACs within 1.0 pt of plain accuracy (means)", quarter, plain, 0.25, 1.0));
-        if (runs.Skip(1).MaxBy(r => r.FitSeconds) is { } slowest)
+        if (runs.Where(r => r.Runs[0].Config.Compress).MaxBy(r => r.FitSeconds) is { } slowest)
             targets.Add(new($"Whole EDP run <= 1.3x plain training time (slowest: {slowest.Name})", $"{slowest.FitSeconds / plain.FitSeconds:F2}x", slowest.FitSeconds <= 1.3 * plain.FitSeconds));
         targets.Add(new("Peak training RSS < 2 GiB (every run)", $"{results.Max(r => r.PeakRssBytes) / (1024.0 * 1024 * 1024):F2} GiB", results.All(r => r.PeakRssBytes < 2L << 30)));
         Directory.CreateDirectory(args.ResultsDirectory);
