@@ -134,9 +134,9 @@ public static class CompressionBenchmark
         foreach (var r in runs)
             md.AppendLine(c, $"| {r.Name} | {r.Runs.Count} | {r.Accuracy * 100:F2} ± {r.Spread * 100:F2} % | {(r.Accuracy - plain.Accuracy) * 100:+0.00;-0.00} | {r.Params:N0} | {r.Macs:N0} | {r.Macs / plain.Macs:P1} | {r.OnnxBytes / plain.OnnxBytes:F3} | {r.FitSeconds:F0} s | {r.FitSeconds / plain.FitSeconds:F2}x | {r.PeakRss / 1048576.0:F0} MiB |");
         md.AppendLine().AppendLine("## Every run").AppendLine();
-        md.AppendLine("| run | seed | test accuracy | MACs kept | fit time |").AppendLine("|---|---:|---:|---:|---:|");
+        md.AppendLine("| run | seed | test accuracy | MACs kept | fit time | training backend |").AppendLine("|---|---:|---:|---:|---:|---|");
         foreach (var r in results.OrderBy(r => r.Config.Name).ThenBy(r => r.Config.Seed))
-            md.AppendLine(c, $"| {r.Config.Name} | {r.Config.Seed} | {r.TestAccuracy:P2} | {r.Macs / plain.Macs:P1} | {r.FitSeconds:F0} s |");
+            md.AppendLine(c, $"| {r.Config.Name} | {r.Config.Seed} | {r.TestAccuracy:P2} | {r.Macs / plain.Macs:P1} | {r.FitSeconds:F0} s | {r.BackendPath} |");
         md.AppendLine().AppendLine("## Targets").AppendLine();
         md.AppendLine("| target | measured | result |").AppendLine("|---|---|---|");
         foreach (var t in targets)

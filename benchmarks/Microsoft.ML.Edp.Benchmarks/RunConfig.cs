@@ -40,4 +40,10 @@ public sealed record RunResult(
     RunConfig Config, int Epochs, int Threads, long TrainRows, double TestAccuracy,
     long Params, long Macs, long OnnxBytes, long OnnxParameters, double FitSeconds, double TrainingSeconds,
     long PeakRssBytes, long[] RssPerEpochBytes, double? AccuracyBeforePruning, double? AccuracyAfterPruning, string ReportMarkdown,
-    MachineInfo? Machine = null);
+    MachineInfo? Machine = null)
+{
+    /// <summary>The training backend the fit's self-check chose, as its report names it: oneDNN, or libtorch's own
+    /// convolutions where oneDNN failed the check on this machine.</summary>
+    public string BackendPath => ReportMarkdown.Contains("oneDNN off") ? "native (oneDNN off)"
+        : ReportMarkdown.Contains("- backend: CPU, oneDNN") ? "oneDNN" : "-";
+}
