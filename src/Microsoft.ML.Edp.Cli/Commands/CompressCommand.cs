@@ -26,13 +26,19 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         foreach (var data in new[] { settings.Dataset, settings.TestDataset })
             if (data is not null && IsWithin(data, settings.Output))
                 throw new CliException($"The output folder '{settings.Output}' holds the data set '{data}'; choose an output folder outside the data.");
+        // Found before the output folder is prepared, so that a missing package leaves nothing behind.
+        var pretrained = settings.Pretrained is { } name ? PretrainedModel.Find(name)! : null;
+        string? onnxModel = pretrained?.Resolve() ?? (settings.FromOnnx is null ? null : Path.GetFullPath(settings.FromOnnx));
+        if (pretrained is not null)
+            console.WriteLine($"Starting from {pretrained.Name} (package {pretrained.PackageId}): '{onnxModel}'.");
+        var pixels = pretrained?.Pixels ?? PixelEncoding.Unit;
         using var output = OutputFolder.Prepare(settings.Output, settings.Force);
 
         var train = ImageFolderDataset.Scan(settings.Dataset);
         var test = settings.TestDataset is { } testFolder ? ImageFolderDataset.Scan(testFolder, "validation", minimumClasses: 1) : null;
         foreach (var skipped in train.SkippedFolders)
             console.WriteLine($"Skipped '{skipped}': no PNG or JPEG files in it.");
-        var shape = ChooseShape(settings, train, test);
+        var shape = ChooseShape(settings, pretrained, train, test);
 
         var (trainImages, validationImages) = test is null
             ? DatasetSplit.Stratified(train.Images, settings.ValidationFraction, settings.Seed)
@@ -43,14 +49,14 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             ? (settings.ValidationFraction > 0 ? $"{settings.ValidationFraction:P0} of each class held out (seed {settings.Seed})" : "none")
             : $"folder `{test.Root}`";
         console.WriteLine($"Data: {train.Images.Count} images in {train.Classes.Count} classes from '{train.Root}'; {trainImages.Count} for training, "
-            + $"{validationImages.Count} for validation; network input {shape}.");
+            + $"{validationImages.Count} for validation; network input {shape}, {pixels}.");
 
         var ml = new MLContext(settings.Seed);
         var shuffled = trainImages.ToArray();
         new Random(settings.Seed).Shuffle(shuffled);
         var trainRows = ImagePipeline.Rows(ml, shuffled);
         var validationRows = validationImages.Count > 0 ? ImagePipeline.Rows(ml, validationImages) : null;
-        var preprocessing = ImagePipeline.Preprocessing(ml, shape).Fit(trainRows);
+        var preprocessing = ImagePipeline.Preprocessing(ml, shape, pixels).Fit(trainRows);
         var trainFeatures = preprocessing.Transform(trainRows);
         // Decoding and resizing every image again each epoch costs more than training a small net on it, so the pixels
         // are cached in memory when they fit in CacheLimitBytes; larger sets stream from disk, as the library does.
@@ -75,7 +81,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             TargetMacsRatio = settings.TargetMacs ?? (settings.TargetParams is null ? new EdpCompressOptions().TargetMacsRatio : null),
             TargetParamsRatio = settings.TargetParams,
             ChannelMultiple = settings.ChannelMultiple,
-            OnnxModelPath = settings.FromOnnx is null ? null : Path.GetFullPath(settings.FromOnnx),
+            OnnxModelPath = onnxModel,
             ValidationSet = validationRows is null ? null : preprocessing.Transform(validationRows),
             Progress = progress.OnProgress,
             CancellationToken = cancellationToken,
@@ -83,7 +89,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         if (options.BatchSize < settings.BatchSize)
             console.WriteLine($"Batch size {settings.BatchSize} is larger than the {trainImages.Count} training images; using {options.BatchSize}.");
         int batches = (trainImages.Count + options.BatchSize - 1) / options.BatchSize;
-        using var edp = progress.Run(settings.Epochs, batches, () => Fit(ml, options, trainFeatures));
+        using var edp = progress.Run(settings.Epochs, batches, () => Fit(ml, options, trainFeatures, pretrained is null ? "--from-onnx" : $"--pretrained {pretrained.Name}"));
         var model = preprocessing.Append(edp);
 
         ml.Model.Save(model, trainRows.Schema, output.PathOf(ModelFile));
@@ -115,7 +121,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             Compression = edp.Report,
         };
         ReportWriter.Write(output.Staging, report);
-        ConsumptionProject.Write(output.PathOf(ConsumptionProject.FolderName), shape, classes);
+        ConsumptionProject.Write(output.PathOf(ConsumptionProject.FolderName), shape, pixels, classes);
         output.Commit();
 
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -125,7 +131,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         return ExitCodes.Success;
     }
 
-    private static EdpCompressTransformer Fit(MLContext ml, EdpCompressOptions options, IDataView trainFeatures)
+    private static EdpCompressTransformer Fit(MLContext ml, EdpCompressOptions options, IDataView trainFeatures, string modelOption)
     {
         try
         {
@@ -141,7 +147,7 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         }
         catch (EdpOnnxImportException e)
         {
-            throw new CliException($"--from-onnx: {e.Message}");
+            throw new CliException($"{modelOption}: {e.Message}");
         }
     }
 
@@ -152,13 +158,15 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         return p.StartsWith(f, StringComparison.Ordinal);
     }
 
-    private ImageShape ChooseShape(CompressSettings settings, ImageFolderDataset train, ImageFolderDataset? test)
+    private ImageShape ChooseShape(CompressSettings settings, PretrainedModel? pretrained, ImageFolderDataset train, ImageFolderDataset? test)
     {
         var all = test is null ? train.Images : train.Images.Concat(test.Images).ToArray();
         var sizes = all.GroupBy(i => (i.Width, i.Height)).OrderByDescending(g => g.Count()).ThenBy(g => g.Key.Width).ToArray();
         var (width, height) = settings.ImageSize is { } text ? ImageShape.ParseSize(text)
+            : pretrained is not null ? (pretrained.DefaultSize, pretrained.DefaultSize)
             : (Math.Min(sizes[0].Key.Width, 64), Math.Min(sizes[0].Key.Height, 64));
-        int channels = settings.Grayscale || all.All(i => i.Grayscale) ? 1 : 3;
+        // A pretrained backbone's first conv takes RGB; grayscale files are read as three equal planes.
+        int channels = pretrained is null && (settings.Grayscale || all.All(i => i.Grayscale)) ? 1 : 3;
         var off = sizes.Where(s => s.Key != (width, height)).ToArray();
         if (off.Length > 0)
             console.WriteLine($"Resizing {off.Sum(s => s.Count())} of {all.Count} images to {width}x{height}: found "

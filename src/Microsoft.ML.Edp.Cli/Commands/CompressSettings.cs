@@ -28,19 +28,21 @@ public sealed class CompressSettings : CommandSettings
     [DefaultValue(0.2)]
     public double ValidationFraction { get; init; } = 0.2;
 
-    /// <summary>The size every image is resized to, as <c>WxH</c>; null takes the most common size in the data (at most 64x64).</summary>
+    /// <summary>The size every image is resized to, as <c>WxH</c>; null takes the most common size in the data (at most 64x64),
+    /// or 64x64 with <see cref="Pretrained"/>.</summary>
     [CommandOption("--image-size <WxH>")]
-    [Description("Size the images are resized to, e.g. 28x28 or 32x32. Default: the most common size in the data set (at most 64x64).")]
+    [Description("Size the images are resized to, e.g. 28x28 or 32x32. Default: the most common size in the data set (at most 64x64); 64x64 with --pretrained.")]
     public string? ImageSize { get; init; }
 
-    /// <summary>Convert every image to one grayscale channel; when false, grayscale is chosen only if every file is stored as grayscale.</summary>
+    /// <summary>Convert every image to one grayscale channel; when false, grayscale is chosen only if every file is stored as
+    /// grayscale and no <see cref="Pretrained"/> model (which takes RGB) is given.</summary>
     [CommandOption("--grayscale")]
-    [Description("Convert images to one grayscale channel. Default: grayscale when every image is stored as grayscale, RGB otherwise.")]
+    [Description("Convert images to one grayscale channel. Default: grayscale when every image is stored as grayscale, RGB otherwise; always RGB with --pretrained.")]
     public bool Grayscale { get; init; }
 
-    /// <summary>The built-in network to train (not <see cref="EdpArchitecture.CustomVgg"/>, whose widths the tool does not take); ignored with <see cref="FromOnnx"/>.</summary>
+    /// <summary>The built-in network to train (not <see cref="EdpArchitecture.CustomVgg"/>, whose widths the tool does not take); ignored with <see cref="FromOnnx"/> or <see cref="Pretrained"/>.</summary>
     [CommandOption("--architecture <NAME>")]
-    [Description("VggSmall (widths 16..64), VggMedium (widths 32..128), ResNet20 or ResNet56. Ignored with --from-onnx.")]
+    [Description("VggSmall (widths 16..64), VggMedium (widths 32..128), ResNet20 or ResNet56. Ignored with --from-onnx or --pretrained.")]
     [DefaultValue(EdpArchitecture.VggSmall)]
     public EdpArchitecture Architecture { get; init; } = EdpArchitecture.VggSmall;
 
@@ -75,6 +77,12 @@ public sealed class CompressSettings : CommandSettings
     [CommandOption("--from-onnx <FILE>")]
     [Description("Start from this ONNX CNN instead of --architecture: its weights start the training and its head is fitted to the classes. See docs/compressing-your-onnx-model.md.")]
     public string? FromOnnx { get; init; }
+
+    /// <summary>A pretrained model to start from, found in the NuGet global packages folder (<see cref="PretrainedModel.Known"/>:
+    /// <c>resnet18</c>, ML.NET's ResNet18 featurizer); not with <see cref="FromOnnx"/>.</summary>
+    [CommandOption("--pretrained <NAME>")]
+    [Description("Start from a pretrained model found in the NuGet packages folder: resnet18 (ML.NET's ImageNet ResNet18, package Microsoft.ML.DnnImageFeaturizer.ResNet18). Images are read as RGB, at 64x64 unless --image-size. Not with --from-onnx.")]
+    public string? Pretrained { get; init; }
 
     /// <summary>The random seed of the validation split, the weight initialisation and the shuffling; default 1.</summary>
     [CommandOption("--seed <N>")]
@@ -119,6 +127,15 @@ public sealed class CompressSettings : CommandSettings
             return ValidationResult.Error($"--channel-multiple must be at least 1; found {ChannelMultiple}.");
         if (FromOnnx is { } onnx && !File.Exists(onnx))
             return ValidationResult.Error($"--from-onnx '{onnx}': no such file.");
+        if (Pretrained is { } name)
+        {
+            if (FromOnnx is not null)
+                return ValidationResult.Error("--pretrained and --from-onnx both name the model to start from; give one of them.");
+            if (PretrainedModel.Find(name) is null)
+                return ValidationResult.Error(PretrainedModel.Unknown(name));
+            if (Grayscale)
+                return ValidationResult.Error($"--pretrained {name} takes 3-channel (RGB) images, and --grayscale asks for 1 channel; drop --grayscale (grayscale images are read as three equal channels).");
+        }
         return ValidationResult.Success();
     }
 }

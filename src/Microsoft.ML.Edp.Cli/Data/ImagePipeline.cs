@@ -32,8 +32,23 @@ public sealed record ImageShape(int Width, int Height, int Channels)
     public override string ToString() => $"{Channels}x{Height}x{Width} ({(Channels == 1 ? "grayscale" : "RGB")})";
 }
 
+/// <summary>How pixels become the network's input values: colour planes in RGB or BGR order, each value (in [0, 255])
+/// less <paramref name="Offset"/>, times <paramref name="Scale"/>.</summary>
+/// <param name="Bgr">Blue, green, red planes (as networks trained with OpenCV or CNTK expect) rather than red, green, blue.</param>
+/// <param name="Offset">Subtracted from every value in [0, 255].</param>
+/// <param name="Scale">Multiplies the offset value.</param>
+public sealed record PixelEncoding(bool Bgr, float Offset, float Scale)
+{
+    /// <summary>RGB in [0, 1]: what the built-in networks train on.</summary>
+    public static readonly PixelEncoding Unit = new(Bgr: false, Offset: 0f, Scale: 1f / 255f);
+
+    /// <inheritdoc />
+    public override string ToString() => this == Unit ? "pixels in [0, 1]"
+        : FormattableString.Invariant($"{(Bgr ? "BGR" : "RGB")} pixels in [0, 255]{(Offset != 0 ? $" less {Offset}" : "")}{(Scale != 1 ? $" times {Scale}" : "")}");
+}
+
 /// <summary>ML.NET's own image transforms in front of the EDP network: load, resize, optionally convert to grayscale,
-/// extract planar (CHW) pixels scaled to [0, 1] as the network was trained on, and map the label to a key in sorted class-name order. The saved
+/// extract planar (CHW) pixels encoded as the network was trained on (<see cref="PixelEncoding"/>), and map the label to a key in sorted class-name order. The saved
 /// model holds these steps, so it takes an image path as Model Builder's models do.</summary>
 public static class ImagePipeline
 {
@@ -46,18 +61,22 @@ public static class ImagePipeline
     /// <summary>The pixel column the network reads.</summary>
     public const string FeaturesColumn = "Features";
 
-    /// <summary>The preprocessing estimator for <paramref name="shape"/>.</summary>
-    public static IEstimator<ITransformer> Preprocessing(MLContext ml, ImageShape shape)
+    /// <summary>The preprocessing estimator for <paramref name="shape"/>, encoding pixels as <paramref name="pixels"/>
+    /// (default <see cref="PixelEncoding.Unit"/>).</summary>
+    public static IEstimator<ITransformer> Preprocessing(MLContext ml, ImageShape shape, PixelEncoding? pixels = null)
     {
+        pixels ??= PixelEncoding.Unit;
         IEstimator<ITransformer> chain = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
             .Append(ml.Transforms.ResizeImages(ImageColumn, shape.Width, shape.Height, ImageColumn, ImageResizingEstimator.ResizingKind.Fill));
         if (shape.Channels == 1)
             chain = chain.Append(ml.Transforms.ConvertToGrayscale(ImageColumn));
         var colors = shape.Channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb;
-        // Planar (not interleaved) pixels scaled by 1/255 give the row-major CHW floats in [0, 1] that EDP trains on.
+        // Planar (not interleaved) pixels give the row-major CHW floats the network reads; with one channel, the red
+        // plane of the grayscale image. A grayscale file read as RGB has three equal planes.
+        var order = pixels.Bgr ? ImagePixelExtractingEstimator.ColorsOrder.ABGR : ImagePixelExtractingEstimator.ColorsOrder.ARGB;
         return chain
-            .Append(ml.Transforms.ExtractPixels(FeaturesColumn, ImageColumn, colors, ImagePixelExtractingEstimator.ColorsOrder.ARGB,
-                interleavePixelColors: false, offsetImage: 0f, scaleImage: 1f / 255f, outputAsFloatArray: true))
+            .Append(ml.Transforms.ExtractPixels(FeaturesColumn, ImageColumn, colors, order,
+                interleavePixelColors: false, offsetImage: pixels.Offset, scaleImage: pixels.Scale, outputAsFloatArray: true))
             .Append(ml.Transforms.Conversion.MapValueToKey(LabelColumn, keyOrdinality: Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue));
     }
 
