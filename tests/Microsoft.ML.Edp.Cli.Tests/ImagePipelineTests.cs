@@ -38,15 +38,7 @@ public sealed class ImagePipelineTests : IDisposable
     [Fact]
     public void AnRgbImageGivesPlanarRedGreenBlueScaledToOne()
     {
-        string path = Path.Combine(_root, "rgb.png");
-        using (var bitmap = new SKBitmap(new SKImageInfo(2, 1, SKColorType.Rgba8888, SKAlphaType.Opaque)))
-        {
-            bitmap.SetPixel(0, 0, new SKColor(255, 0, 51));
-            bitmap.SetPixel(1, 0, new SKColor(0, 102, 204));
-            using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-            File.WriteAllBytes(path, png.ToArray());
-        }
-        var pixels = Features(new ImageShape(2, 1, 3), [path]).Single();
+        var pixels = Features(new ImageShape(2, 1, 3), [TwoPixelRgbPng()]).Single();
         // R plane, then G plane, then B plane, each row-major.
         Assert.Equal([1f, 0f, 0f, 0.4f, 0.2f, 0.8f], pixels.Select(v => MathF.Round(v, 4)).ToArray());
     }
@@ -54,15 +46,7 @@ public sealed class ImagePipelineTests : IDisposable
     [Fact]
     public void BgrPixelsLessAnOffsetKeepTheirRangeInBlueGreenRedOrder()
     {
-        string path = Path.Combine(_root, "bgr.png");
-        using (var bitmap = new SKBitmap(new SKImageInfo(2, 1, SKColorType.Rgba8888, SKAlphaType.Opaque)))
-        {
-            bitmap.SetPixel(0, 0, new SKColor(255, 0, 51));
-            bitmap.SetPixel(1, 0, new SKColor(0, 102, 204));
-            using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-            File.WriteAllBytes(path, png.ToArray());
-        }
-        var pixels = Features(new ImageShape(2, 1, 3), [path], new PixelEncoding(Bgr: true, Offset: 100f, Scale: 1f)).Single();
+        var pixels = Features(new ImageShape(2, 1, 3), [TwoPixelRgbPng()], new PixelEncoding(Bgr: true, Offset: 100f, Scale: 1f)).Single();
         // B plane, then G plane, then R plane, each value in [0, 255] less 100.
         Assert.Equal([-49f, 104f, -100f, 2f, 155f, -100f], pixels.Select(v => MathF.Round(v, 3)).ToArray());
     }
@@ -80,6 +64,18 @@ public sealed class ImagePipelineTests : IDisposable
         for (int plane = 0; plane < 3; plane++)
             for (int p = 0; p < FashionMnistImage.PixelCount; p++)
                 Assert.Equal(image.Features[p], pixels[plane * FashionMnistImage.PixelCount + p], 0.5f / 255);
+    }
+
+    /// <summary>A 2x1 PNG: (255, 0, 51) then (0, 102, 204) as red, green, blue.</summary>
+    private string TwoPixelRgbPng()
+    {
+        string path = Path.Combine(_root, "rgb.png");
+        using var bitmap = new SKBitmap(new SKImageInfo(2, 1, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        bitmap.SetPixel(0, 0, new SKColor(255, 0, 51));
+        bitmap.SetPixel(1, 0, new SKColor(0, 102, 204));
+        using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, png.ToArray());
+        return path;
     }
 
     private static float[][] Features(ImageShape shape, string[] paths, PixelEncoding? encoding = null)
