@@ -167,6 +167,20 @@ public sealed class EdpCompressOptions
     /// <see cref="TargetMacsRatio"/> to null to budget parameters alone). Default null.</summary>
     public double? TargetParamsRatio = null;
 
+    /// <summary>A budget on inference latency: the fraction of the plain network's latency to keep, in (0, 1], as the
+    /// latency table predicts it in ONNX Runtime at <see cref="LatencyBatchSize"/> (a table measured on this machine,
+    /// or the one at <see cref="LatencyTablePath"/>). The least-important selection then ranks groups per millisecond
+    /// they save, the freeze cut meets the predicted latency, and Pruning &amp; Merging keeps a basis and coefficient
+    /// pair only where the table says it runs faster than the merged layer. Needs <see cref="MeasureLatency"/> or
+    /// <see cref="LatencyTablePath"/>. Beside <see cref="TargetMacsRatio"/>, both are met (set that to null to budget
+    /// latency alone). Default null.</summary>
+    public double? TargetLatencyRatio = null;
+
+    /// <summary>A latency budget in milliseconds per run at <see cref="LatencyBatchSize"/>, as the latency table
+    /// predicts it, like <see cref="TargetLatencyRatio"/>. A table measured on another machine predicts that machine's
+    /// milliseconds. Default null.</summary>
+    public double? TargetLatencyMilliseconds = null;
+
     /// <summary>Train with compressed-aware blocks and run Pruning &amp; Merging. False trains the same architecture with
     /// plain layers and no PM, and ignores the budgets: the baseline every comparison is made against.</summary>
     public bool Compress = true;

@@ -48,17 +48,19 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         var backend = BackendCheck.ForThisProcess(get_num_threads()).Ensure(
             ProbeShape.Of(graph, BatchSizes(scan.RowCount, validationRows)), device, info, warning);
         // Read (or measure) the latency table before training, so that a table that does not fit fails the fit at once.
-        var latencyTable = _settings.Latency.Measure
+        var latencyTable = _settings.Latency.Measure || _settings.Budget is { HasLatency: true }
             ? LatencyTables.For(graph, _settings.Latency.TablePath, _settings.Latency.Batches, Hardware.Current, info, warning) : null;
         WarnIfTooShort(scan.RowCount);
+        // Under a latency budget the table's prediction at the scoring batch is the budget's cost and the merge rule's.
+        var latencyCost = latencyTable is not null && _settings.Budget is { HasLatency: true } ? new LatencyCost(latencyTable.Table, _settings.Latency.ScoringBatch) : null;
         info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {schema.Shape} images, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}, learning rate {settings.Schedule.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
 
         using var net = new EdpNet(graph, network.CoefficientInit);
-        settings = WithReachableMultiple(settings, net);
+        settings = WithReachableMultiple(settings, net, latencyCost);
         net.to(device);
         var clock = Stopwatch.StartNew();
         var trainStream = new ImageBatchStream(train, schema, settings.Training.BatchSize, settings.Training.ShuffleBufferSize);
-        var epochs = new EdpTrainer(settings, device, info, options.Progress, options.CancellationToken).Train(net, trainStream, scan.RowCount);
+        var epochs = new EdpTrainer(settings, device, info, options.Progress, options.CancellationToken, latencyCost).Train(net, trainStream, scan.RowCount);
         double trainingSeconds = clock.Elapsed.TotalSeconds;
         net.eval();
 
@@ -71,8 +73,8 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         var bare = OnnxModelWriter.Write(exported, new Dictionary<string, string>());
         double maxDiff = CheckExport(bare, exported, trainStream);
         double? accuracyAfter = validation is null ? null : OnnxAccuracy(bare, validation, graph);
-        var latency = latencyTable is null ? null
-            : LatencyProof.Run(graph, plans, bare, latencyTable, _settings.Latency.Batches, Hardware.Current, info, warning);
+        var latency = _settings.Latency.Measure
+            ? LatencyProof.Run(graph, plans, bare, latencyTable!, _settings.Latency.Batches, Hardware.Current, info, warning) : null;
 
         var report = new EdpCompressionReport
         {
@@ -85,6 +87,10 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
             ValidationAccuracyBeforePruning = accuracyBefore,
             TargetMacsRatio = _settings.Budget?.TargetMacsRatio,
             TargetParamsRatio = _settings.Budget?.TargetParamsRatio,
+            TargetLatencyRatio = _settings.Budget?.TargetLatencyRatio,
+            TargetLatencyMilliseconds = _settings.Budget?.TargetLatencyMilliseconds,
+            PredictedPlainLatencyMilliseconds = latencyCost?.Before(plans),
+            PredictedLatencyMilliseconds = latencyCost?.After(plans),
             ValidationAccuracyAfterPruning = accuracyAfter,
             OnnxMaxAbsDifference = maxDiff,
             TrainingSeconds = trainingSeconds,
@@ -104,14 +110,17 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         return new Result(onnx, report);
     }
 
-    /// <summary>The settings to train with. With <see cref="EdpCompressOptions.ChannelMultiple"/> left to the CPU's block, a
+    /// <summary>The settings to train with. Under a latency budget, <paramref name="latency"/> (the table's prediction)
+    /// is the merge rule's cost. With <see cref="EdpCompressOptions.ChannelMultiple"/> left to the CPU's block, a
     /// budget that a small network cannot reach in multiples of the block is met with the largest halving of it that
     /// can, and a warning says so; an explicit multiple is kept, and the budget check names it.</summary>
-    private EdpSettings WithReachableMultiple(EdpSettings settings, EdpNet net)
+    private EdpSettings WithReachableMultiple(EdpSettings settings, EdpNet net, LatencyCost? latency)
     {
+        if (latency is not null)
+            settings = settings with { Pruning = settings.Pruning with { MergeRule = latency } };
         if (options.ChannelMultiple is not null || settings.Budget is not { } budget)
             return settings;
-        int multiple = BudgetController.ReachableMultiple(budget, settings.Pruning, net);
+        int multiple = BudgetController.ReachableMultiple(budget, settings.Pruning, net, latency);
         if (multiple == settings.Pruning.Multiple)
             return settings;
         warning($"EDP: this network cannot meet its budget with kept channels and ranks in multiples of {settings.Pruning.Multiple}, the CPU's conv block; " +
@@ -152,7 +161,15 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
     private void WarnOnMissedBudget(EdpCompressionReport report)
     {
-        foreach (var (name, target, achieved) in new[] { ("MACs", report.TargetMacsRatio, report.MacsRatio), ("parameter", report.TargetParamsRatio, report.ParamsRatio) })
+        var targets = new[]
+        {
+            ("MACs", report.TargetMacsRatio, report.MacsRatio), ("parameter", report.TargetParamsRatio, report.ParamsRatio),
+            ("predicted latency", report.TargetLatencyRatio, report.PredictedLatencyRatio ?? 1),
+            // A budget in milliseconds above the plain network's is met by the plain network.
+            ("predicted latency", report.TargetLatencyMilliseconds is double ms && report.PredictedPlainLatencyMilliseconds is double plain ? Math.Min(1, ms / plain) : null,
+                report.PredictedLatencyRatio ?? 1),
+        };
+        foreach (var (name, target, achieved) in targets)
             if (target is double t && Math.Abs(achieved - t) > BudgetTolerance)
                 warning($"EDP: the {name} budget of {t:P1} was missed: {achieved:P1} achieved. " + (achieved > t
                     ? $"The other budget, {nameof(options.ChannelMultiple)} rounding or the layers that cannot shrink kept more."

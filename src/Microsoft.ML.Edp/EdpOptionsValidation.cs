@@ -36,9 +36,16 @@ internal static class EdpOptionsValidation
             Check(o.ResNetWidths is null || (o.ResNetWidths.Length == 4 && o.ResNetWidths.All(x => x > 0)), nameof(o.ResNetWidths), "four positive widths (stem, stage 1, stage 2, stage 3)", Widths(o.ResNetWidths));
         else
             Check(o.ResNetWidths is null, nameof(o.ResNetWidths), $"null with Architecture {o.Architecture} (the widths apply to {EdpArchitecture.ResNet20} and {EdpArchitecture.ResNet56} only)", Widths(o.ResNetWidths));
-        foreach (var (name, target) in new[] { (nameof(o.TargetMacsRatio), o.TargetMacsRatio), (nameof(o.TargetParamsRatio), o.TargetParamsRatio) })
+        foreach (var (name, target) in new[] { (nameof(o.TargetMacsRatio), o.TargetMacsRatio), (nameof(o.TargetParamsRatio), o.TargetParamsRatio), (nameof(o.TargetLatencyRatio), o.TargetLatencyRatio) })
             if (target is double ratio)
                 Check(ratio is > 0 and <= 1, name, "a ratio in (0, 1]", ratio);
+        if (o.TargetLatencyMilliseconds is double ms)
+            Check(ms > 0 && double.IsFinite(ms), nameof(o.TargetLatencyMilliseconds), "a positive number of milliseconds", ms);
+        // A latency budget is predicted from the latency table: one measured here (MeasureLatency) or one given.
+        if (o.TargetLatencyRatio is not null || o.TargetLatencyMilliseconds is not null)
+            Check(o.MeasureLatency || o.LatencyTablePath is not null, o.TargetLatencyRatio is not null ? nameof(o.TargetLatencyRatio) : nameof(o.TargetLatencyMilliseconds),
+                $"null unless a latency table is measured ({nameof(o.MeasureLatency)} = true) or given ({nameof(o.LatencyTablePath)})",
+                $"{o.TargetLatencyRatio?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? o.TargetLatencyMilliseconds?.ToString(System.Globalization.CultureInfo.InvariantCulture) + " ms"} with {nameof(o.MeasureLatency)} = false and no {nameof(o.LatencyTablePath)}");
         if (EdpSettings.From(o).Network is var network && Import.OnnxNetworkSource.IsGiven(network))
             Import.OnnxNetworkSource.Validate(network);
         foreach (var (name, value) in new[] { (nameof(o.FeatureColumnName), o.FeatureColumnName), (nameof(o.LabelColumnName), o.LabelColumnName), (nameof(o.ScoreColumnName), o.ScoreColumnName), (nameof(o.PredictedLabelColumnName), o.PredictedLabelColumnName) })

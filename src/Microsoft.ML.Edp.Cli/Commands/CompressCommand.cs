@@ -78,8 +78,9 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
             Architecture = settings.Architecture,
             Epochs = settings.Epochs, BatchSize = Math.Min(settings.BatchSize, trainImages.Count),
             Seed = settings.Seed, NumberOfThreads = settings.Threads, Device = settings.Device,
-            TargetMacsRatio = settings.TargetMacs ?? (settings.TargetParams is null ? new EdpCompressOptions().TargetMacsRatio : null),
+            TargetMacsRatio = settings.TargetMacs ?? (settings.TargetParams is null && settings.TargetLatency is null ? new EdpCompressOptions().TargetMacsRatio : null),
             TargetParamsRatio = settings.TargetParams,
+            TargetLatencyRatio = settings.TargetLatency,
             ChannelMultiple = settings.ChannelMultiple,
             OnnxModelPath = onnxModel,
             ValidationSet = validationRows is null ? null : preprocessing.Transform(validationRows),
@@ -144,6 +145,10 @@ public sealed class CompressCommand(IAnsiConsole console) : Command<CompressSett
         catch (ArgumentOutOfRangeException e) when (e.ParamName == nameof(EdpCompressOptions.TargetParamsRatio))
         {
             throw new CliException($"--target-params {options.TargetParamsRatio}: {e.Message}");
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == nameof(EdpCompressOptions.TargetLatencyRatio))
+        {
+            throw new CliException($"--target-latency {options.TargetLatencyRatio}: {e.Message}");
         }
         catch (EdpOnnxImportException e)
         {

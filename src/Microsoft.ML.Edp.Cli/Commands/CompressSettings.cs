@@ -58,15 +58,20 @@ public sealed class CompressSettings : CommandSettings
     [DefaultValue(128)]
     public int BatchSize { get; init; } = 128;
 
-    /// <summary><see cref="EdpCompressOptions.TargetMacsRatio"/>: the fraction of the plain network's MACs to keep, in (0, 1]; null keeps the library's default unless only <see cref="TargetParams"/> is given.</summary>
+    /// <summary><see cref="EdpCompressOptions.TargetMacsRatio"/>: the fraction of the plain network's MACs to keep, in (0, 1]; null keeps the library's default unless only <see cref="TargetParams"/> or <see cref="TargetLatency"/> is given.</summary>
     [CommandOption("--target-macs <RATIO>")]
-    [Description("Fraction of the plain network's MACs to keep, e.g. 0.25. Default: 0.5, as in the library (none when only --target-params is given).")]
+    [Description("Fraction of the plain network's MACs to keep, e.g. 0.25. Default: 0.5, as in the library (none when only --target-params or --target-latency is given).")]
     public double? TargetMacs { get; init; }
 
     /// <summary><see cref="EdpCompressOptions.TargetParamsRatio"/>: the fraction of the plain network's parameters to keep, in (0, 1]; null sets no parameter budget.</summary>
     [CommandOption("--target-params <RATIO>")]
     [Description("Fraction of the plain network's parameters to keep; may be combined with --target-macs.")]
     public double? TargetParams { get; init; }
+
+    /// <summary><see cref="EdpCompressOptions.TargetLatencyRatio"/>: the fraction of the plain network's ONNX Runtime latency to keep, in (0, 1], as the latency table measured on this machine predicts it at batch 1; null sets no latency budget.</summary>
+    [CommandOption("--target-latency <RATIO>")]
+    [Description("Fraction of the plain network's ONNX Runtime latency (batch 1, predicted from a table measured on this machine) to keep; may be combined with --target-macs (given without it, it is the only budget).")]
+    public double? TargetLatency { get; init; }
 
     /// <summary>The multiple kept channels and ranks are rounded up to (<see cref="EdpCompressOptions.ChannelMultiple"/>); null uses the CPU's conv block.</summary>
     [CommandOption("--channel-multiple <N>")]
@@ -123,6 +128,8 @@ public sealed class CompressSettings : CommandSettings
             return ValidationResult.Error($"--target-macs must be in (0, 1]; found {t}.");
         if (TargetParams is { } p && (p <= 0 || p > 1))
             return ValidationResult.Error($"--target-params must be in (0, 1]; found {p}.");
+        if (TargetLatency is { } l && (l <= 0 || l > 1))
+            return ValidationResult.Error($"--target-latency must be in (0, 1]; found {l}.");
         if (ChannelMultiple is < 1)
             return ValidationResult.Error($"--channel-multiple must be at least 1; found {ChannelMultiple}.");
         if (FromOnnx is { } onnx && !File.Exists(onnx))

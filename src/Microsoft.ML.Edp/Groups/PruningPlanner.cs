@@ -35,7 +35,7 @@ internal static class PruningPlanner
                 // A grouped conv keeps all its inputs (its producers keep their width), indexed within a group.
                 var inputs = layer is ConvLayer { Groups: > 1 } g ? GroupSelection.All(g.GroupInChannels) : kept[layer.Input];
                 plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, Shape(layer), graph.OutputPixels(layer.Name, shapes),
-                    inputs, outputs, rank, perChannel));
+                    inputs, outputs, rank, perChannel, settings.MergeRule));
                 kept[layer.Name] = outputs;
             }
             else

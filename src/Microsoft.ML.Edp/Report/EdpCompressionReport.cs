@@ -94,6 +94,20 @@ public sealed class EdpCompressionReport
     /// <summary>The parameter budget asked for (<see cref="EdpCompressOptions.TargetParamsRatio"/>); null without one.
     /// <see cref="ParamsRatio"/> is what was achieved.</summary>
     public double? TargetParamsRatio { get; init; }
+    /// <summary>The latency budget asked for as a ratio (<see cref="EdpCompressOptions.TargetLatencyRatio"/>); null
+    /// without one. <see cref="PredictedLatencyRatio"/> is what was reached.</summary>
+    public double? TargetLatencyRatio { get; init; }
+    /// <summary>The latency budget asked for in milliseconds (<see cref="EdpCompressOptions.TargetLatencyMilliseconds"/>);
+    /// null without one. <see cref="PredictedLatencyMilliseconds"/> is what was reached.</summary>
+    public double? TargetLatencyMilliseconds { get; init; }
+    /// <summary>Under a latency budget, the plain network's latency at <see cref="EdpCompressOptions.LatencyBatchSize"/>
+    /// as the latency table predicts it; null without one.</summary>
+    public double? PredictedPlainLatencyMilliseconds { get; init; }
+    /// <summary>Under a latency budget, the compressed model's latency at <see cref="EdpCompressOptions.LatencyBatchSize"/>
+    /// as the latency table predicts it; null without one. <see cref="Latency"/> holds what was measured.</summary>
+    public double? PredictedLatencyMilliseconds { get; init; }
+    /// <summary>Predicted latency kept, compressed / plain; null without a latency budget.</summary>
+    public double? PredictedLatencyRatio => PredictedLatencyMilliseconds / PredictedPlainLatencyMilliseconds;
     /// <summary>Validation accuracy of the exported ONNX model, scored by ONNX Runtime; null without a validation set.</summary>
     public double? ValidationAccuracyAfterPruning { get; init; }
     /// <summary>Largest absolute difference between ONNX Runtime's and TorchSharp's logits on a check batch.</summary>
@@ -146,6 +160,15 @@ public sealed class EdpCompressionReport
             sb.AppendLine(c, $"- MACs budget: {macsTarget:P1} asked, {MacsRatio:P1} achieved");
         if (TargetParamsRatio is { } paramsTarget)
             sb.AppendLine(c, $"- parameter budget: {paramsTarget:P1} asked, {ParamsRatio:P1} achieved");
+        if (PredictedLatencyMilliseconds is { } predicted && PredictedPlainLatencyMilliseconds is { } plain)
+        {
+            var asked = new List<string>();
+            if (TargetLatencyRatio is { } ratio)
+                asked.Add(ratio.ToString("P1", c));
+            if (TargetLatencyMilliseconds is { } ms)
+                asked.Add(ms.ToString("0.###", c) + " ms");
+            sb.AppendLine(c, $"- latency budget: {string.Join(" and ", asked)} asked, {PredictedLatencyRatio:P1} predicted ({predicted:F3} ms against {plain:F3} ms plain)");
+        }
         if (ValidationAccuracyBeforePruning is { } before && ValidationAccuracyAfterPruning is { } after)
             sb.AppendLine(c, $"- validation accuracy: {before:P2} before PM, {after:P2} after PM (ONNX Runtime)");
         sb.AppendLine(c, $"- ONNX: {OnnxSizeBytes:N0} bytes, {OnnxParameterCount:N0} stored parameters, max |ONNX - TorchSharp| logit difference {OnnxMaxAbsDifference:G3}");

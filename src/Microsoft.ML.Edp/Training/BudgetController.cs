@@ -1,16 +1,20 @@
 using Microsoft.ML.Edp.Cost;
+using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 
 namespace Microsoft.ML.Edp.Training;
 
-/// <summary>Steers training towards a cost budget (<see cref="BudgetSettings"/>) instead of a fixed penalty.</summary>
+/// <summary>Steers training towards a cost budget (<see cref="BudgetSettings"/>) instead of a fixed penalty. Each target
+/// of the budget (MACs, parameters, predicted latency) is a <see cref="CostModel"/> and a fraction of the plain
+/// network's cost by it; every target is met.</summary>
 /// <remarks>
 /// Every few steps the cost the network should have is read off a path that falls from the full cost to the target
 /// along the penalty ramp. What happens then depends on <see cref="BudgetSettings.Penalty"/>:
 /// <list type="bullet">
 /// <item><see cref="EdpBudgetPenalty.LeastImportant"/>: <see cref="ImportanceSelection"/> chooses the fewest groups,
-/// least important first by a running Taylor estimate per unit of cost, whose removal meets the path; the proximal step
+/// least important first by a running Taylor estimate per unit of cost (latency where the budget has a latency target,
+/// else MACs, else parameters), whose removal meets the path; the proximal step
 /// shrinks only those, at full strength, and every other group trains without penalty. A chosen group fades out over
 /// tens of steps, so the network adapts while it fades.</item>
 /// <item><see cref="EdpBudgetPenalty.AllGroups"/>: the post-PM cost is projected from the live group norms (the
@@ -30,7 +34,7 @@ internal sealed class BudgetController
     /// <summary>Groups under this fraction of their layer's largest count as gone in the projection: they are on their
     /// way to zero, and waiting for them to reach it makes the controller overshoot.</summary>
     private const double ProjectionThreshold = 0.1;
-    private readonly BudgetSettings _budget;
+    private readonly IReadOnlyList<Target> _targets;
     private readonly PruningSettings _pruning;
     private readonly LayerCost _full;
     private readonly int _interval;
@@ -40,14 +44,18 @@ internal sealed class BudgetController
     private int _calls;
     private double _strength;
 
-    private BudgetController(BudgetSettings budget, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, LayerCost full, int interval)
+    /// <summary>One target of the budget: the cost it is measured by, the plain network's cost by it, and the fraction of
+    /// that to keep.</summary>
+    private sealed record Target(CostModel Cost, double Full, double Ratio);
+
+    private BudgetController(IReadOnlyList<Target> targets, EdpBudgetPenalty penalty, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, LayerCost full, int interval)
     {
-        (_budget, _pruning, _prox, _full, _interval) = (budget, pruning, prox, full, interval);
+        (_targets, _pruning, _prox, _full, _interval) = (targets, pruning, prox, full, interval);
         // Shrinking every group, the strength starts low, since each step also shrinks what the network keeps.
         // Shrinking only the chosen groups harms nothing else, so they shrink at full strength from the start.
-        // A parameter budget alone ranks groups by importance per parameter; otherwise per MAC.
-        (_importance, _groupCosts, _strength) = budget.Penalty == EdpBudgetPenalty.LeastImportant
-            ? (new GroupImportance(prox.Groups), GroupCosts.Of(net.Graph, perPixel: budget.TargetMacsRatio is not null), MaxMultiplier)
+        // Groups are ranked per unit of the first target's cost: latency, else MACs, else parameters.
+        (_importance, _groupCosts, _strength) = penalty == EdpBudgetPenalty.LeastImportant
+            ? (new GroupImportance(prox.Groups), targets[0].Cost.Groups(net.Graph), MaxMultiplier)
             : (null, null, 1);
     }
 
@@ -57,46 +65,75 @@ internal sealed class BudgetController
     /// <summary>The penalty multiplier now in force: the controller's strength, or 0 while it pauses.</summary>
     public double Multiplier { get; private set; } = 1;
 
-    /// <summary>A controller for <paramref name="net"/>, or null without a <paramref name="budget"/>. Throws when the
-    /// budget is below what Pruning &amp; Merging can reach at all.</summary>
-    public static BudgetController? Create(BudgetSettings? budget, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, long stepsPerEpoch)
+    /// <summary>A controller for <paramref name="net"/>, or null without a <paramref name="budget"/>. A latency target
+    /// is measured by <paramref name="latency"/>, the table's prediction at the scoring batch. Throws when the budget is
+    /// below what Pruning &amp; Merging can reach at all.</summary>
+    public static BudgetController? Create(BudgetSettings? budget, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, long stepsPerEpoch,
+        CostModel? latency = null)
     {
         if (budget is null)
             return null;
-        var (full, macsFloor, paramsFloor) = Reachable(net, pruning);
-        void Check(double? target, double reachable, string name)
-        {
-            if (target is double t && t < reachable)
-                throw new ArgumentOutOfRangeException(name, t,
-                    $"{name} is {t:0.###}, but this network cannot go below {reachable:0.###} of its cost: every layer keeps at least one channel and one basis filter, " +
+        var plain = PruningPlanner.Plan(net, pruning with { Threshold = 0 });
+        var asked = Targets(budget, plain, latency);
+        var reachable = Reachable(asked, plain, net, pruning);
+        foreach (var (target, (_, floor)) in asked.Zip(reachable))
+            if (target.Ratio < floor)
+                throw new ArgumentOutOfRangeException(target.Option, target.Value,
+                    $"{target.Option} is {target.Value}, but this network cannot go below {target.Describe(floor)}: every layer keeps at least one channel and one basis filter, " +
                     "and plain (uncompressed) layers and channels feeding a residual sum or the classifier keep their width" +
                     (pruning.Multiple > 1 ? $"; with {nameof(EdpCompressOptions.ChannelMultiple)} = {pruning.Multiple}, a layer keeps at least that many (1 allows fewer)" : "") +
-                    $". Ask for at least that ratio, or set {name} to null to train with the fixed penalties.");
-        }
-        Check(budget.TargetMacsRatio, macsFloor, nameof(EdpCompressOptions.TargetMacsRatio));
-        Check(budget.TargetParamsRatio, paramsFloor, nameof(EdpCompressOptions.TargetParamsRatio));
-        return new BudgetController(budget, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
+                    $". Ask for at least that, or set {target.Option} to null to train with the fixed penalties.");
+        var targets = asked.Zip(reachable, (a, r) => new Target(a.Cost, r.Full, a.Ratio)).ToList();
+        var full = plain.Aggregate(default(LayerCost), (sum, p) => sum + p.Before);
+        return new BudgetController(targets, budget.Penalty, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
     }
 
     /// <summary>The largest of <paramref name="pruning"/>'s multiple and its halvings at which <paramref name="budget"/>
     /// is reachable on <paramref name="net"/> (1 when none is; <see cref="Create"/> then says why).</summary>
-    public static int ReachableMultiple(BudgetSettings budget, PruningSettings pruning, EdpNet net)
+    public static int ReachableMultiple(BudgetSettings budget, PruningSettings pruning, EdpNet net, CostModel? latency = null)
     {
+        var plain = PruningPlanner.Plan(net, pruning with { Threshold = 0 });
+        var asked = Targets(budget, plain, latency);
         for (int multiple = pruning.Multiple; multiple > 1; multiple /= 2)
         {
-            var (_, macs, parameters) = Reachable(net, pruning with { Multiple = multiple });
-            if (!(budget.TargetMacsRatio < macs) && !(budget.TargetParamsRatio < parameters))
+            var reachable = Reachable(asked, plain, net, pruning with { Multiple = multiple });
+            if (asked.Zip(reachable).All(t => !(t.First.Ratio < t.Second.Floor)))
                 return multiple;
         }
         return 1;
     }
 
-    /// <summary>The plain network's cost, and the lowest MACs and parameter ratios Pruning &amp; Merging can reach.</summary>
-    private static (LayerCost Full, double Macs, double Params) Reachable(EdpNet net, PruningSettings pruning)
+    /// <summary>One target as the options ask it: its cost, the ratio of the plain network's cost to keep, the option,
+    /// the value as asked and how a ratio of that cost is written in an error.</summary>
+    private sealed record Asked(CostModel Cost, double Ratio, string Option, string Value, Func<double, string> Describe);
+
+    /// <summary>The targets of <paramref name="budget"/>, latency first: the first target's cost ranks the groups.</summary>
+    private static List<Asked> Targets(BudgetSettings budget, IReadOnlyList<LayerPlan> plain, CostModel? latency)
     {
-        var full = PruningPlanner.Plan(net, pruning with { Threshold = 0 }).Aggregate(default(LayerCost), (sum, p) => sum + p.Before);
-        var floor = Plan(net, pruning with { Threshold = 1 });
-        return (full, (double)floor.Macs / full.Macs, (double)floor.Params / full.Params);
+        var targets = new List<Asked>();
+        if (budget.HasLatency)
+        {
+            var predicted = latency ?? throw new InvalidOperationException("A latency budget needs the latency table's prediction; none was given.");
+            double plainMs = predicted.Before(plain);
+            string Of(double r) => FormattableString.Invariant($"{r:0.###} of its predicted latency ({r * plainMs:0.###} ms, {predicted.Name})");
+            if (budget.TargetLatencyRatio is double ratio)
+                targets.Add(new(predicted, ratio, nameof(EdpCompressOptions.TargetLatencyRatio), $"{ratio:0.###}", Of));
+            if (budget.TargetLatencyMilliseconds is double ms)
+                targets.Add(new(predicted, ms / plainMs, nameof(EdpCompressOptions.TargetLatencyMilliseconds), FormattableString.Invariant($"{ms:0.###} ms"), Of));
+        }
+        if (budget.TargetMacsRatio is double macs)
+            targets.Add(new(CostModel.Macs, macs, nameof(EdpCompressOptions.TargetMacsRatio), $"{macs:0.###}", r => $"{r:0.###} of its cost"));
+        if (budget.TargetParamsRatio is double parameters)
+            targets.Add(new(CostModel.Params, parameters, nameof(EdpCompressOptions.TargetParamsRatio), $"{parameters:0.###}", r => $"{r:0.###} of its cost"));
+        return targets;
+    }
+
+    /// <summary>Each target's plain cost, and the lowest ratio of it Pruning &amp; Merging can reach with
+    /// <paramref name="pruning"/>: a threshold of 1 leaves one group of each kind wherever groups exist.</summary>
+    private static (double Full, double Floor)[] Reachable(IReadOnlyList<Asked> targets, IReadOnlyList<LayerPlan> plain, EdpNet net, PruningSettings pruning)
+    {
+        var floor = PruningPlanner.Plan(net, pruning with { Threshold = 1 });
+        return targets.Select(t => (t.Cost.Before(plain), t.Cost.After(floor) / t.Cost.Before(plain))).ToArray();
     }
 
     /// <summary>Everything the controller carries from step to step, for checkpoints.</summary>
@@ -120,10 +157,8 @@ internal sealed class BudgetController
             _prox.Target(Choose(net, ramp));
             return Multiplier = _strength;
         }
-        var live = Plan(net, _pruning with { Threshold = Math.Max(_pruning.Threshold, ProjectionThreshold) });
-        double error = Math.Max(
-            Error(_budget.TargetMacsRatio, (double)live.Macs / _full.Macs, ramp),
-            Error(_budget.TargetParamsRatio, (double)live.Params / _full.Params, ramp));
+        var live = PruningPlanner.Plan(net, _pruning with { Threshold = Math.Max(_pruning.Threshold, ProjectionThreshold) });
+        double error = _targets.Max(t => Error(t.Ratio, t.Cost.After(live) / t.Full, ramp));
         _strength = Math.Clamp(_strength * Math.Exp((error > 0 ? GainUp : GainDown) * error), MinMultiplier, MaxMultiplier);
         Multiplier = error > 0 ? _strength : 0;
         return Multiplier;
@@ -133,49 +168,46 @@ internal sealed class BudgetController
     /// of their layer (see the remarks).</summary>
     public void Enforce(EdpNet net, Action<string> log)
     {
-        if (Meets(Plan(net, _pruning)))
+        if (Meets(PruningPlanner.Plan(net, _pruning)))
             return;
         if (_importance is not null)
         {
             var chosen = PruningPlanner.Plan(net, _pruning, Choose(net, 1));
             GroupZeroing.Apply(net, chosen);
-            Log(log, "cut the least important groups", Total(chosen));
+            Log(log, "cut the least important groups", chosen);
             return;
         }
         double lo = _pruning.Threshold, hi = 1;
         for (int i = 0; i < 40; i++)
         {
             double mid = (lo + hi) / 2;
-            if (Meets(Plan(net, _pruning with { Threshold = mid })))
+            if (Meets(PruningPlanner.Plan(net, _pruning with { Threshold = mid })))
                 hi = mid;
             else
                 lo = mid;
         }
         var plans = PruningPlanner.Plan(net, _pruning with { Threshold = hi });
         GroupZeroing.Apply(net, plans);
-        Log(log, $"cut every group under {hi:0.####} of its layer's largest", Total(plans));
+        Log(log, $"cut every group under {hi:0.####} of its layer's largest", plans);
     }
 
-    private void Log(Action<string> log, string what, LayerCost cost)
-        => log($"budget: {what}: MACs {(double)cost.Macs / _full.Macs:P1}, params {(double)cost.Params / _full.Params:P1} of the plain net.");
+    private void Log(Action<string> log, string what, IReadOnlyList<LayerPlan> plans)
+    {
+        var cost = plans.Aggregate(default(LayerCost), (sum, p) => sum + p.After);
+        string latency = string.Concat(_targets.Where(t => t.Cost is LatencyCost).Take(1).Select(t => $", predicted {t.Cost.Name} {t.Cost.After(plans) / t.Full:P1}"));
+        log($"budget: {what}: MACs {(double)cost.Macs / _full.Macs:P1}, params {(double)cost.Params / _full.Params:P1}{latency} of the plain net.");
+    }
 
     /// <summary>The groups to remove now: as few of the least important as bring the cost onto the path at
     /// <paramref name="ramp"/> (1: the budget itself).</summary>
     private Dictionary<string, KeptGroups> Choose(EdpNet net, double ramp)
-        => ImportanceSelection.Choose(net, _prox.Groups, _importance!, _groupCosts!, _pruning, plans => Meets(Total(plans), ramp));
+        => ImportanceSelection.Choose(net, _prox.Groups, _importance!, _groupCosts!, _pruning, plans => Meets(plans, ramp));
 
-    /// <summary>Whether <paramref name="cost"/> is within the budget, or within the path to it at <paramref name="ramp"/>.</summary>
-    private bool Meets(LayerCost cost, double ramp = 1)
-        => (_budget.TargetMacsRatio is not double m || cost.Macs <= (1 - (1 - m) * ramp) * _full.Macs)
-        && (_budget.TargetParamsRatio is not double p || cost.Params <= (1 - (1 - p) * ramp) * _full.Params);
+    /// <summary>Whether every target holds after <paramref name="plans"/>, or the path to it at <paramref name="ramp"/>.</summary>
+    private bool Meets(IReadOnlyList<LayerPlan> plans, double ramp = 1)
+        => _targets.All(t => t.Cost.After(plans) <= (1 - (1 - t.Ratio) * ramp) * t.Full);
 
     /// <summary>How far the projected ratio is above the path to the target, in units of the whole cut.</summary>
-    private static double Error(double? target, double projected, double ramp)
-        => target is double t ? (projected - (1 - (1 - t) * ramp)) / Math.Max(1 - t, 1e-3) : double.NegativeInfinity;
-
-    /// <summary>The cost after Pruning &amp; Merging with <paramref name="pruning"/>; a threshold of 1 gives the cheapest
-    /// network PM could produce, one group of each kind left wherever groups exist.</summary>
-    private static LayerCost Plan(EdpNet net, PruningSettings pruning) => Total(PruningPlanner.Plan(net, pruning));
-
-    private static LayerCost Total(IReadOnlyList<LayerPlan> plans) => plans.Aggregate(default(LayerCost), (sum, p) => sum + p.After);
+    private static double Error(double target, double projected, double ramp)
+        => (projected - (1 - (1 - target) * ramp)) / Math.Max(1 - target, 1e-3);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
@@ -10,9 +11,10 @@ namespace Microsoft.ML.Edp.Training;
 
 /// <summary>The single EDP training stage: SGD on the cross-entropy, then the proximal group step on every CAB after
 /// each optimizer step, with the penalties ramped in over the first part of training. <c>progress</c> hears after
-/// every batch and once at the end of each epoch; <c>cancellation</c> is checked before every row read.</summary>
+/// every batch and once at the end of each epoch; <c>cancellation</c> is checked before every row read; <c>latency</c>
+/// is the latency table's prediction a latency budget is measured by.</summary>
 internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<string> log,
-    Action<EdpProgress>? progress = null, CancellationToken cancellation = default)
+    Action<EdpProgress>? progress = null, CancellationToken cancellation = default, LatencyCost? latency = null)
 {
     private readonly TrainingSettings _training = settings.Training;
     private readonly ScheduleSettings _schedule = settings.Schedule;
@@ -30,7 +32,7 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
         long stepsPerEpoch = (rows + _training.BatchSize - 1) / _training.BatchSize;
         long totalSteps = stepsPerEpoch * _training.Epochs, step = 0;
         var penalties = _schedule.InSteps(totalSteps);
-        var budget = BudgetController.Create(settings.Budget, settings.Pruning, net, prox, stepsPerEpoch);
+        var budget = BudgetController.Create(settings.Budget, settings.Pruning, net, prox, stepsPerEpoch, latency);
         var shuffleSeeds = new SeedSequence(_training.Seed);
         var epochs = new List<EdpEpochReport>();
         var checkpoints = new TrainingCheckpoints(settings, net.Graph, rows, log);

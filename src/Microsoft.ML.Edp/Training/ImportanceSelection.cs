@@ -5,12 +5,13 @@ namespace Microsoft.ML.Edp.Training;
 
 /// <summary>Chooses the groups a budget removes: the least important for the cost they carry, and as few as meet the
 /// cost asked for (<see cref="EdpBudgetPenalty.LeastImportant"/>).</summary>
-/// <remarks>Groups are ranked by their <see cref="GroupImportance"/> divided by the MACs (or, for a parameter budget
-/// alone, the parameters) one group carries, and the shortest prefix of that ranking that meets the cost is taken. The
+/// <remarks>Groups are ranked by their <see cref="GroupImportance"/> divided by the cost one group carries by the
+/// budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted latency, MACs or parameters), and the shortest
+/// prefix of that ranking that meets the cost is taken. The
 /// prefix is found by bisection, since removing more never costs more. Each layer keeps at least one group of each
 /// kind, and kept counts are rounded up to <see cref="PruningSettings.Multiple"/> with the best of the
-/// dropped groups. Basis filters of a layer whose kept pair still merges back into one conv would save nothing, so
-/// they are not chosen.</remarks>
+/// dropped groups. Basis filters of a layer whose kept pair still merges back into one conv (by the merge rule's cost)
+/// would save nothing, so they are not chosen.</remarks>
 internal static class ImportanceSelection
 {
     /// <summary>What each layer keeps, by name, in the form <see cref="PruningPlanner.Plan"/> takes: kept output

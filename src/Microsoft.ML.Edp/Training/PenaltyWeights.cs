@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Cost;
 using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Network;
 
@@ -20,7 +21,7 @@ internal static class PenaltyWeights
                     Fill(l.Weight.coefficients.shape[1], MathF.Sqrt(l.Weight.OutChannels)),
                     Fill(l.Weight.OutChannels, MathF.Sqrt(l.Weight.Rank + 2)))).ToList();
             case EdpPenaltyWeighting.Cost:
-                var costs = GroupCosts.Of(graph);
+                var costs = CostModel.Macs.Groups(graph);
                 var compressed = layers.Select(l => costs[l.Name]).ToList();
                 double rankMean = Mean(layers.Zip(compressed, (l, c) => (c.Rank, l.Weight.Rank)));
                 double channelMean = Mean(layers.Zip(compressed, (l, c) => (c.Channel, l.HasChannelGroups ? l.Weight.OutChannels : 0)));

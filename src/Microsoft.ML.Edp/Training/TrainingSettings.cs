@@ -58,11 +58,19 @@ internal readonly record struct PenaltySteps(long Total, long Ramp, long Hold, l
     public bool FrozenAt(long step) => step >= Hold;
 }
 
-/// <summary>A cost budget (at least one target set) for a compressed network.</summary>
+/// <summary>A cost budget (at least one target set) for a compressed network; every target set is met.</summary>
 /// <param name="TargetMacsRatio">The fraction of the plain network's MACs to keep, or null.</param>
 /// <param name="TargetParamsRatio">The fraction of its parameters to keep, or null.</param>
+/// <param name="TargetLatencyRatio">The fraction of its latency to keep, as the latency table predicts it at the
+/// scoring batch, or null.</param>
+/// <param name="TargetLatencyMilliseconds">The most milliseconds a run at the scoring batch may take, as the table
+/// predicts it, or null.</param>
 /// <param name="Penalty">Which groups the budget's penalty shrinks.</param>
-internal sealed record BudgetSettings(double? TargetMacsRatio, double? TargetParamsRatio, EdpBudgetPenalty Penalty);
+internal sealed record BudgetSettings(double? TargetMacsRatio, double? TargetParamsRatio, double? TargetLatencyRatio, double? TargetLatencyMilliseconds, EdpBudgetPenalty Penalty)
+{
+    /// <summary>Whether a target is latency, which needs a latency table and makes the table's cost the merge rule.</summary>
+    public bool HasLatency => TargetLatencyRatio is not null || TargetLatencyMilliseconds is not null;
+}
 
 /// <summary>Where training runs: libtorch's thread count (null for one per core) and the device.</summary>
 internal sealed record DeviceSettings(int? Threads, EdpDevice Device, bool FallbackToCpu);

@@ -22,11 +22,12 @@ internal static class LatencyProof
         var results = batches.Select(batch =>
         {
             var measured = OrtTimer.Interleaved([plainTimer, modelTimer], batch, rounds: 2 * OrtTimer.RunsFor(batch)).Select(t => OrtTimer.Median(t)).ToArray();
+            var predicted = new LatencyCost(table, batch);
             return new EdpBatchLatency
             {
                 Batch = batch,
-                PredictedPlainMilliseconds = Predict(table, plans, batch, plainShapes: true),
-                PredictedMilliseconds = Predict(table, plans, batch, plainShapes: false),
+                PredictedPlainMilliseconds = predicted.Before(plans),
+                PredictedMilliseconds = predicted.After(plans),
                 MeasuredPlainMilliseconds = measured[0],
                 MeasuredMilliseconds = measured[1],
             };
@@ -44,13 +45,6 @@ internal static class LatencyProof
         };
     }
 
-    /// <summary>The table's latency of the planned network (or of the plain one): the fixed cost of a run and every
-    /// layer at its kept widths, as a pair where PM keeps the pair.</summary>
-    public static double Predict(LatencyTable table, IReadOnlyList<LayerPlan> plans, int batch, bool plainShapes)
-        => table.Overhead(batch) + plans.Sum(p => plainShapes
-            ? table.Layer(p.Name, (int)p.OriginalShape[1], (int)p.OriginalShape[0], null, batch)
-            : table.Layer(p.Name, p.KeptInputs.Length, p.KeptOutputs.Length, p.KeptRank is { } r && !p.Merged ? r.Length : null, batch));
-
     /// <summary>What most likely kept the measured speed-up below the prediction, from what the fit knows.</summary>
     private static string Reason(EdpBatchLatency r, IReadOnlyList<LayerPlan> plans, LatencyTable table, string source, Hardware hardware)
     {
@@ -63,7 +57,7 @@ internal static class LatencyProof
         var odd = plans.Where(p => p.IsConv && (p.KeptOutputs.Length % table.ConvBlock != 0 || (p.KeptInputs.Length >= table.ConvBlock && p.KeptInputs.Length % table.ConvBlock != 0))).Select(p => p.Name).ToList();
         if (odd.Count > 0)
             reasons.Add($"{string.Join(", ", odd)} keep widths that are not multiples of the CPU's block of {table.ConvBlock}, which ONNX Runtime pads up or runs without its blocked kernels (leave ChannelMultiple unset to round to the block)");
-        var pairs = plans.Where(p => p.KeptRank is not null && !p.Merged).Select(p => p.Name).ToList();
+        var pairs = plans.Where(p => p.PairRank is not null).Select(p => p.Name).ToList();
         if (pairs.Count > 0)
             reasons.Add($"{string.Join(", ", pairs)} run as basis and coefficient pairs, two convs with a tensor written and read between them");
         if (reasons.Count == 0)

@@ -1,0 +1,58 @@
+using Microsoft.ML.Edp.Groups;
+using Microsoft.ML.Edp.Network;
+
+namespace Microsoft.ML.Edp.Cost.Latency;
+
+/// <summary>Latency in milliseconds at one batch size, as a <see cref="LatencyTable"/> predicts it: the fixed cost of a
+/// run and every layer at its kept widths and rank.</summary>
+internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
+{
+    /// <summary>The least a group is taken to save, in milliseconds: a group that saves nothing by the table ranks last,
+    /// where dividing by zero would rank it anywhere.</summary>
+    private const double Negligible = 1e-9;
+
+    public LatencyTable Table => table;
+
+    public int Batch => batch;
+
+    public override string Name => $"latency at batch {batch}";
+
+    public override double Fixed => table.Overhead(batch);
+
+    public override double Layer(LayerPlan layer, long inputs, long outputs, long? rank)
+        => table.Layer(layer.Name, (int)inputs, (int)outputs, (int?)rank, batch);
+
+    /// <summary>The merge rule by measured cost (<see cref="LatencyTable.PairIsFaster"/>).</summary>
+    public override bool PairIsCheaper(LayerPlan layer, long rank)
+        => table.PairIsFaster(layer.Name, layer.KeptInputs.Length, layer.KeptOutputs.Length, (int)rank, batch);
+
+    /// <summary>The milliseconds one group saves on average as its layer shrinks from its plain shape to one group.
+    /// A time falls in steps of the CPU's block, not channel by channel, so the average over the whole range ranks
+    /// layers by what shrinking them can win. A channel saves its share of its layer's output axis, of every
+    /// reader's input axis and of every depthwise conv that follows it; a basis filter saves only where the pair beats the merged layer, since PM runs the faster
+    /// of the two.</summary>
+    public override IReadOnlyDictionary<string, GroupCost> Groups(NetworkGraph graph)
+    {
+        var sites = LayerSite.Of(graph).ToDictionary(s => s.Name);
+        double Time(string name, int c, int n, int? r) => table.Layer(name, c, n, r, batch);
+        double PerGroup(double full, double least, int count) => Math.Max(Negligible, count > 1 ? (full - least) / (count - 1) : 0);
+        var result = new Dictionary<string, GroupCost>();
+        foreach (var coupling in ChannelCoupling.Analyse(graph))
+        {
+            var s = sites[coupling.Layer.Name];
+            double merged = Time(s.Name, s.InChannels, s.OutChannels, null);
+            double rank = s.Compressed
+                ? PerGroup(Math.Min(merged, Time(s.Name, s.InChannels, s.OutChannels, s.MaxRank)), Math.Min(merged, Time(s.Name, s.InChannels, s.OutChannels, 1)), s.MaxRank)
+                : Negligible;
+            double own = PerGroup(merged, Time(s.Name, s.InChannels, 1, null), s.OutChannels);
+            double readers = coupling.Consumers.Select(c => sites[c.Name])
+                .Sum(r => PerGroup(Time(r.Name, r.InChannels, r.OutChannels, null), Time(r.Name, 1, r.OutChannels, null), r.InChannels));
+            // A depthwise conv that follows the layer's channels loses one of its own with each (the table reads it
+            // along its one width).
+            double followers = coupling.Followers.Select(f => sites[f.Conv.Name])
+                .Sum(d => PerGroup(Time(d.Name, d.InChannels, d.OutChannels, null), Time(d.Name, 1, 1, null), d.OutChannels));
+            result[s.Name] = new GroupCost(rank, own + readers + followers);
+        }
+        return result;
+    }
+}
