@@ -3,6 +3,7 @@ using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Network;
 using Xunit;
 using Xunit.Abstractions;
+using static Microsoft.ML.Edp.Tests.LatencyTestTables;
 
 namespace Microsoft.ML.Edp.Tests;
 
@@ -13,34 +14,6 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("edp-latency-");
 
     public void Dispose() => _dir.Delete(recursive: true);
-
-    private static readonly Hardware Machine = new("GenuineTest Test CPU 1", 16, "1.31.0");
-
-    private static NetworkGraph VggSmall() => Architectures.Build(TestData.Settings(new EdpCompressOptions()).Network, 10);
-
-    /// <summary>A table for VGG-S on <see cref="Machine"/> where a width costs what the next multiple of 16 costs, and
-    /// widths that are not multiples of 16 cost twice that (ONNX Runtime's fallback); a pair costs its rank's share of
-    /// the plain layer plus a fixed 0.05 ms for the tensor between its convs.</summary>
-    private static LatencyTable Blocked(Hardware? machine = null)
-    {
-        static double Width(int w) => Math.Ceiling(w / 16.0) * 16 * (w % 16 == 0 ? 1 : 2);
-        var sites = LayerSite.Of(VggSmall());
-        var layers = sites.Select(s =>
-        {
-            double Plain(int c, int n) => 1e-4 * Width(c) * Width(n);
-            var points = new List<LatencyPoint>();
-            foreach (int n in new[] { 8, 11, 16, 24, 32, 48, 64 }.Where(n => n < s.OutChannels).Append(s.OutChannels))
-                points.Add(new(s.InChannels, n, null, [Plain(s.InChannels, n)]));
-            foreach (int c in new[] { 8, 11, 16, 24, 32, 48, 64 }.Where(c => c < s.InChannels))
-                points.Add(new(c, s.OutChannels, null, [Plain(c, s.OutChannels)]));
-            if (s.Compressed)
-                foreach (int r in new[] { 4, 8, 16, 32, 48, 64 }.Where(r => r < s.MaxRank).Append(s.MaxRank))
-                    points.Add(new(s.InChannels, s.OutChannels, r, [Plain(s.InChannels, s.OutChannels) * r / s.MaxRank + 0.05]));
-            return new SiteLatency(s.Name, s.Signature, s.InChannels, s.OutChannels, points.ToArray());
-        }).ToArray();
-        var m = machine ?? Machine;
-        return new LatencyTable(LatencyTable.CurrentFormat, m.Cpu, m.ConvBlock, m.OnnxRuntimeVersion, "2026-12-02 00:00 UTC", [1], [0.02], layers);
-    }
 
     [Fact]
     public void AnOddWidthIsPredictedSlowerThanTheWiderBlockMultiple()

@@ -1,0 +1,189 @@
+using System.Globalization;
+using Microsoft.ML.Edp.Cost;
+using Microsoft.ML.Edp.Cost.Latency;
+using Microsoft.ML.Edp.Groups;
+using Microsoft.ML.Edp.Network;
+using Microsoft.ML.Edp.Pruning;
+using Microsoft.ML.Edp.Training;
+using Xunit;
+using Xunit.Abstractions;
+using static Microsoft.ML.Edp.Tests.LatencyTestTables;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Edp.Tests;
+
+/// <summary>Cost as one idea under a latency budget: the latency cost model, the budget met in predicted latency, the
+/// merge rule by measured cost and the latency options. Every prediction comes from a fixed, injected table, so no
+/// assertion depends on how fast this machine is.</summary>
+public sealed class LatencyBudgetTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("edp-latency-budget-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    /// <summary>The plans of VGG-S keeping the first <paramref name="widths"/>[i] channels of conv i+1 (and, where given,
+    /// the first <paramref name="ranks"/>[i] basis filters), planned with <paramref name="pruning"/>.</summary>
+    private static IReadOnlyList<LayerPlan> Planned(EdpNet net, PruningSettings pruning, int[]? widths = null, Dictionary<string, int>? ranks = null)
+    {
+        var chosen = new Dictionary<string, KeptGroups>();
+        foreach (var layer in LayerGroups.Of(net))
+        {
+            int index = layer.Name.StartsWith("conv", StringComparison.Ordinal) ? int.Parse(layer.Name[4..]) - 1 : -1;
+            long[]? outputs = widths is not null && index >= 0 ? GroupSelection.All(widths[index]) : null;
+            long[] rank = ranks is not null && ranks.TryGetValue(layer.Name, out int r) ? GroupSelection.All(r) : GroupSelection.All(layer.Weight.Rank);
+            chosen[layer.Name] = new KeptGroups(outputs ?? GroupSelection.All(layer.Weight.OutChannels), rank);
+        }
+        return PruningPlanner.Plan(net, pruning, chosen);
+    }
+
+    private static PruningSettings Pruning(CostModel mergeRule, int multiple = 1)
+        => new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm, multiple) { MergeRule = mergeRule };
+
+    [Fact]
+    public void TheLatencyCostRanksOddWidthsAboveBlockAlignedOnesThatHaveMoreMacs()
+    {
+        var latency = new LatencyCost(Blocked(), 1);
+        using var net = new EdpNet(VggSmall());
+        var conv4 = Planned(net, Pruning(CostModel.Macs)).Single(p => p.Name == "conv4");
+        // One layer: 24 output channels are padded to 32 and leave the blocked kernels; 32 fit them. MACs say the reverse.
+        Assert.True(CostModel.Macs.Layer(conv4, 32, 24, null) < CostModel.Macs.Layer(conv4, 32, 32, null));
+        Assert.True(latency.Layer(conv4, 32, 24, null) > latency.Layer(conv4, 32, 32, null));
+
+        // Whole networks: the odd widths have fewer MACs than the block-aligned ones, and are predicted far slower.
+        var odd = Planned(net, Pruning(latency), [11, 11, 22, 22, 44, 44]);
+        var aligned = Planned(net, Pruning(latency), [16, 16, 16, 16, 32, 32]);
+        output.WriteLine($"MACs {CostModel.Macs.After(odd):N0} odd, {CostModel.Macs.After(aligned):N0} aligned; latency {latency.After(odd):F4} ms odd, {latency.After(aligned):F4} ms aligned");
+        Assert.True(CostModel.Macs.After(odd) < CostModel.Macs.After(aligned));
+        Assert.True(latency.After(odd) > 1.5 * latency.After(aligned));
+
+        // Per group: a channel of conv5 (64 -> 64 at 7x7, read by conv6) saves more milliseconds than one of conv1, whose
+        // output is cheap to write at any width the table holds below the block.
+        var groups = latency.Groups(net.Graph);
+        Assert.True(groups["conv5"].Channel > groups["conv1"].Channel);
+        Assert.All(groups.Values, g => Assert.True(g.Rank > 0 && g.Channel > 0));
+    }
+
+    /// <summary>The freeze cut of a latency budget, through the budget controller, against the fixed table: a few
+    /// training steps give the Taylor estimates, then <see cref="BudgetController.Enforce"/> cuts.</summary>
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.7)]
+    public void ALatencyBudgetAgainstAFixedTableLandsWithinFivePercentOfItsTarget(double target)
+    {
+        var latency = new LatencyCost(Blocked(), 1);
+        var options = new EdpCompressOptions { TargetMacsRatio = null, TargetLatencyRatio = target, ChannelMultiple = 1 };
+        var settings = EdpSettings.From(options);
+        var pruning = settings.Pruning with { MergeRule = latency };
+        manual_seed(1);
+        using var net = new EdpNet(VggSmall());
+        var prox = ProximalGroupLasso.For(net, options.PenaltyWeighting, options.ChannelGroup);
+        var budget = BudgetController.Create(settings.Budget, settings.Schedule, pruning, net, prox, stepsPerEpoch: 10, latency)!;
+        for (int step = 0; step < 3; step++)
+        {
+            using var scope = NewDisposeScope();
+            net.zero_grad();
+            nn.functional.cross_entropy(net.forward(rand(16, 1, 28, 28)), randint(0, 10, [16])).backward();
+            budget.Observe();
+        }
+        var log = new List<string>();
+        budget.Enforce(net, log.Add);
+        log.ForEach(output.WriteLine);
+
+        var plans = PruningPlanner.Plan(net, pruning);
+        double plain = latency.Before(plans), reached = latency.After(plans) / plain;
+        output.WriteLine($"predicted {latency.After(plans):F4} ms of {plain:F4} ms plain: {reached:P1} for a target of {target:P1}");
+        Assert.InRange(reached, target * 0.95, target);
+        Assert.Contains(log, l => l.Contains("predicted latency at batch 1"));
+    }
+
+    [Fact]
+    public void TheMergeRuleKeepsAPairOnlyWhereTheTableSaysItIsFaster()
+    {
+        var table = Blocked();
+        var latency = new LatencyCost(table, 1);
+        using var net = new EdpNet(VggSmall());
+        int disagreements = 0;
+        foreach (var layer in LayerGroups.Of(net).Where(l => l.Name.StartsWith("conv", StringComparison.Ordinal)))
+            foreach (int rank in new[] { 2, 4, 8, 16, 32, 48 }.Where(r => r < layer.Weight.Rank))
+            {
+                var ranks = new Dictionary<string, int> { [layer.Name] = rank };
+                var byTable = Planned(net, Pruning(latency), ranks: ranks).Single(p => p.Name == layer.Name);
+                var byMacs = Planned(net, Pruning(CostModel.Macs), ranks: ranks).Single(p => p.Name == layer.Name);
+                bool faster = table.PairIsFaster(layer.Name, byTable.KeptInputs.Length, byTable.KeptOutputs.Length, rank, 1);
+                Assert.Equal(!faster, byTable.Merged);
+                Assert.Equal(faster ? rank : null, byTable.PairRank);
+                disagreements += byTable.Merged != byMacs.Merged ? 1 : 0;
+                // Pruning & Merging exports what the plan says: the pair as a basis and a coefficient conv, or one conv.
+                var exported = PruneAndMerge.Apply(net, Planned(net, Pruning(latency), ranks: ranks));
+                Assert.Equal(faster, exported.Nodes.Any(n => n.Name == $"{layer.Name}_basis"));
+            }
+        // The table's rule is not the MACs rule in disguise: at small ranks of cheap layers the tensor between the pair's
+        // convs costs more than the rank saves, where the MACs rule keeps the pair.
+        Assert.True(disagreements > 0);
+    }
+
+    [Theory]
+    [InlineData(nameof(EdpCompressOptions.TargetLatencyRatio), 0.0, "TargetLatencyRatio must be a ratio in (0, 1]; found 0")]
+    [InlineData(nameof(EdpCompressOptions.TargetLatencyRatio), 1.5, "TargetLatencyRatio must be a ratio in (0, 1]; found 1.5")]
+    [InlineData(nameof(EdpCompressOptions.TargetLatencyRatio), double.NaN, "TargetLatencyRatio must be a ratio in (0, 1]; found NaN")]
+    [InlineData(nameof(EdpCompressOptions.TargetLatencyMilliseconds), 0.0, "TargetLatencyMilliseconds must be a positive number of milliseconds; found 0")]
+    [InlineData(nameof(EdpCompressOptions.TargetLatencyMilliseconds), -2.0, "TargetLatencyMilliseconds must be a positive number of milliseconds; found -2")]
+    [InlineData(nameof(EdpCompressOptions.TargetLatencyMilliseconds), double.PositiveInfinity, "TargetLatencyMilliseconds must be a positive number of milliseconds; found ")]
+    public void AnOutOfRangeLatencyTargetIsRejectedNamingTheRangeAndTheValue(string option, double value, string expected)
+    {
+        var options = new EdpCompressOptions();
+        typeof(EdpCompressOptions).GetField(option)!.SetValue(options, value);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext(1).Transforms.CompressEdp(options));
+        output.WriteLine(e.Message);
+        Assert.Equal(option, e.ParamName);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ALatencyTargetWithoutATableIsRejected()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext(1).Transforms.CompressEdp(
+            new EdpCompressOptions { TargetLatencyRatio = 0.5, MeasureLatency = false }));
+        output.WriteLine(e.Message);
+        Assert.Contains("TargetLatencyRatio must be null unless a latency table is measured (MeasureLatency = true) or given (LatencyTablePath)", e.Message);
+        Assert.Contains("found 0.5 with MeasureLatency = false and no LatencyTablePath", e.Message);
+        // A given table is enough.
+        new MLContext(1).Transforms.CompressEdp(new EdpCompressOptions { TargetLatencyMilliseconds = 0.5, MeasureLatency = false, LatencyTablePath = "latency.json" });
+    }
+
+    [Fact]
+    public void AnUnreachableLatencyTargetFailsNamingTheReachableMilliseconds()
+    {
+        var latency = new LatencyCost(Blocked(), 1);
+        var settings = EdpSettings.From(new EdpCompressOptions { TargetMacsRatio = null, TargetLatencyMilliseconds = 0.01 });
+        using var net = new EdpNet(VggSmall());
+        var prox = ProximalGroupLasso.For(net, EdpPenaltyWeighting.Uniform, EdpChannelGroup.CoefficientsAndBatchNorm);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => BudgetController.Create(settings.Budget, settings.Schedule, settings.Pruning with { MergeRule = latency }, net, prox, 10, latency));
+        output.WriteLine(e.Message);
+        Assert.Contains("TargetLatencyMilliseconds is 0.01 ms, but this network cannot go below", e.Message);
+        Assert.Contains("of its predicted latency (", e.Message);
+        Assert.Contains("ms, latency at batch 1)", e.Message);
+    }
+
+    /// <summary>Through the public API: a latency budget alone, with a given table and no timing, is met in predicted
+    /// latency and stated in the report.</summary>
+    [Fact]
+    public void AFitWithALatencyBudgetReportsTheBudgetAndThePredictedLatencyReached()
+    {
+        string path = Path.Combine(_dir.FullName, "vggs.json");
+        File.WriteAllText(path, Blocked(batches: [1, 64]).ToJson());
+        var ml = new MLContext(1);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(new EdpCompressOptions
+        {
+            Epochs = 1, BatchSize = 32, NumberOfThreads = 2, TargetMacsRatio = null, TargetLatencyRatio = 0.6, ChannelMultiple = 1,
+            MeasureLatency = false, LatencyTablePath = path,
+        }));
+        using var model = pipeline.Fit(ml.Data.LoadFromEnumerable(TestData.Train.Take(600).ToList())).LastTransformer;
+        var report = model.Report;
+        output.WriteLine(report.ToMarkdown());
+        Assert.Equal(0.6, report.TargetLatencyRatio);
+        Assert.Null(report.Latency);
+        Assert.InRange(report.PredictedLatencyRatio!.Value, 0.6 - EdpCompression.BudgetTolerance, 0.6 + 1e-9);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"- latency budget: {0.6:P1} asked, {report.PredictedLatencyRatio:P1} predicted"), report.ToMarkdown());
+    }
+}
