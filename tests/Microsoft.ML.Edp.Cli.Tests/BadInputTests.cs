@@ -176,6 +176,9 @@ public sealed class BadInputTests : IDisposable
         (code, output) = CliRunner.Run("compress", "--dataset", _root, "--output", Output, "--validation-fraction", "1.5");
         Assert.NotEqual(0, code);
         Assert.Contains("--validation-fraction must be in [0, 1); found 1.5.", output);
+        (code, output) = CliRunner.Run("compress", "--dataset", _root, "--output", Output, "--target-latency", "1.5");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--target-latency must be in (0, 1]; found 1.5.", output);
         Assert.False(Directory.Exists(Output));
     }
 
@@ -190,6 +193,7 @@ public sealed class BadInputTests : IDisposable
         }
         Assert.Contains("--validation-fraction", CliRunner.Run("compress", "--help").Output);
         Assert.Contains("--channel-multiple", CliRunner.Run("compress", "--help").Output);
+        Assert.Contains("--target-latency", CliRunner.Run("compress", "--help").Output);
     }
 
     [Fact]
