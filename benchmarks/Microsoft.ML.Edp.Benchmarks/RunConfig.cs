@@ -28,8 +28,13 @@ public sealed record RunConfig(
         if (ChannelMultiple is { } m) o.ChannelMultiple = m;
         if (BudgetPenalty is { } p) o.BudgetPenalty = p;
         o.TargetMacsRatio = TargetMacsRatio;
+        o.TargetLatencyRatio = TargetLatencyRatio;
         return o;
     }
+
+    /// <summary>A latency budget (<see cref="EdpCompressOptions.TargetLatencyRatio"/>), predicted from the table
+    /// measured on this machine; set <see cref="TargetMacsRatio"/> to null beside it to budget latency alone.</summary>
+    public double? TargetLatencyRatio { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this);
     public static RunConfig FromJson(string json) => JsonSerializer.Deserialize<RunConfig>(json)!;
