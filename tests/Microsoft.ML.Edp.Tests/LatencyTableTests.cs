@@ -175,12 +175,16 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
             Assert.All(table.Layers.Single(l => l.Name == site.Name).Points, p => Assert.Equal(p.InChannels, p.OutChannels));
         using var net = new EdpNet(graph);
         var plans = Groups.PruningPlanner.Plan(net, new Groups.PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm));
-        double full = LatencyProof.Predict(table, plans, 1, plainShapes: true);
+        var predicted = new LatencyCost(table, 1);
+        double full = predicted.Before(plans);
         // A plan that narrows every layer, the depthwise convs in and out together, is predicted from the table's points.
         var halved = plans.Select(p => p with { KeptInputs = p.KeptInputs[..Math.Max(1, p.KeptInputs.Length / 2)], KeptOutputs = p.KeptOutputs[..Math.Max(1, p.KeptOutputs.Length / 2)], KeptRank = null }).ToList();
-        double narrow = LatencyProof.Predict(table, halved, 1, plainShapes: false);
+        double narrow = predicted.After(halved);
         Assert.True(double.IsFinite(full) && full > 0, $"plain prediction {full}");
         Assert.True(double.IsFinite(narrow) && narrow >= 0, $"narrowed prediction {narrow}");
+        // What a group saves, for the selection under a latency budget: positive and finite at every layer, depthwise
+        // followers and Concat producers included.
+        Assert.All(predicted.Groups(graph).Values, g => Assert.True(g.Rank > 0 && g.Channel > 0 && double.IsFinite(g.Rank + g.Channel), $"{g}"));
     }
 
     private string Write(string name, LatencyTable table)
