@@ -77,7 +77,7 @@ public sealed class LatencyBudgetTests(ITestOutputHelper output) : IDisposable
         manual_seed(1);
         using var net = new EdpNet(VggSmall());
         var prox = ProximalGroupLasso.For(net, options.PenaltyWeighting, options.ChannelGroup);
-        var budget = BudgetController.Create(settings.Budget, settings.Schedule, pruning, net, prox, stepsPerEpoch: 10, latency)!;
+        var budget = BudgetController.Create(settings.Budget, pruning, net, prox, stepsPerEpoch: 10, latency)!;
         for (int step = 0; step < 3; step++)
         {
             using var scope = NewDisposeScope();
@@ -158,7 +158,7 @@ public sealed class LatencyBudgetTests(ITestOutputHelper output) : IDisposable
         var settings = EdpSettings.From(new EdpCompressOptions { TargetMacsRatio = null, TargetLatencyMilliseconds = 0.01 });
         using var net = new EdpNet(VggSmall());
         var prox = ProximalGroupLasso.For(net, EdpPenaltyWeighting.Uniform, EdpChannelGroup.CoefficientsAndBatchNorm);
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => BudgetController.Create(settings.Budget, settings.Schedule, settings.Pruning with { MergeRule = latency }, net, prox, 10, latency));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => BudgetController.Create(settings.Budget, settings.Pruning with { MergeRule = latency }, net, prox, 10, latency));
         output.WriteLine(e.Message);
         Assert.Contains("TargetLatencyMilliseconds is 0.01 ms, but this network cannot go below", e.Message);
         Assert.Contains("of its predicted latency (", e.Message);
