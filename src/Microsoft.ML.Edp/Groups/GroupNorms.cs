@@ -1,3 +1,4 @@
+using Microsoft.ML.Edp.Network;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Edp.Groups;
@@ -6,22 +7,22 @@ namespace Microsoft.ML.Edp.Groups;
 internal static class GroupNorms
 {
     /// <summary>Squared rank-group norms: the columns of A.</summary>
-    public static Tensor RankSquared(LayerGroups layer) => layer.Weight.coefficients.square().sum(dim: 0);
+    public static Tensor RankSquared(LayerGroups layer) => layer.Weight.coefficients.Squared().sum(dim: 0);
 
     /// <summary>Squared channel-group norms: the rows of A with BN gamma and beta and the bias; with
     /// <see cref="EdpChannelGroup.BatchNorm"/> (and a BN to measure), the affine part only.</summary>
     public static Tensor ChannelSquared(LayerGroups layer, EdpChannelGroup group)
     {
-        var rows = layer.Weight.coefficients.square().sum(1);
+        var rows = layer.Weight.coefficients.Squared().sum(1);
         bool affineOnly = group == EdpChannelGroup.BatchNorm && layer.Norm is not null;
         if (layer.Norm is { } bn)
         {
-            var affine = bn.weight!.square() + bn.bias!.square();
+            var affine = bn.weight!.Squared() + bn.bias!.Squared();
             rows = affineOnly ? affine : rows + affine;
         }
         foreach (var follower in layer.Followers ?? [])
             rows = rows + follower.ChannelSquared(affineOnly);
-        return layer.Bias is { } bias ? rows + bias.square() : rows;
+        return layer.Bias is { } bias ? rows + bias.Squared() : rows;
     }
 
     /// <summary>The current norms of a layer's rank groups and channel groups (null without channel groups), copied to

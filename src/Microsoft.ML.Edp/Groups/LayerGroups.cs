@@ -54,10 +54,10 @@ internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? No
     /// layer's own row of A is left out then), the bias, and BN's gamma and beta.</summary>
     public Tensor ChannelSquared(bool affineOnly)
     {
-        var rows = affineOnly ? zeros(Count, device: Weight.device) : Part(Weight).square().flatten(1).sum(1);
+        var rows = affineOnly ? zeros(Count, device: Weight.device) : Part(Weight).Squared().flatten(1).sum(1);
         if (Norm is { } bn)
-            rows = rows + Part(bn.weight!).square() + Part(bn.bias!).square();
-        return Bias is { } bias ? rows + Part(bias).square() : rows;
+            rows = rows + Part(bn.weight!).Squared() + Part(bn.bias!).Squared();
+        return Bias is { } bias ? rows + Part(bias).Squared() : rows;
     }
 
     /// <summary>The sum of p * dL/dp over each channel's part, for the first-order importance of its group.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.ML.Edp.Groups;
+using Microsoft.ML.Edp.Network;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Edp.Training;
@@ -32,7 +33,7 @@ internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
                 continue;
             var products = a * gradient;
             // dim: named, since a literal 0 would bind to sum's dtype overload.
-            Average(ref _rank[i], products.sum(dim: 0).square());
+            Average(ref _rank[i], products.sum(dim: 0).Squared());
             if (!layer.HasChannelGroups)
                 continue;
             var channel = products.sum(dim: 1);
@@ -42,7 +43,7 @@ internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
                 channel = channel + bias * biasGradient;
             foreach (var follower in layer.Followers ?? [])
                 channel = channel + follower.ChannelProducts();
-            Average(ref _channel[i], channel.square());
+            Average(ref _channel[i], channel.Squared());
         }
     }
 
