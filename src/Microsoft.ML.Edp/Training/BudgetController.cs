@@ -76,13 +76,12 @@ internal sealed class BudgetController
         var plain = PruningPlanner.Plan(net, pruning with { Threshold = 0 });
         var asked = Targets(budget, plain, latency);
         var reachable = Reachable(asked, plain, net, pruning);
-        foreach (var (target, (_, floor)) in asked.Zip(reachable))
-            if (target.Ratio < floor)
-                throw new ArgumentOutOfRangeException(target.Option, target.Value,
-                    $"{target.Option} is {target.Value}, but this network cannot go below {target.Describe(floor)}: every layer keeps at least one channel and one basis filter, " +
-                    "and plain (uncompressed) layers and channels feeding a residual sum or the classifier keep their width" +
-                    (pruning.Multiple > 1 ? $"; with {nameof(EdpCompressOptions.ChannelMultiple)} = {pruning.Multiple}, a layer keeps at least that many (1 allows fewer)" : "") +
-                    $". Ask for at least that, or set {target.Option} to null to train with the fixed penalties.");
+        if (FirstUnreachable(asked, reachable) is (var target, var floor))
+            throw new ArgumentOutOfRangeException(target.Option, target.Value,
+                $"{target.Option} is {target.Value}, but this network cannot go below {target.Describe(floor)}: every layer keeps at least one channel and one basis filter, " +
+                "and plain (uncompressed) layers and channels feeding a residual sum or the classifier keep their width" +
+                (pruning.Multiple > 1 ? $"; with {nameof(EdpCompressOptions.ChannelMultiple)} = {pruning.Multiple}, a layer keeps at least that many (1 allows fewer)" : "") +
+                $". Ask for at least that, or set {target.Option} to null to train with the fixed penalties.");
         var targets = asked.Zip(reachable, (a, r) => new Target(a.Cost, r.Full, a.Ratio)).ToList();
         var full = plain.Aggregate(default(LayerCost), (sum, p) => sum + p.Before);
         return new BudgetController(targets, budget.Penalty, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
@@ -96,8 +95,7 @@ internal sealed class BudgetController
         var asked = Targets(budget, plain, latency);
         for (int multiple = pruning.Multiple; multiple > 1; multiple /= 2)
         {
-            var reachable = Reachable(asked, plain, net, pruning with { Multiple = multiple });
-            if (asked.Zip(reachable).All(t => !(t.First.Ratio < t.Second.Floor)))
+            if (FirstUnreachable(asked, Reachable(asked, plain, net, pruning with { Multiple = multiple })) is null)
                 return multiple;
         }
         return 1;
@@ -127,6 +125,10 @@ internal sealed class BudgetController
             targets.Add(new(CostModel.Params, parameters, nameof(EdpCompressOptions.TargetParamsRatio), $"{parameters:0.###}", r => $"{r:0.###} of its cost"));
         return targets;
     }
+
+    /// <summary>The first target asked below the floor Pruning &amp; Merging can reach, with that floor; null when all are reachable.</summary>
+    private static (Asked Target, double Floor)? FirstUnreachable(IReadOnlyList<Asked> asked, (double Full, double Floor)[] reachable)
+        => asked.Zip(reachable).Where(t => t.First.Ratio < t.Second.Floor).Select(t => ((Asked, double)?)(t.First, t.Second.Floor)).FirstOrDefault();
 
     /// <summary>Each target's plain cost, and the lowest ratio of it Pruning &amp; Merging can reach with
     /// <paramref name="pruning"/>: a threshold of 1 leaves one group of each kind wherever groups exist.</summary>
