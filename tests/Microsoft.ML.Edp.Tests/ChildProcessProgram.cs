@@ -8,8 +8,16 @@ namespace Microsoft.ML.Edp.Tests;
 public static class ChildProcessProgram
 {
     /// <summary>The libtorch settings a fit applies before its first torch call, here applied before any test's.</summary>
+    /// <remarks>oneDNN is switched off for the whole test process. The switch is process-wide, and a fit whose shapes
+    /// oneDNN gets wrong (as on an AMD EPYC here) turns it off mid-run; test classes run in parallel, so a test that
+    /// compares two of its own fits bit for bit (checkpoint resume) could get one of each backend. The oneDNN verdict
+    /// itself is tested in child processes and with injected switches.</remarks>
     [System.Runtime.CompilerServices.ModuleInitializer]
-    internal static void PrepareLibTorch() => TorchRuntime.PrepareProcess();
+    internal static void PrepareLibTorch()
+    {
+        TorchRuntime.PrepareProcess();
+        LibTorchSwitches.TrySetOneDnn(false);
+    }
 
     /// <summary><c>compress-onnx MODEL</c>: one epoch of CompressEdp with the default options on the embedded subset,
     /// from the ONNX model at MODEL; prints the report and exits 0.</summary>
