@@ -102,7 +102,7 @@ public static class CompressionBenchmark
     private sealed record ResultsFile(MachineInfo Machine, List<RunResult> Results);
 
     /// <summary>One configuration over its seeds: mean and sample standard deviation of the test accuracy, mean cost.</summary>
-    private sealed record Summary(string Name, List<RunResult> Runs)
+    internal sealed record Summary(string Name, List<RunResult> Runs)
     {
         public double Accuracy => Runs.Average(r => r.TestAccuracy);
         public double Spread => Runs.Count < 2 ? 0 : Math.Sqrt(Runs.Sum(r => Math.Pow(r.TestAccuracy - Accuracy, 2)) / (Runs.Count - 1));

@@ -14,13 +14,13 @@ namespace Microsoft.ML.Edp.Benchmarks;
 public static class InferenceBenchmark
 {
     // The saved pipeline starts with MapValueToKey("Label"), so scoring rows carry a label column, as Model Builder's do.
-    private sealed class Input
+    internal sealed class Input
     {
         [VectorType(FashionMnistImage.PixelCount)] public float[] Features { get; set; } = [];
         public string Label { get; set; } = "";
     }
 
-    private sealed class Output
+    internal sealed class Output
     {
         public float[] Score { get; set; } = [];
     }

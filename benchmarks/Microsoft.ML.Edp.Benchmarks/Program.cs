@@ -6,6 +6,7 @@
 //   memory                                              streaming memory: 1x vs 10x data, RSS per epoch
 //   micro [--quick]                                     BenchmarkDotNet: proximal step, batch assembly, ONNX scoring
 //   backend [--quick]                                   the backend self-check's cost, training steps with oneDNN on and off
+//   latency [--quick] [--seeds N]                       plain, narrow, EDP at MACs and latency budgets: ORT and PredictionEngine speed-ups
 //   speedup name=model.onnx ...                         ORT speed-up of saved 28x28 models over plain VGG-S, interleaved
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 using Microsoft.ML.Edp.Benchmarks;
@@ -33,6 +34,9 @@ switch (command)
     case "inference":
         InferenceBenchmark.Run(options);
         break;
+    case "latency":
+        LatencyBenchmark.Run(options);
+        break;
     case "memory":
         MemoryBenchmark.Run(options);
         break;
@@ -43,7 +47,7 @@ switch (command)
         MicroBenchmarks.Run(options);
         break;
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, sweep, inference, memory, micro or backend.");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, latency, sweep, inference, memory, micro or backend.");
         return 2;
 }
 return 0;

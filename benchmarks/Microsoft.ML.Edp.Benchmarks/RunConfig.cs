@@ -29,12 +29,17 @@ public sealed record RunConfig(
         if (BudgetPenalty is { } p) o.BudgetPenalty = p;
         o.TargetMacsRatio = TargetMacsRatio;
         o.TargetLatencyRatio = TargetLatencyRatio;
+        if (LatencyBatchSize is { } b) o.LatencyBatchSize = b;
         return o;
     }
 
     /// <summary>A latency budget (<see cref="EdpCompressOptions.TargetLatencyRatio"/>), predicted from the table
     /// measured on this machine; set <see cref="TargetMacsRatio"/> to null beside it to budget latency alone.</summary>
     public double? TargetLatencyRatio { get; init; }
+
+    /// <summary>The scoring batch the latency budget is predicted at (<see cref="EdpCompressOptions.LatencyBatchSize"/>);
+    /// null keeps the default, 1.</summary>
+    public int? LatencyBatchSize { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this);
     public static RunConfig FromJson(string json) => JsonSerializer.Deserialize<RunConfig>(json)!;
@@ -45,7 +50,7 @@ public sealed record RunResult(
     RunConfig Config, int Epochs, int Threads, long TrainRows, double TestAccuracy,
     long Params, long Macs, long OnnxBytes, long OnnxParameters, double FitSeconds, double TrainingSeconds,
     long PeakRssBytes, long[] RssPerEpochBytes, double? AccuracyBeforePruning, double? AccuracyAfterPruning, string ReportMarkdown,
-    MachineInfo? Machine = null)
+    MachineInfo? Machine = null, EdpBatchLatency[]? Latency = null)
 {
     /// <summary>The training backend the fit's self-check chose, as its report names it: oneDNN, or libtorch's own
     /// convolutions where oneDNN failed the check on this machine.</summary>

@@ -36,7 +36,7 @@ public static class SingleRun
         var result = new RunResult(config, epochs, threads, report.TrainingRows, accuracy,
             report.ParamsAfter, report.MacsAfter, report.OnnxSizeBytes, report.OnnxParameterCount, fitSeconds, report.TrainingSeconds,
             PeakRssBytes(), report.Epochs.Select(e => e.WorkingSetBytes).ToArray(),
-            report.ValidationAccuracyBeforePruning, report.ValidationAccuracyAfterPruning, report.ToMarkdown(), MachineInfo.Current());
+            report.ValidationAccuracyBeforePruning, report.ValidationAccuracyAfterPruning, report.ToMarkdown(), MachineInfo.Current(), report.Latency?.Batches);
         File.WriteAllText(resultPath, JsonSerializer.Serialize(result));
     }
 
