@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
+using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Training;
 using Xunit;
@@ -63,6 +64,19 @@ public sealed class CheckpointFingerprintTests
             BatchNormRecalibrationBatches = 7,
         };
         Assert.Equal(Fingerprint(new EdpCompressOptions()), Fingerprint(options));
+    }
+
+    [Fact]
+    public void TheLatencyTableABudgetIsMeasuredByIsInTheFingerprint()
+    {
+        var settings = TestData.Settings(new EdpCompressOptions { TargetMacsRatio = null, TargetLatencyRatio = 0.6 });
+        var graph = Architectures.Build(settings.Network, 10);
+        var table = LatencyTestTables.Blocked();
+        var slower = table with { OverheadMilliseconds = table.OverheadMilliseconds.Select(t => t * 2).ToArray() };
+        string measured = TrainingCheckpoints.Fingerprint(settings, graph, 1000, table);
+        Assert.Equal(measured, TrainingCheckpoints.Fingerprint(settings, graph, 1000, LatencyTable.FromJson(table.ToJson(), "round trip")));
+        Assert.NotEqual(Line(measured, "latencyTable"), Line(TrainingCheckpoints.Fingerprint(settings, graph, 1000, slower), "latencyTable"));
+        Assert.Equal("none", Line(TrainingCheckpoints.Fingerprint(settings, graph, 1000), "latencyTable")["latencyTable=".Length..]);
     }
 
     private static string Line(string fingerprint, string field)

@@ -35,7 +35,7 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
         var budget = BudgetController.Create(settings.Budget, settings.Pruning, net, prox, stepsPerEpoch, latency);
         var shuffleSeeds = new SeedSequence(_training.Seed);
         var epochs = new List<EdpEpochReport>();
-        var checkpoints = new TrainingCheckpoints(settings, net.Graph, rows, log);
+        var checkpoints = new TrainingCheckpoints(settings, net.Graph, rows, log, latency?.Table);
         int firstEpoch = 1;
         if (checkpoints.Resume(net, optimizer, prox, budget) is { } resumed)
         {

@@ -1,5 +1,8 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Network;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -23,11 +26,11 @@ internal sealed class TrainingCheckpoints
     private readonly string _fingerprint;
     private readonly Action<string> _log;
 
-    public TrainingCheckpoints(EdpSettings settings, NetworkGraph graph, long rows, Action<string> log)
+    public TrainingCheckpoints(EdpSettings settings, NetworkGraph graph, long rows, Action<string> log, LatencyTable? budgetTable = null)
     {
         _log = log;
         _resume = settings.Checkpoints.Resume;
-        _fingerprint = Fingerprint(settings, graph, rows);
+        _fingerprint = Fingerprint(settings, graph, rows, budgetTable);
         if (settings.Checkpoints.Directory is { } folder)
         {
             AtomicFile.EnsureWritableFolder(folder, nameof(EdpCompressOptions.CheckpointDirectory));
@@ -110,12 +113,15 @@ internal sealed class TrainingCheckpoints
     /// settings records training reads, written out field by field from the records themselves, so that a new setting
     /// joins the fingerprint without anyone listing it here. The device and checkpoint settings are left out on
     /// purpose: a run may resume on another machine, with results equal up to floating-point reduction order. A field
-    /// that may change on resume says so with [JsonIgnore].</summary>
-    internal static string Fingerprint(EdpSettings settings, NetworkGraph graph, long rows)
+    /// that may change on resume says so with [JsonIgnore]. Under a latency budget the table the budget is measured by
+    /// (<paramref name="budgetTable"/>) steers the selection, so its contents join the fingerprint as a digest: a table
+    /// measured again, or one from another machine, does not resume a run begun with another.</summary>
+    internal static string Fingerprint(EdpSettings settings, NetworkGraph graph, long rows, LatencyTable? budgetTable = null)
         => string.Join(", ", new[]
         {
             $"rows={rows}", $"input={graph.InChannels}x{graph.Height}x{graph.Width}", $"classes={graph.Classes}",
             $"layers={string.Join("/", graph.Layers.Select(Describe))}",
+            $"latencyTable={(budgetTable is null ? "none" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(budgetTable.ToJson())))[..16])}",
         }.Concat(Fields(nameof(settings.Network), settings.Network))
             .Concat(Fields(nameof(settings.Training), settings.Training))
             .Concat(Fields(nameof(settings.Schedule), settings.Schedule))
