@@ -266,14 +266,14 @@ public sealed class EdpCompressOptions
     /// <summary>Optimizer steps (batches) before the sparsity pattern freezes, at least: choosing what to remove, and
     /// letting it fade while the rest adapts, takes steps in absolute number, not in proportion to the run. On a run
     /// long enough for this and <see cref="MinRecoverySteps"/> where <see cref="PenaltyHoldFraction"/> would freeze
-    /// earlier, the freeze moves to this step and the ramp moves with it, in proportion; a run too short for both keeps
-    /// the fractions and, with a budget, is warned before training. 0 keeps the fractions. On 20,000 Fashion-MNIST
-    /// images for 3 epochs (471 steps) a later freeze did better, an earlier one worse
-    /// (benchmarks/results/compression-20k.md).</summary>
+    /// earlier, the freeze moves to this step and the ramp moves with it, in proportion. On a run too short for both,
+    /// such a freeze moves to the step that splits the run as this and <see cref="MinRecoverySteps"/> split their sum,
+    /// and a budgeted run is warned before training. 0 keeps the fractions. On short runs of Fashion-MNIST (120 and
+    /// 471 steps) a later freeze did better, an earlier one worse (docs/choosing-a-budget.md).</summary>
     public int MinSelectionSteps = 400;
 
     /// <summary>Optimizer steps that a run must have beyond <see cref="MinSelectionSteps"/> for the freeze to move
-    /// there: the recovery on the final structure.</summary>
+    /// there: the recovery on the final structure. A shorter run keeps this share of its steps for it.</summary>
     public int MinRecoverySteps = 50;
 
     /// <summary>What a channel group's norm is measured on.</summary>

@@ -18,8 +18,11 @@ public class ScheduleStepsTests(ITestOutputHelper output)
     [InlineData(471, 0.3, 0.4, 250, 200, 187, 250)]
     // Just long enough for both floors.
     [InlineData(450, 0.3, 0.4, 250, 200, 187, 250)]
-    // Too short for both floors: the fractions stand.
-    [InlineData(449, 0.3, 0.4, 250, 200, 135, 180)]
+    // Too short for both floors: the freeze splits the run as the floors split their sum (250 of 450).
+    [InlineData(449, 0.3, 0.4, 250, 200, 186, 249)]
+    [InlineData(120, 0.3, 0.4, 400, 50, 79, 106)]
+    // Too short, and the fractions already freeze later than that split: they stand.
+    [InlineData(100, 0.3, 0.9, 250, 200, 30, 90)]
     // No selection floor, and a hold of 1 (never freeze), move nothing.
     [InlineData(471, 0.3, 0.4, 0, 200, 141, 188)]
     [InlineData(471, 0.3, 1.0, 250, 200, 141, 471)]

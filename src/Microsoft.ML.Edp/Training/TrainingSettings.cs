@@ -24,15 +24,20 @@ internal sealed record ScheduleSettings(double LearningRate, EdpLearningRateSche
     public double LearningRateAt(double progress) => LearningRateSchedules.At(LearningRateSchedule, LearningRate, progress);
 
     /// <summary>The penalty schedule of a run of <paramref name="totalSteps"/> optimizer steps. The ramp and the freeze
-    /// are the fractions of the run, but on a run long enough for both floors a freeze that would come before
-    /// <see cref="MinSelectionSteps"/> moves there (the ramp with it, in proportion). A run too short for both keeps
-    /// the fractions (and is warned about, see <see cref="PenaltySteps.TooShort"/>); a hold of 1 never freezes and
-    /// moves nothing.</summary>
+    /// are the fractions of the run, but a freeze that would come before <see cref="MinSelectionSteps"/> moves later
+    /// (the ramp with it, in proportion): to that step on a run long enough for both floors, and on a run too short
+    /// for both (warned about, see <see cref="PenaltySteps.TooShort"/>) to the step that splits the run as the floors
+    /// split their sum. A freeze never moves earlier; a hold of 1 never freezes and moves nothing.</summary>
     public PenaltySteps InSteps(long totalSteps)
     {
         long hold = (long)Math.Round(PenaltyHoldFraction * totalSteps), ramp = (long)Math.Round(PenaltyRampFraction * totalSteps);
-        if (PenaltyHoldFraction < 1 && hold > 0 && hold < MinSelectionSteps && totalSteps >= MinSelectionSteps + MinRecoverySteps)
-            (ramp, hold) = (ramp * MinSelectionSteps / hold, MinSelectionSteps);
+        if (PenaltyHoldFraction < 1 && hold > 0 && hold < MinSelectionSteps)
+        {
+            long floors = MinSelectionSteps + MinRecoverySteps;
+            long moved = totalSteps >= floors ? MinSelectionSteps : totalSteps * MinSelectionSteps / floors;
+            if (moved > hold)
+                (ramp, hold) = (ramp * moved / hold, moved);
+        }
         return new PenaltySteps(totalSteps, ramp, hold, MinSelectionSteps, MinRecoverySteps);
     }
 }
