@@ -20,7 +20,7 @@ internal sealed record ProbeShape(bool IsLinear, int Batch, int InChannels, int 
         var layers = graph.Layers.Select(layer => layer switch
         {
             ConvLayer c => new ProbeShape(false, 0, c.InChannels, c.OutChannels, (int)shapes[c.Input][1], (int)shapes[c.Input][2],
-                c.Kernel, c.Stride, c.Padding, c.HasBias || c.Bias is not null, c.Groups),
+                c.Kernel, c.Stride, c.Padding, c.Biased, c.Groups),
             LinearLayer l => new ProbeShape(true, 0, l.InFeatures, l.OutFeatures, 1, 1),
             _ => null,
         }).OfType<ProbeShape>().Distinct().ToList();

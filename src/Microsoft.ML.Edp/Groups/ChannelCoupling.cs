@@ -16,7 +16,7 @@ namespace Microsoft.ML.Edp.Groups;
 /// <param name="Follows">For the excitation conv of a squeeze-excitation block (its output gates a map through
 /// channel-wise ops), the gated map: the conv keeps the output channels that map keeps, so that a channel pruned from
 /// the block is dropped from its gate as well.</param>
-internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bool Prunable, IReadOnlyList<LayerNode> Consumers,
+internal sealed record ChannelCoupling(WeightLayer Layer, BatchNormLayer? Norm, bool Prunable, IReadOnlyList<WeightLayer> Consumers,
     IReadOnlyList<(ConvLayer Conv, BatchNormLayer? Norm, long Offset)> Followers, string? Follows = null)
 {
     // A graph never changes once built, and the planner asks again every few training steps when a budget is set
@@ -25,13 +25,13 @@ internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bo
 
     /// <summary>The coupling of every conv and linear layer, in graph order.</summary>
     public static IReadOnlyList<ChannelCoupling> Analyse(NetworkGraph graph)
-        => Cache.GetValue(graph, g => g.Layers.Where(l => l is ConvLayer or LinearLayer).Select(l => Of(g, l)).ToList());
+        => Cache.GetValue(graph, g => g.Layers.OfType<WeightLayer>().Select(l => Of(g, l)).ToList());
 
-    private static ChannelCoupling Of(NetworkGraph graph, LayerNode layer)
+    private static ChannelCoupling Of(NetworkGraph graph, WeightLayer layer)
     {
         var direct = graph.Consumers(layer.Name).ToList();
         var norm = direct is [BatchNormLayer bn] ? bn : null;
-        var consumers = new List<LayerNode>();
+        var consumers = new List<WeightLayer>();
         var followers = new List<(ConvLayer, BatchNormLayer?, long)>();
         bool prunable = true;
         var shapes = graph.Shapes();
@@ -66,11 +66,11 @@ internal sealed record ChannelCoupling(LayerNode Layer, BatchNormLayer? Norm, bo
                     case ConvLayer { Groups: > 1 }:
                         prunable = false;
                         break;
-                    case ConvLayer or LinearLayer:
-                        consumers.Add(next);
+                    case WeightLayer weighted:
+                        consumers.Add(weighted);
                         break;
                     // Zero in, zero out, channel by channel: a pruned channel stays exactly zero through these.
-                    case var _ when ChannelWise.KeepsZeroChannels(next):
+                    case { KeepsZeroChannels: true }:
                         pending.Push((next.Name, offset));
                         break;
                     default:

@@ -18,22 +18,14 @@ internal static class GroupCosts
         var result = new Dictionary<string, GroupCost>();
         foreach (var coupling in ChannelCoupling.Analyse(graph))
         {
-            var (n, fanIn) = Dimensions(coupling.Layer);
+            var layer = coupling.Layer;
+            long n = layer.Outputs, fanIn = layer.WeightShape[1] * layer.KernelArea;
             long pixels = perPixel ? graph.OutputPixels(coupling.Layer.Name, shapes) : 1;
             double own = (double)fanIn * pixels;
-            double next = coupling.Consumers.Sum(c => (double)Dimensions(c).Out * Kernel(c) * Kernel(c) * (perPixel ? graph.OutputPixels(c.Name, shapes) : 1))
-                + coupling.Followers.Sum(f => (double)f.Conv.Kernel * f.Conv.Kernel * (perPixel ? graph.OutputPixels(f.Conv.Name, shapes) : 1));
-            result[coupling.Layer.Name] = new GroupCost(own + (double)n * pixels, own + next);
+            double next = coupling.Consumers.Sum(c => (double)c.Outputs * c.KernelArea * (perPixel ? graph.OutputPixels(c.Name, shapes) : 1))
+                + coupling.Followers.Sum(f => (double)f.Conv.KernelArea * (perPixel ? graph.OutputPixels(f.Conv.Name, shapes) : 1));
+            result[layer.Name] = new GroupCost(own + (double)n * pixels, own + next);
         }
         return result;
     }
-
-    private static (long Out, long FanIn) Dimensions(LayerNode layer) => layer switch
-    {
-        ConvLayer c => (c.OutChannels, (long)c.InChannels * c.Kernel * c.Kernel),
-        LinearLayer l => (l.OutFeatures, l.InFeatures),
-        _ => throw new ArgumentException($"Layer '{layer.Name}' has no weight."),
-    };
-
-    private static int Kernel(LayerNode layer) => layer is ConvLayer c ? c.Kernel : 1;
 }

@@ -34,7 +34,7 @@ internal static class PruningPlanner
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
                 // A grouped conv keeps all its inputs (its producers keep their width), indexed within a group.
                 var inputs = layer is ConvLayer { Groups: > 1 } g ? GroupSelection.All(g.GroupInChannels) : kept[layer.Input];
-                plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, Shape(layer), graph.OutputPixels(layer.Name, shapes),
+                plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, coupling.Layer.WeightShape, graph.OutputPixels(layer.Name, shapes),
                     inputs, outputs, rank, perChannel, settings.MergeRule));
                 kept[layer.Name] = outputs;
             }
@@ -43,7 +43,7 @@ internal static class PruningPlanner
                 {
                     ConcatLayer c => Concatenated(c, kept, shapes),
                     ChannelGateLayer => kept[layer.Input],
-                    _ when ChannelWise.PassesChannels(layer) => kept[layer.Input],
+                    { PassesChannels: true } => kept[layer.Input],
                     _ => GroupSelection.All(shapes[layer.Name][0]),
                 };
         }
@@ -62,13 +62,6 @@ internal static class PruningPlanner
         }
         return [.. result];
     }
-
-    private static long[] Shape(LayerNode layer) => layer switch
-    {
-        ConvLayer c => [c.OutChannels, c.GroupInChannels, c.Kernel, c.Kernel],
-        LinearLayer l => [l.OutFeatures, l.InFeatures],
-        _ => throw new ArgumentException($"Layer '{layer.Name}' has no weight."),
-    };
 
     private static (long[] Outputs, long[]? Rank) Select(LayerGroups groups, long outChannels, PruningSettings settings)
     {

@@ -35,7 +35,7 @@ internal sealed partial class OnnxGraphImporter
             if (p.Shape.Length != 3 || p.Shape[1] != first[1] || p.Shape[2] != first[2])
                 throw n.Fail($"concatenates maps of different sizes ([{Dims(first)}] and [{Dims(p.Shape)}]); the maps must share height and width");
         var layer = new ConcatLayer(_names.Unique(n.LayerName), parts.Select(p => p.Layer).ToArray());
-        Bind(n.Output(IsRead), Emit(layer, [parts.Sum(p => p.Shape[0]), first[1], first[2]]));
+        Bind(n.Output(IsRead), Emit(layer));
     }
 
     /// <summary>ReduceMean over height and width: a global average pool (the squeeze of squeeze-excitation).</summary>
@@ -69,7 +69,7 @@ internal sealed partial class OnnxGraphImporter
         foreach (var (x, gate) in new[] { (a, b), (b, a) })
             if (x.Shape.Length == 3 && gate.Shape.SequenceEqual([x.Shape[0], 1L, 1L]) && !(x.Shape[1] == 1 && x.Shape[2] == 1))
             {
-                Bind(n.Output(IsRead), Emit(new ChannelGateLayer(_names.Unique(n.LayerName), x.Layer, gate.Layer), x.Shape));
+                Bind(n.Output(IsRead), Emit(new ChannelGateLayer(_names.Unique(n.LayerName), x.Layer, gate.Layer)));
                 return true;
             }
         return false;
@@ -101,7 +101,7 @@ internal sealed partial class OnnxGraphImporter
             if (name.Length > 0 && IsRead(name))
             {
                 var channels = Enumerable.Range(0, (int)sizes[i]).Select(c => start + c).ToArray();
-                Bind(name, Emit(new ChannelSelectLayer(_names.Unique($"{n.LayerName}_{i}"), x.Layer, channels), [sizes[i], s[1], s[2]]));
+                Bind(name, Emit(new ChannelSelectLayer(_names.Unique($"{n.LayerName}_{i}"), x.Layer, channels)));
             }
             start += sizes[i];
         }
@@ -137,6 +137,6 @@ internal sealed partial class OnnxGraphImporter
         if (to <= from)
             throw n.Fail($"slices channels {starts[0]} to {ends[0]} of {s[0]}, which is empty");
         var channels = Enumerable.Range(0, (int)(to - from)).Select(c => from + c).ToArray();
-        Bind(n.Output(IsRead), Emit(new ChannelSelectLayer(_names.Unique(n.LayerName), x.Layer, channels), [channels.Length, s[1], s[2]]));
+        Bind(n.Output(IsRead), Emit(new ChannelSelectLayer(_names.Unique(n.LayerName), x.Layer, channels)));
     }
 }

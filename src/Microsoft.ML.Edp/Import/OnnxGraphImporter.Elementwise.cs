@@ -74,7 +74,7 @@ internal sealed partial class OnnxGraphImporter
         if (pads.Any(p => p < 0 || p > OnnxNodeReader.MaxWindow))
             throw n.Fail($"has pads [{Dims(pads)}]; pads from 0 to {OnnxNodeReader.MaxWindow} are supported (a negative pad crops)");
         var layer = new PadLayer(_names.Unique(n.LayerName), x.Layer, (int)pads[2], (int)pads[3], (int)pads[6], (int)pads[7], value);
-        Bind(n.Output(IsRead), Emit(layer, [s[0], s[1] + pads[2] + pads[6], s[2] + pads[3] + pads[7]]));
+        Bind(n.Output(IsRead), Emit(layer));
     }
 
     /// <summary>Opset 18's Pad may name the axes its pads are for; the others get none.</summary>
@@ -160,7 +160,7 @@ internal sealed partial class OnnxGraphImporter
         var b = Map(n, 1, "right input");
         if (!a.Shape.SequenceEqual(b.Shape))
             throw n.Fail($"adds [N, {Dims(a.Shape)}] and [N, {Dims(b.Shape)}]; only a sum of two values of one shape (a residual join) is supported");
-        Bind(n.Output(IsRead), Emit(new AddLayer(_names.Unique(n.LayerName), a.Layer, b.Layer), a.Shape));
+        Bind(n.Output(IsRead), Emit(new AddLayer(_names.Unique(n.LayerName), a.Layer, b.Layer)));
     }
 
     /// <summary>x * Sigmoid(x) becomes one SiLU layer and x * HardSigmoid(x) with alpha 1/6 and beta 1/2 one HardSwish
@@ -194,16 +194,11 @@ internal sealed partial class OnnxGraphImporter
     private void Bias(OnnxNodeReader n, MapValue x, LayerNode? producer, bool soleReader, DenseTensor c, int valueAt)
     {
         int at = producer is null ? -1 : _layerIndex[producer.Name];
-        if (producer is not (ConvLayer or LinearLayer) || !soleReader)
-            throw n.Fail($"{Verb(n)} a constant of shape [{Dims(c.Shape)}] and '{n.Node.Input[valueAt]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is (ConvLayer or LinearLayer) ? " that other nodes also read" : "")}; a constant is supported only as the bias of the Conv, Gemm or MatMul that computes the other input");
+        if (producer is not WeightLayer weighted || !soleReader)
+            throw n.Fail($"{Verb(n)} a constant of shape [{Dims(c.Shape)}] and '{n.Node.Input[valueAt]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is WeightLayer ? " that other nodes also read" : "")}; a constant is supported only as the bias of the Conv, Gemm or MatMul that computes the other input");
         if (n.OpType == "Sub")
             c = c with { Values = c.Values.Select(v => -v).ToArray() };
-        _layers[at] = producer switch
-        {
-            ConvLayer conv => conv with { HasBias = true, Bias = new DenseTensor([conv.OutChannels], Biased(n, conv.Bias, conv.OutChannels, c, channelAxis: true)) },
-            LinearLayer linear => linear with { Bias = new DenseTensor([linear.OutFeatures], Biased(n, linear.Bias, linear.OutFeatures, c, channelAxis: false)) },
-            _ => throw new InvalidOperationException("Unreachable: checked above."),
-        };
+        _layers[at] = weighted with { HasBias = true, Bias = new DenseTensor([weighted.Outputs], Biased(n, weighted.Bias, weighted.Outputs, c, channelAxis: weighted is ConvLayer)) };
         Bind(n.Output(IsRead), x);
     }
 
@@ -251,6 +246,6 @@ internal sealed partial class OnnxGraphImporter
             Bind(n.Output(IsRead), x);
         }
         else
-            Bind(n.Output(IsRead), Emit(new ChannelAffineLayer(_names.Unique(n.LayerName), x.Layer, scale, shift), x.Shape));
+            Bind(n.Output(IsRead), Emit(new ChannelAffineLayer(_names.Unique(n.LayerName), x.Layer, scale, shift)));
     }
 }

@@ -31,10 +31,10 @@ internal sealed partial class OnnxGraphImporter
             throw n.Fail($"has a weight for {w.Shape[1]} input channels{(group > 1 ? $" in each of {group} groups" : "")}, but its input '{n.Node.Input[0]}' has {input[0]} channels");
         if (b is not null && !(b.Shape.Length == 1 && b.Shape[0] == w.Shape[0]))
             throw n.Fail($"has a bias of shape [{Dims(b.Shape)}]; [{w.Shape[0]}] is expected");
-        var placed = PlaceWindow(n, x, w.Shape[0], k, stride, ceilMode: false, padValue: 0, isPool: false);
+        var placed = PlaceWindow(n, x, k, stride, ceilMode: false, padValue: 0, isPool: false);
         var layer = new ConvLayer(_names.Unique(n.LayerName), placed.Input.Layer, (int)input[0], (int)w.Shape[0], (int)k, (int)stride, placed.Padding,
             Compressed: group == 1, HasBias: b is not null, Weight: w, Bias: b, Groups: (int)group);
-        Bind(n.Output(IsRead), Emit(layer, placed.Output));
+        Bind(n.Output(IsRead), Emit(layer));
     }
 
     private void BatchNorm(OnnxNodeReader n)
@@ -46,8 +46,8 @@ internal sealed partial class OnnxGraphImporter
             throw n.Fail("runs in training mode; only inference BN with fixed running statistics is supported");
         var x = Map(n, 0, "input");
         var producer = _layerIndex.TryGetValue(x.Layer, out int at) ? _layers[at] : null;
-        if (producer is not (ConvLayer or LinearLayer) || _layerReads[x.Layer] != 1)
-            throw n.Fail($"reads '{n.Node.Input[0]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is (ConvLayer or LinearLayer) ? " that other nodes also read" : "")}; a BatchNormalization must directly follow a Conv or Gemm whose output nothing else reads, because Pruning & Merging folds it into that layer");
+        if (producer is not WeightLayer || _layerReads[x.Layer] != 1)
+            throw n.Fail($"reads '{n.Node.Input[0]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is WeightLayer ? " that other nodes also read" : "")}; a BatchNormalization must directly follow a Conv or Gemm whose output nothing else reads, because Pruning & Merging folds it into that layer");
         long channels = x.Shape[0];
         var p = new DenseTensor[4];
         string[] what = ["scale", "bias", "mean", "variance"];
@@ -63,7 +63,7 @@ internal sealed partial class OnnxGraphImporter
         if (!(epsilon >= 0) || float.IsInfinity(epsilon))
             throw n.Fail($"has epsilon {epsilon}; a finite epsilon >= 0 is expected");
         var layer = new BatchNormLayer(_names.Unique(n.LayerName), x.Layer, (int)channels, epsilon, p[0], p[1], p[2], p[3]);
-        Bind(n.Output(IsRead), Emit(layer, x.Shape));
+        Bind(n.Output(IsRead), Emit(layer));
     }
 
     private void Pool(OnnxNodeReader n, bool isMax)
@@ -90,12 +90,11 @@ internal sealed partial class OnnxGraphImporter
             throw n.Fail("has count_include_pad 1 and ceil_mode 1 with padding; only one of them is supported where there is padding");
         // A max pool's padding never wins; an average that counts padded cells sees zeros there.
         float? padValue = isMax ? float.NegativeInfinity : countsPadding ? 0 : null;
-        var placed = PlaceWindow(n, x, input[0], k, stride, ceilMode, padValue, isPool: true);
+        var placed = PlaceWindow(n, x, k, stride, ceilMode, padValue, isPool: true);
         // Padding the pool applies itself is left out of averages, so an average that counts it pads explicitly.
         if (countsPadding && placed.Padding > 0)
-            placed = placed with { Input = Emit(new PadLayer(_names.Unique(n.LayerName + "_pad"), x.Layer, placed.Padding, placed.Padding, placed.Padding, placed.Padding),
-                [input[0], input[1] + 2 * placed.Padding, input[2] + 2 * placed.Padding]), Padding = 0 };
-        Bind(n.Output(IsRead), Emit(new PoolLayer(_names.Unique(n.LayerName), placed.Input.Layer, isMax, (int)k, (int)stride, placed.Padding, ceilMode), placed.Output));
+            placed = new Placed(Emit(new PadLayer(_names.Unique(n.LayerName + "_pad"), x.Layer, placed.Padding, placed.Padding, placed.Padding, placed.Padding)), 0);
+        Bind(n.Output(IsRead), Emit(new PoolLayer(_names.Unique(n.LayerName), placed.Input.Layer, isMax, (int)k, (int)stride, placed.Padding, ceilMode)));
     }
 
     /// <summary>True for an unpadded AveragePool whose window is the whole map (a [C, H, W] map to [C, 1, 1]). A window
@@ -142,7 +141,7 @@ internal sealed partial class OnnxGraphImporter
                 Bind(n.Output(IsRead), new GroupedValue(m, g));
                 return;
             case (ShuffledValue shuffled, [_, _, _]) when dims.SequenceEqual(shuffled.Source.Shape):
-                Bind(n.Output(IsRead), Emit(new ChannelSelectLayer(_names.Unique(n.LayerName), shuffled.Source.Layer, Shuffle(shuffled.Source.Shape[0], shuffled.Groups)), dims));
+                Bind(n.Output(IsRead), Emit(new ChannelSelectLayer(_names.Unique(n.LayerName), shuffled.Source.Layer, Shuffle(shuffled.Source.Shape[0], shuffled.Groups))));
                 return;
             case (MapValue m, [_, _, _]) when dims.SequenceEqual(m.Shape):
                 PassThrough(n, n.Node.Input[0]);
@@ -234,7 +233,7 @@ internal sealed partial class OnnxGraphImporter
         int outFeatures = bias.Length, inFeatures = (int)x.Shape[0];
         var layer = new LinearLayer(_names.Unique(n.LayerName), x.Layer, inFeatures, outFeatures, Compressed: true,
             new DenseTensor([outFeatures, inFeatures], weight), new DenseTensor([outFeatures], bias));
-        Bind(n.Output(IsRead), Emit(layer, [outFeatures]));
+        Bind(n.Output(IsRead), Emit(layer));
     }
 
     private float[] Biased(OnnxNodeReader n, DenseTensor? bias, int count, DenseTensor c, bool channelAxis)

@@ -37,6 +37,8 @@ internal sealed partial class OnnxGraphImporter
     private readonly Dictionary<string, int> _layerReads = [];
     private readonly List<LayerNode> _layers = [];
     private readonly Dictionary<string, int> _layerIndex = [];
+    /// <summary>The shape of the graph input and of every layer's output, without the batch.</summary>
+    private readonly Dictionary<string, long[]> _shapes = [];
     private readonly LayerNames _names = new();
 
     private OnnxGraphImporter(OnnxModelHeader header, string model)
@@ -69,6 +71,7 @@ internal sealed partial class OnnxGraphImporter
         var g = _header.Graph;
         var input = new MapValue(NetworkGraph.InputName, [_header.Channels, _header.Height, _header.Width]);
         _values[_header.InputName] = input;
+        _shapes[input.Layer] = input.Shape;
         _layerReads[input.Layer] = Reads(_header.InputName);
         for (int i = 0; i < g.Node.Count; i++)
             Translate(new OnnxNodeReader(g.Node[i], i, _model));
@@ -180,23 +183,25 @@ internal sealed partial class OnnxGraphImporter
     {
         PooledValue p => AsFeatures(p),
         MapValue { Shape.Length: 1 } m => m,
-        MapValue m => Emit(new FlattenLayer(_names.Unique(n.LayerName), m.Layer), [m.Shape.Aggregate(1L, (a, b) => a * b)]),
+        MapValue m => Emit(new FlattenLayer(_names.Unique(n.LayerName), m.Layer)),
         _ => throw InsideShuffle(n),
     };
 
     private MapValue AsFeatures(PooledValue p)
-        => p.AsFeatures ??= Emit(new GlobalPoolLayer(_names.Unique(p.Name), p.Source.Layer), [p.Source.Shape[0]]);
+        => p.AsFeatures ??= Emit(new GlobalPoolLayer(_names.Unique(p.Name), p.Source.Layer));
 
     private MapValue AsMap(OnnxNodeReader n, PooledValue p)
     {
         if (p.AsMap is not null)
             return p.AsMap;
-        return p.AsMap = Emit(new GlobalPoolLayer(_names.Unique(p.Name), p.Source.Layer, KeepMap: true), [p.Source.Shape[0], 1, 1]);
+        return p.AsMap = Emit(new GlobalPoolLayer(_names.Unique(p.Name), p.Source.Layer, KeepMap: true));
     }
 
-    /// <summary>Adds a layer; its value has no ONNX name yet (see <see cref="Bind"/>).</summary>
-    private MapValue Emit(LayerNode layer, long[] shape)
+    /// <summary>Adds a layer, whose output shape it states itself; its value has no ONNX name yet (see
+    /// <see cref="Bind"/>). The node's checks come first, so the layer fits its inputs.</summary>
+    private MapValue Emit(LayerNode layer)
     {
+        var shape = _shapes[layer.Name] = layer.OutputShape([.. layer.Inputs.Select(i => _shapes[i])]);
         _layerIndex[layer.Name] = _layers.Count;
         _layers.Add(layer);
         // Until Bind names it, the layer's only reader is the node that asked for it.
@@ -228,7 +233,7 @@ internal sealed partial class OnnxGraphImporter
     private void Unary(OnnxNodeReader n, Func<string, string, LayerNode> layer)
     {
         var x = Map(n, 0, "input");
-        Bind(n.Output(IsRead), Emit(layer(_names.Unique(n.LayerName), x.Layer), x.Shape));
+        Bind(n.Output(IsRead), Emit(layer(_names.Unique(n.LayerName), x.Layer)));
     }
 
     // ---- constants ----

@@ -18,7 +18,7 @@ internal sealed class EdpNet : nn.Module<Tensor, Tensor>
         var shapes = graph.Shapes();
         foreach (var layer in graph.Layers)
         {
-            if (layer is ConvLayer or LinearLayer)
+            if (layer is WeightLayer)
                 register_module(layer.Name, _weighted[layer.Name] = new WeightedLayer(layer, init));
             else if (layer is BatchNormLayer b)
                 register_module(layer.Name, _norms[layer.Name] = CreateNorm(b, shapes[b.Input].Length == 3));
@@ -43,7 +43,7 @@ internal sealed class EdpNet : nn.Module<Tensor, Tensor>
             var input = values[layer.Input];
             values[layer.Name] = layer switch
             {
-                ConvLayer or LinearLayer => _weighted[layer.Name].forward(input),
+                WeightLayer => _weighted[layer.Name].forward(input),
                 BatchNormLayer => _norms[layer.Name].forward(input),
                 ReluLayer { Max: float max } => input.clamp(0, max),
                 ReluLayer => F.relu(input),

@@ -16,13 +16,13 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
     public WeightedLayer(LayerNode node, EdpCoefficientInit init) : base(node.Name)
     {
         Node = node;
-        var (shape, compressed, given, givenBias, hasBias) = node switch
+        var layer = node switch
         {
             ConvLayer { Groups: > 1, Compressed: true } => throw new ArgumentException($"Layer '{node.Name}' is a grouped conv, which cannot be a compressed-aware block.", nameof(node)),
-            ConvLayer c => (new long[] { c.OutChannels, c.GroupInChannels, c.Kernel, c.Kernel }, c.Compressed, c.Weight, c.Bias, c.HasBias || c.Bias is not null),
-            LinearLayer l => (new long[] { l.OutFeatures, l.InFeatures }, l.Compressed, l.Weight, l.Bias, true),
+            WeightLayer w => w,
             _ => throw new ArgumentException($"Layer '{node.Name}' is not a conv or linear layer.", nameof(node)),
         };
+        var (shape, compressed, given, givenBias) = (layer.WeightShape, layer.Compressed, layer.Weight, layer.Bias);
         using var initial = given is null ? LayerWeight.InitialWeight(shape) : ToTensor(given, shape, node.Name);
         try
         {
@@ -34,7 +34,7 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
         {
             throw new InvalidOperationException($"Layer '{node.Name}': {e.Message}", e);
         }
-        if (hasBias)
+        if (layer.Biased)
         {
             double bound = 1 / Math.Sqrt(shape.Skip(1).Aggregate(1L, (a, b) => a * b));
             bias = nn.Parameter(givenBias is null ? empty(shape[0]).uniform_(-bound, bound) : ToTensor(givenBias, [shape[0]], node.Name));

@@ -100,12 +100,8 @@ internal sealed class TrainingCheckpoints
     private static Dictionary<string, Tensor> WithPrefix(IReadOnlyDictionary<string, Tensor> tensors, string prefix)
         => tensors.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(e => e.Key[prefix.Length..], e => e.Value);
 
-    private static string Describe(LayerNode layer) => layer switch
-    {
-        ConvLayer c => $"{c.Name}:{c.OutChannels}{(c.Compressed ? "c" : "")}",
-        LinearLayer l => $"{l.Name}:{l.OutFeatures}{(l.Compressed ? "c" : "")}",
-        _ => layer.Name,
-    };
+    private static string Describe(LayerNode layer)
+        => layer is WeightLayer w ? $"{w.Name}:{w.Outputs}{(w.Compressed ? "c" : "")}" : layer.Name;
 
     private static readonly JsonSerializerOptions FingerprintJson = new() { Converters = { new JsonStringEnumConverter() } };
 
