@@ -180,14 +180,14 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
 
     /// <summary>Every export is checked: ONNX Runtime must reproduce TorchSharp's logits for the same graph on real
     /// training images, or the fit fails rather than ship a wrong model.</summary>
-    private static double CheckExport(byte[] onnx, InferenceGraph graph, ImageBatchStream data)
+    private static double CheckExport(byte[] onnx, NetworkGraph graph, ImageBatchStream data)
     {
         var batch = data.Read(random: null).First();
         using var scorer = new OnnxScorer(onnx);
-        var ort = scorer.Logits(batch.Pixels, batch.Count, graph.Channels, graph.Height, graph.Width);
+        var ort = scorer.Logits(batch.Pixels, batch.Count, graph.InChannels, graph.Height, graph.Width);
         using var scope = NewDisposeScope();
-        var (x, _) = EdpTrainer.ToTensors(batch, graph.Channels, graph.Height, graph.Width, CPU);
-        var reference = InferenceGraphRunner.Logits(graph, x).data<float>().ToArray();
+        var (x, _) = EdpTrainer.ToTensors(batch, graph.InChannels, graph.Height, graph.Width, CPU);
+        var reference = ReferenceRunner.Logits(graph, x).data<float>().ToArray();
         double maxDiff = ort.Zip(reference, (a, b) => (double)Math.Abs(a - b)).Max();
         if (!(maxDiff <= ExportTolerance)) // NaN fails too
             throw new InvalidOperationException($"The exported ONNX model disagrees with TorchSharp: max |logit difference| {maxDiff:G3}, expected at most {ExportTolerance:G1}.");

@@ -115,7 +115,7 @@ public sealed class LatencyBudgetTests(ITestOutputHelper output) : IDisposable
                 disagreements += byTable.Merged != byMacs.Merged ? 1 : 0;
                 // Pruning & Merging exports what the plan says: the pair as a basis and a coefficient conv, or one conv.
                 var exported = PruneAndMerge.Apply(net, Planned(net, Pruning(latency), ranks: ranks));
-                Assert.Equal(faster, exported.Nodes.Any(n => n.Name == $"{layer.Name}_basis"));
+                Assert.Equal(faster, exported.Layers.Any(l => l.Name == $"{layer.Name}_basis"));
             }
         // The table's rule is not the MACs rule in disguise: at small ranks of cheap layers the tensor between the pair's
         // convs costs more than the rank saves, where the MACs rule keeps the pair.

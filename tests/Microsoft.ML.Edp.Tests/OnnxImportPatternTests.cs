@@ -76,7 +76,7 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
 
         using var _ = no_grad();
         var expected = net.forward(images).data<float>().ToArray();
-        var pruned = InferenceGraphRunner.Logits(inference, images).data<float>().ToArray();
+        var pruned = ReferenceRunner.Logits(inference, images).data<float>().ToArray();
         var exported = OnnxModelWriter.Write(inference, new Dictionary<string, string>());
         var ort = OnnxRuntimeLogits(exported, OnnxNames.Logits, OnnxNames.Input);
         double surgery = expected.Zip(pruned, (e, a) => Math.Abs(e - a)).Max(), export = ort.Zip(pruned, (e, a) => Math.Abs(e - a)).Max();

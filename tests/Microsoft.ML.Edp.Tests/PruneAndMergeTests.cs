@@ -23,7 +23,7 @@ public class PruneAndMergeTests(TrainedNetFixture fixture, ITestOutputHelper out
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var expected = fixture.Compressed.forward(fixture.TestImages);
-        var actual = InferenceGraphRunner.Logits(graph, fixture.TestImages);
+        var actual = ReferenceRunner.Logits(graph, fixture.TestImages);
         double diff = (expected - actual).abs().max().item<float>();
         double accuracy = actual.argmax(1).eq(fixture.TestLabels).to(ScalarType.Float32).mean().item<float>();
         output.WriteLine($"max |trained - pruned| = {diff:G3}, accuracy {accuracy:P1}");
@@ -38,7 +38,7 @@ public class PruneAndMergeTests(TrainedNetFixture fixture, ITestOutputHelper out
         var pixels = fixture.TestImages.data<float>().ToArray();
         using var scorer = new OnnxScorer(OnnxModelWriter.Write(graph, new Dictionary<string, string>()));
         var ort = scorer.Logits(pixels, TrainedNetFixture.CheckImages, 1, 28, 28);
-        var torchLogits = InferenceGraphRunner.Logits(graph, fixture.TestImages).data<float>().ToArray();
+        var torchLogits = ReferenceRunner.Logits(graph, fixture.TestImages).data<float>().ToArray();
         Assert.Equal(torchLogits.Length, ort.Length);
         Assert.True(ort.Zip(torchLogits, (a, b) => Math.Abs(a - b)).Max() <= 1e-4);
         Assert.Equal(ArgMax(torchLogits, 10), ArgMax(ort, 10));

@@ -59,11 +59,11 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
         Assert.All(plans.Where(p => !p.Name.EndsWith("_conv1")), p => Assert.Equal(p.OriginalShape[0], p.KeptOutputs.Length));
 
         var graph = PruneAndMerge.Apply(net, plans);
-        Assert.Contains(graph.Nodes, n => n is AddNode);
+        Assert.Contains(graph.Layers, l => l is AddLayer);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var expected = net.forward(fixture.TestImages);
-        var reference = InferenceGraphRunner.Logits(graph, fixture.TestImages);
+        var reference = ReferenceRunner.Logits(graph, fixture.TestImages);
         double accuracy = reference.argmax(1).eq(fixture.TestLabels).to(ScalarType.Float32).mean().item<float>();
         using var scorer = new OnnxScorer(OnnxModelWriter.Write(graph, new Dictionary<string, string>()));
         var ort = scorer.Logits(fixture.TestImages.data<float>().ToArray(), TrainedNetFixture.CheckImages, 1, 28, 28);

@@ -6,8 +6,10 @@ using static Onnx.TensorShapeProto.Types;
 
 namespace Microsoft.ML.Edp.Export;
 
-/// <summary>Writes an <see cref="InferenceGraph"/> as an ONNX model (IR 8, opset 13, symbolic batch dimension), with a
-/// softmax and an argmax appended. It knows nothing of training.</summary>
+/// <summary>Writes an exported graph (a <see cref="NetworkGraph"/> whose conv and linear layers carry their final
+/// weights, with no BatchNorm left) as an ONNX model (IR 8, opset 13, symbolic batch dimension), with a softmax and an
+/// argmax appended. The graph input becomes <see cref="OnnxNames.Input"/> and its output
+/// <see cref="OnnxNames.Logits"/>; every other value keeps its layer's name. It knows nothing of training.</summary>
 internal static class OnnxModelWriter
 {
     public const string BatchDimension = "batch";
@@ -17,17 +19,18 @@ internal static class OnnxModelWriter
     private const int Int64Type = (int)TensorProto.Types.DataType.Int64;
 
     /// <summary>Serialises the graph; <paramref name="metadata"/> goes into the model's metadata_props.</summary>
-    public static byte[] Write(InferenceGraph graph, IReadOnlyDictionary<string, string> metadata)
+    public static byte[] Write(NetworkGraph graph, IReadOnlyDictionary<string, string> metadata)
     {
         var g = new GraphProto { Name = "edp" };
-        g.Input.Add(ValueInfo(graph.Input, FloatType, graph.Channels, graph.Height, graph.Width));
-        foreach (var node in graph.Nodes)
-            AddNode(g, node);
-        g.Node.Add(Node("Softmax", "softmax", [graph.Logits], OnnxNames.Probabilities, Int("axis", 1)));
+        g.Input.Add(ValueInfo(OnnxNames.Input, FloatType, graph.InChannels, graph.Height, graph.Width));
+        string Value(string name) => name == NetworkGraph.InputName ? OnnxNames.Input : name == graph.Output ? OnnxNames.Logits : name;
+        foreach (var layer in graph.Layers)
+            AddNode(g, layer, [.. layer.Inputs.Select(Value)], Value(layer.Name));
+        g.Node.Add(Node("Softmax", "softmax", [OnnxNames.Logits], OnnxNames.Probabilities, Int("axis", 1)));
         g.Node.Add(Node("ArgMax", "argmax", [OnnxNames.Probabilities], OnnxNames.PredictedIndex, Int("axis", 1), Int("keepdims", 1)));
         g.Output.Add(ValueInfo(OnnxNames.Probabilities, FloatType, graph.Classes));
         g.Output.Add(ValueInfo(OnnxNames.PredictedIndex, Int64Type, 1));
-        g.Output.Add(ValueInfo(graph.Logits, FloatType, graph.Classes));
+        g.Output.Add(ValueInfo(OnnxNames.Logits, FloatType, graph.Classes));
 
         var model = new ModelProto
         {
@@ -46,104 +49,111 @@ internal static class OnnxModelWriter
     public static string? ReadMetadata(byte[] onnx, string key)
         => ModelProto.Parser.ParseFrom(onnx).MetadataProps.FirstOrDefault(p => p.Key == key)?.Value;
 
-    private static void AddNode(GraphProto g, GraphNode node)
+    /// <summary>The ONNX nodes of one layer, reading <paramref name="inputs"/> and writing <paramref name="output"/>.</summary>
+    private static void AddNode(GraphProto g, LayerNode layer, string[] inputs, string output)
     {
-        switch (node)
+        string x = inputs[0], name = layer.Name;
+        switch (layer)
         {
-            case ConvNode c:
-                var inputs = new List<string> { c.Input, Initializer(g, c.Name + ".weight", c.Weight) };
-                if (c.Bias is not null)
-                    inputs.Add(Initializer(g, c.Name + ".bias", c.Bias));
-                g.Node.Add(Node("Conv", c.Name, inputs, c.Output, Ints("kernel_shape", c.Kernel, c.Kernel),
+            case ConvLayer c:
+                g.Node.Add(Node("Conv", name, WeightInputs(g, c, x), output, Ints("kernel_shape", c.Kernel, c.Kernel),
                     Ints("strides", c.Stride, c.Stride), Ints("pads", c.Padding, c.Padding, c.Padding, c.Padding), Int("group", c.Groups)));
                 break;
-            case GemmNode m:
-                var gemmInputs = new List<string> { m.Input, Initializer(g, m.Name + ".weight", m.Weight) };
-                if (m.Bias is not null)
-                    gemmInputs.Add(Initializer(g, m.Name + ".bias", m.Bias));
-                g.Node.Add(Node("Gemm", m.Name, gemmInputs, m.Output, Int("transB", 1)));
+            case LinearLayer l:
+                g.Node.Add(Node("Gemm", name, WeightInputs(g, l, x), output, Int("transB", 1)));
                 break;
-            case ReluNode { Max: float max } r:
+            case ReluLayer { Max: float max }:
                 // Opset 13's Clip takes its bounds as inputs.
-                g.Node.Add(Node("Clip", r.Name, [r.Inputs[0], Scalar(g, r.Name + ".min", 0), Scalar(g, r.Name + ".max", max)], r.Output));
+                g.Node.Add(Node("Clip", name, [x, Scalar(g, name + ".min", 0), Scalar(g, name + ".max", max)], output));
                 break;
-            case ReluNode r:
-                g.Node.Add(Node("Relu", r.Name, [r.Inputs[0]], r.Output));
+            case ReluLayer:
+                g.Node.Add(Node("Relu", name, [x], output));
                 break;
-            case PoolNode p:
-                g.Node.Add(Node(p.IsMax ? "MaxPool" : "AveragePool", p.Name, [p.Inputs[0]], p.Output, Ints("kernel_shape", p.Kernel, p.Kernel),
+            case PoolLayer p:
+                g.Node.Add(Node(p.IsMax ? "MaxPool" : "AveragePool", name, [x], output, Ints("kernel_shape", p.Kernel, p.Kernel),
                     Ints("strides", p.Stride, p.Stride), Ints("pads", p.Padding, p.Padding, p.Padding, p.Padding), Int("ceil_mode", p.CeilMode ? 1 : 0)));
                 break;
-            case PadNode p:
+            case PadLayer p:
                 // Opset 13's Pad takes the pads ([N, C, H, W] begins, then ends) and the value as inputs.
-                g.Node.Add(Node("Pad", p.Name, [p.Inputs[0], IntInitializer(g, p.Name + ".pads", 0, 0, p.Top, p.Left, 0, 0, p.Bottom, p.Right),
-                    Scalar(g, p.Name + ".value", p.Value)], p.Output, String("mode", "constant")));
+                g.Node.Add(Node("Pad", name, [x, IntInitializer(g, name + ".pads", 0, 0, p.Top, p.Left, 0, 0, p.Bottom, p.Right),
+                    Scalar(g, name + ".value", p.Value)], output, String("mode", "constant")));
                 break;
-            case ActivationNode a:
-                AddActivation(g, a);
+            case ActivationLayer a:
+                AddActivation(g, a, x, output);
                 break;
-            case ChannelAffineNode a:
+            case ChannelAffineLayer a:
                 long[] perChannel = [a.Scale.Length, 1, 1];
-                g.Node.Add(Node("Mul", a.Name + "_scale", [a.Inputs[0], Initializer(g, a.Name + ".scale", new DenseTensor(perChannel, a.Scale))], a.Output + "_scaled"));
-                g.Node.Add(Node("Add", a.Name, [a.Output + "_scaled", Initializer(g, a.Name + ".shift", new DenseTensor(perChannel, a.Shift))], a.Output));
+                g.Node.Add(Node("Mul", name + "_scale", [x, Initializer(g, name + ".scale", new DenseTensor(perChannel, a.Scale))], output + "_scaled"));
+                g.Node.Add(Node("Add", name, [output + "_scaled", Initializer(g, name + ".shift", new DenseTensor(perChannel, a.Shift))], output));
                 break;
-            case FlattenNode f:
-                g.Node.Add(Node("Flatten", f.Name, [f.Inputs[0]], f.Output, Int("axis", 1)));
+            case FlattenLayer:
+                g.Node.Add(Node("Flatten", name, [x], output, Int("axis", 1)));
                 break;
-            case GlobalAveragePoolNode { KeepMap: true } gap:
-                g.Node.Add(Node("GlobalAveragePool", gap.Name, [gap.Inputs[0]], gap.Output));
+            case GlobalPoolLayer { KeepMap: true }:
+                g.Node.Add(Node("GlobalAveragePool", name, [x], output));
                 break;
-            case ConcatNode c:
-                g.Node.Add(Node("Concat", c.Name, c.Inputs, c.Output, Int("axis", 1)));
+            case GlobalPoolLayer:
+                g.Node.Add(Node("GlobalAveragePool", name, [x], output + "_4d"));
+                g.Node.Add(Node("Flatten", name + "_flatten", [output + "_4d"], output, Int("axis", 1)));
                 break;
-            case ChannelGateNode gate:
-                g.Node.Add(Node("Mul", gate.Name, gate.Inputs, gate.Output));
+            case ConcatLayer:
+                g.Node.Add(Node("Concat", name, inputs, output, Int("axis", 1)));
                 break;
-            case ChannelSelectNode s:
-                g.Node.Add(Node("Gather", s.Name, [s.Inputs[0], IntInitializer(g, s.Name + ".channels", s.Channels)], s.Output, Int("axis", 1)));
+            case ChannelGateLayer:
+                g.Node.Add(Node("Mul", name, inputs, output));
                 break;
-            case GlobalAveragePoolNode gap:
-                g.Node.Add(Node("GlobalAveragePool", gap.Name, [gap.Inputs[0]], gap.Output + "_4d"));
-                g.Node.Add(Node("Flatten", gap.Name + "_flatten", [gap.Output + "_4d"], gap.Output, Int("axis", 1)));
+            case ChannelSelectLayer s:
+                g.Node.Add(Node("Gather", name, [x, IntInitializer(g, name + ".channels", s.Channels)], output, Int("axis", 1)));
                 break;
-            case AddNode a:
-                g.Node.Add(Node("Add", a.Name, a.Inputs, a.Output));
+            case AddLayer:
+                g.Node.Add(Node("Add", name, inputs, output));
                 break;
+            case BatchNormLayer:
+                throw new NotSupportedException($"The ONNX writer takes an exported graph, with every BatchNorm folded into the layer before it; layer '{name}' is a BatchNorm.");
             default:
-                throw new NotSupportedException($"The ONNX writer has no mapping for graph node '{node.Name}' of type {node.GetType().Name}.");
+                throw new NotSupportedException($"The ONNX writer has no mapping for layer '{name}' of type {layer.GetType().Name}.");
         }
     }
 
-    /// <summary>Opset 13 has no HardSwish or SiLU node: they are written as x times HardSigmoid(x) or Sigmoid(x).</summary>
-    private static void AddActivation(GraphProto g, ActivationNode a)
+    /// <summary>The input, then the weight and any bias the layer carries as initializers.</summary>
+    private static List<string> WeightInputs(GraphProto g, WeightLayer layer, string x)
     {
-        string x = a.Inputs[0];
+        var (weight, bias) = layer.Carried();
+        var inputs = new List<string> { x, Initializer(g, layer.Name + ".weight", weight) };
+        if (bias is not null)
+            inputs.Add(Initializer(g, layer.Name + ".bias", bias));
+        return inputs;
+    }
+
+    /// <summary>Opset 13 has no HardSwish or SiLU node: they are written as x times HardSigmoid(x) or Sigmoid(x).</summary>
+    private static void AddActivation(GraphProto g, ActivationLayer a, string x, string output)
+    {
         switch (a.Kind)
         {
             case Activation.Sigmoid:
-                g.Node.Add(Node("Sigmoid", a.Name, [x], a.Output));
+                g.Node.Add(Node("Sigmoid", a.Name, [x], output));
                 break;
             case Activation.HardSigmoid:
-                g.Node.Add(Node("HardSigmoid", a.Name, [x], a.Output, Float("alpha", a.Alpha), Float("beta", a.Beta)));
+                g.Node.Add(Node("HardSigmoid", a.Name, [x], output, Float("alpha", a.Alpha), Float("beta", a.Beta)));
                 break;
             case Activation.HardSwish:
-                g.Node.Add(Node("HardSigmoid", a.Name + "_gate", [x], a.Output + "_gate", Float("alpha", 1f / 6), Float("beta", 0.5f)));
-                g.Node.Add(Node("Mul", a.Name, [x, a.Output + "_gate"], a.Output));
+                g.Node.Add(Node("HardSigmoid", a.Name + "_gate", [x], output + "_gate", Float("alpha", 1f / 6), Float("beta", 0.5f)));
+                g.Node.Add(Node("Mul", a.Name, [x, output + "_gate"], output));
                 break;
             case Activation.SiLU:
-                g.Node.Add(Node("Sigmoid", a.Name + "_gate", [x], a.Output + "_gate"));
-                g.Node.Add(Node("Mul", a.Name, [x, a.Output + "_gate"], a.Output));
+                g.Node.Add(Node("Sigmoid", a.Name + "_gate", [x], output + "_gate"));
+                g.Node.Add(Node("Mul", a.Name, [x, output + "_gate"], output));
                 break;
             case Activation.LeakyRelu:
-                g.Node.Add(Node("LeakyRelu", a.Name, [x], a.Output, Float("alpha", a.Alpha)));
+                g.Node.Add(Node("LeakyRelu", a.Name, [x], output, Float("alpha", a.Alpha)));
                 break;
             case Activation.Clip:
                 // An infinite bound is an omitted input.
                 g.Node.Add(Node("Clip", a.Name, [x, float.IsNegativeInfinity(a.Alpha) ? "" : Scalar(g, a.Name + ".min", a.Alpha),
-                    float.IsPositiveInfinity(a.Beta) ? "" : Scalar(g, a.Name + ".max", a.Beta)], a.Output));
+                    float.IsPositiveInfinity(a.Beta) ? "" : Scalar(g, a.Name + ".max", a.Beta)], output));
                 break;
             default:
-                throw new NotSupportedException($"The ONNX writer has no mapping for activation {a.Kind} of node '{a.Name}'.");
+                throw new NotSupportedException($"The ONNX writer has no mapping for activation {a.Kind} of layer '{a.Name}'.");
         }
     }
 

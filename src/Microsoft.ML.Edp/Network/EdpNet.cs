@@ -1,7 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.Edp.Network;
 
@@ -45,20 +44,7 @@ internal sealed class EdpNet : nn.Module<Tensor, Tensor>
             {
                 WeightLayer => _weighted[layer.Name].forward(input),
                 BatchNormLayer => _norms[layer.Name].forward(input),
-                ReluLayer { Max: float max } => input.clamp(0, max),
-                ReluLayer => F.relu(input),
-                PoolLayer { IsMax: true } p => F.max_pool2d(input, p.Kernel, p.Stride, p.Padding, ceil_mode: p.CeilMode),
-                PoolLayer p => F.avg_pool2d(input, p.Kernel, p.Stride, p.Padding, ceil_mode: p.CeilMode, count_include_pad: false),
-                PadLayer p => F.pad(input, [p.Left, p.Right, p.Top, p.Bottom], value: p.Value),
-                ActivationLayer a => Activations.Apply(input, a.Kind, a.Alpha, a.Beta),
-                ChannelAffineLayer a => input * tensor(a.Scale, [a.Scale.Length, 1, 1], device: input.device) + tensor(a.Shift, [a.Shift.Length, 1, 1], device: input.device),
-                GlobalPoolLayer g => input.mean([2, 3], keepdim: g.KeepMap),
-                ConcatLayer c => cat(c.Inputs.Select(i => values[i]).ToArray(), 1),
-                ChannelGateLayer g => input * values[g.Gate],
-                ChannelSelectLayer s => input.index_select(1, tensor(s.Channels, device: input.device)),
-                FlattenLayer => input.flatten(1),
-                AddLayer add => input + values[add.Inputs[1]],
-                _ => throw new NotSupportedException($"Layer '{layer.Name}' of type {layer.GetType().Name} has no TorchSharp mapping."),
+                _ => LayerOps.Forward(layer, input, values),
             };
         }
         return values[Graph.Output].MoveToOuterDisposeScope();

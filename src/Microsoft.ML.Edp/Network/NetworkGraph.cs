@@ -55,6 +55,11 @@ internal abstract record WeightLayer(string Name, string Input, bool Compressed,
 
     /// <summary>Whether the layer adds a bias, given or initialised.</summary>
     public bool Biased => HasBias || Bias is not null;
+
+    /// <summary>The weight and bias the layer carries, as every layer of an exported graph does; throws for a layer
+    /// that would start from an initialisation.</summary>
+    public (DenseTensor Weight, DenseTensor? Bias) Carried() => Weight is { } weight && (Bias is not null || !HasBias) ? (weight, Bias)
+        : throw new InvalidOperationException($"Layer '{Name}' carries no {(Weight is null ? "weight" : "bias")}; only an exported graph, whose conv and linear layers hold their final weights, can be written to ONNX or run as the reference.");
 }
 
 /// <summary>A square-kernel 2-D convolution, by default without a bias. With <c>Groups</c> above 1 (grouped and

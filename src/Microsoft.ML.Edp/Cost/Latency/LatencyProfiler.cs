@@ -70,13 +70,13 @@ internal static class LatencyProfiler
     /// machine slows a site's shapes alike. Each shape's time is its fastest run less the fixed cost's fastest: other
     /// processes only ever add time, and on a shared machine they added 10x to single runs here, enough to move a
     /// median of a few rounds. A layer cheaper than the noise in the fixed cost is taken as free.</summary>
-    private static (LatencyPoint[] Points, double[] Overhead) Time(LayerSite site, IReadOnlyList<(int In, int Out, int? Rank)> shapes, InferenceGraph overhead, IReadOnlyList<int> batches)
+    private static (LatencyPoint[] Points, double[] Overhead) Time(LayerSite site, IReadOnlyList<(int In, int Out, int? Rank)> shapes, NetworkGraph overhead, IReadOnlyList<int> batches)
     {
         var timers = new List<OrtTimer>();
         try
         {
             // The fixed-cost model reads the network's input; the layer models read the site's map.
-            timers.Add(new OrtTimer(Write(overhead), overhead.Channels, overhead.Height, overhead.Width));
+            timers.Add(new OrtTimer(Write(overhead), overhead.InChannels, overhead.Height, overhead.Width));
             foreach (var (c, n, r) in shapes)
                 timers.Add(new OrtTimer(Write(TimingGraphs.Layer(site, c, n, r)), c, site.Height, site.Width));
             var fastest = batches.Select(b => OrtTimer.Interleaved(timers, b, OrtTimer.RunsFor(b)).Select(t => t.Min()).ToArray()).ToArray();
@@ -90,5 +90,5 @@ internal static class LatencyProfiler
         }
     }
 
-    private static byte[] Write(InferenceGraph graph) => OnnxModelWriter.Write(graph, new Dictionary<string, string>());
+    private static byte[] Write(NetworkGraph graph) => OnnxModelWriter.Write(graph, new Dictionary<string, string>());
 }
