@@ -17,7 +17,7 @@ public static class BackendBenchmark
         int threads = args.Threads, rounds = args.Quick ? 2 : 5, steps = args.Quick ? 5 : 20;
         TorchRuntime.Configure(threads, 1);
         var options = new EdpCompressOptions { Compress = false };
-        var graph = Architectures.Build(EdpSettings.From(options).WithImage(new(1, 28, 28)).Network, 10);
+        var graph = FashionMnistNetwork.Build(options);
         var shapes = ProbeShape.Of(graph, [128, 60_000 % 128, 10_000 % 128]);
         var cache = Directory.CreateTempSubdirectory("edp-backend-bench-");
         var verdicts = new Dictionary<string, bool>();

@@ -50,7 +50,7 @@ public class ProximalStepBenchmark
     public void Setup()
     {
         TorchRuntime.Configure(2, 1);
-        _net = new EdpNet(Architectures.Build(EdpSettings.From(new EdpCompressOptions()).WithImage(new(1, 28, 28)).Network, 10));
+        _net = new EdpNet(FashionMnistNetwork.Build(new EdpCompressOptions()));
         _prox = ProximalGroupLasso.For(_net, EdpPenaltyWeighting.Uniform, EdpChannelGroup.CoefficientsAndBatchNorm);
         _optimizer = optim.SGD(_net.parameters(), 0.01, 0.9);
         _x = randn(128, 1, 28, 28);
@@ -155,7 +155,7 @@ public class OnnxScoringBenchmark
     public void Setup()
     {
         TorchRuntime.Configure(2, 1);
-        using var net = new EdpNet(Architectures.Build(EdpSettings.From(new EdpCompressOptions { Compress = false }).WithImage(new(1, 28, 28)).Network, 10));
+        using var net = new EdpNet(FashionMnistNetwork.Build(new EdpCompressOptions { Compress = false }));
         net.eval();
         var onnx = OnnxModelWriter.Write(PruneAndMerge.Apply(net, PruningPlanner.Plan(net, new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm))), new Dictionary<string, string>());
         _session = new InferenceSession(onnx);

@@ -14,7 +14,7 @@ public static class SpeedupBenchmark
     /// <summary>Arguments: <c>name=model.onnx</c> pairs; the plain VGG-S export (28x28, 10 classes) is added first.</summary>
     public static void Run(string[] models)
     {
-        var plainGraph = Architectures.Build(EdpSettings.From(new EdpCompressOptions()).WithImage(new(1, 28, 28)).Network, 10);
+        var plainGraph = FashionMnistNetwork.Build(new EdpCompressOptions());
         var named = new List<(string Name, byte[] Bytes)> { ("plain VGG-S", OnnxModelWriter.Write(TimingGraphs.Plain(plainGraph), new Dictionary<string, string>())) };
         named.AddRange(models.Select(m => m.Split('=', 2)).Select(p => (p[0], File.ReadAllBytes(p[1]))));
         var timers = named.Select(m => new OrtTimer(m.Bytes, 1, 28, 28)).ToList();
