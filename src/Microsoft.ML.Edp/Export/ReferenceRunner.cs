@@ -1,6 +1,5 @@
 using Microsoft.ML.Edp.Network;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.Edp.Export;
 
@@ -21,19 +20,16 @@ internal static class ReferenceRunner
         foreach (var layer in graph.Layers)
         {
             var x = values[layer.Input];
-            values[layer.Name] = layer switch
+            if (layer is WeightLayer weighted)
             {
-                ConvLayer c => F.conv2d(x, Weight(c), Bias(c), strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding], groups: c.Groups),
-                LinearLayer l => F.linear(x, Weight(l), Bias(l)),
-                _ => LayerOps.Forward(layer, x, values),
-            };
+                var (weight, bias) = weighted.Carried();
+                values[layer.Name] = LayerOps.Weighted(weighted, x, Tensor(weight), bias is null ? null : Tensor(bias));
+            }
+            else
+                values[layer.Name] = LayerOps.Forward(layer, x, values);
         }
         return values[graph.Output].to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
-
-    private static Tensor Weight(WeightLayer layer) => Tensor(layer.Carried().Weight);
-
-    private static Tensor? Bias(WeightLayer layer) => layer.Carried().Bias is { } b ? Tensor(b) : null;
 
     private static Tensor Tensor(DenseTensor t) => tensor(t.Values, t.Shape).to(ScalarType.Float64);
 }

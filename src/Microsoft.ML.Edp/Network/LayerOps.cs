@@ -3,11 +3,16 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.Edp.Network;
 
-/// <summary>What each layer without trained parameters computes in TorchSharp: one definition for the trainable
-/// network and for the export's float64 reference, which therefore agree on everything but the weights.</summary>
+/// <summary>What each layer computes in TorchSharp: one definition for the trainable network and for the export's
+/// float64 reference, which therefore agree on everything but where the weights come from.</summary>
 internal static class LayerOps
 {
-    /// <summary>The output of <paramref name="layer"/> on <paramref name="input"/> (the value of its first input),
+    /// <summary>A conv or linear layer's output with the given weight and bias.</summary>
+    public static Tensor Weighted(WeightLayer layer, Tensor input, Tensor weight, Tensor? bias) => layer is ConvLayer c
+        ? F.conv2d(input, weight, bias, strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding], groups: c.Groups)
+        : F.linear(input, weight, bias);
+
+    /// <summary>The output of <paramref name="layer"/>, which has no trained parameters, on <paramref name="input"/> (the value of its first input),
     /// reading any other input from <paramref name="values"/>.</summary>
     public static Tensor Forward(LayerNode layer, Tensor input, IReadOnlyDictionary<string, Tensor> values) => layer switch
     {

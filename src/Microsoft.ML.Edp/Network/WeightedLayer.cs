@@ -11,18 +11,17 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
 {
     public readonly LayerWeight weight;
     public readonly Parameter? bias;
-    public LayerNode Node { get; }
+    public WeightLayer Node { get; }
 
     public WeightedLayer(LayerNode node, EdpCoefficientInit init) : base(node.Name)
     {
-        Node = node;
-        var layer = node switch
+        Node = node switch
         {
             ConvLayer { Groups: > 1, Compressed: true } => throw new ArgumentException($"Layer '{node.Name}' is a grouped conv, which cannot be a compressed-aware block.", nameof(node)),
             WeightLayer w => w,
             _ => throw new ArgumentException($"Layer '{node.Name}' is not a conv or linear layer.", nameof(node)),
         };
-        var (shape, compressed, given, givenBias) = (layer.WeightShape, layer.Compressed, layer.Weight, layer.Bias);
+        var (shape, compressed, given, givenBias) = (Node.WeightShape, Node.Compressed, Node.Weight, Node.Bias);
         using var initial = given is null ? LayerWeight.InitialWeight(shape) : ToTensor(given, shape, node.Name);
         try
         {
@@ -34,7 +33,7 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
         {
             throw new InvalidOperationException($"Layer '{node.Name}': {e.Message}", e);
         }
-        if (layer.Biased)
+        if (Node.Biased)
         {
             double bound = 1 / Math.Sqrt(shape.Skip(1).Aggregate(1L, (a, b) => a * b));
             bias = nn.Parameter(givenBias is null ? empty(shape[0]).uniform_(-bound, bound) : ToTensor(givenBias, [shape[0]], node.Name));
@@ -44,9 +43,7 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
 
     public bool IsConv => Node is ConvLayer;
 
-    public override Tensor forward(Tensor x) => Node is ConvLayer c
-        ? nn.functional.conv2d(x, weight.Compose(), bias, strides: [c.Stride, c.Stride], padding: [c.Padding, c.Padding], groups: c.Groups)
-        : nn.functional.linear(x, weight.Compose(), bias);
+    public override Tensor forward(Tensor x) => LayerOps.Weighted(Node, x, weight.Compose(), bias);
 
     internal static Tensor ToTensor(DenseTensor t, long[] shape, string layer)
         => t.Shape.SequenceEqual(shape) ? tensor(t.Values, shape)
