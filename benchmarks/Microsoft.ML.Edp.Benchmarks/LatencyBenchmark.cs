@@ -45,10 +45,11 @@ public static class LatencyBenchmark
         }
         var timings = Time(results, Path.Combine(workDir, "models"), args);
         var machine = MachineInfo.Current();
-        var (md, targets) = Markdown(args, machine, results, timings);
-        Directory.CreateDirectory(args.ResultsDirectory);
+        // The reports name the latency table's file in the user's cache; the results committed name no home folder.
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         results = results.Select(r => r with { ReportMarkdown = r.ReportMarkdown.Replace(home, "~") }).ToList();
+        var (md, targets) = Markdown(args, machine, results, timings);
+        Directory.CreateDirectory(args.ResultsDirectory);
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".json"),
             JsonSerializer.Serialize(new { machine, hardware = Hardware.Current.ToString(), threads = args.Threads, targets, timings, results }, new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".md"), md);
