@@ -2,9 +2,11 @@ namespace Microsoft.ML.Edp.Benchmarks;
 
 /// <summary>The command line. <see cref="Seeds"/>: runs per configuration (seeds 1..N; --quick: one); <see cref="TrainImages"/>: the
 /// first that many training images only (--short: 20,000 images and 3 epochs); <see cref="Resume"/>: reuse the result
-/// of a run already on disk; <see cref="Only"/>: run just these configurations (the table shows whatever is on disk).</summary>
+/// of a run already on disk; <see cref="Only"/>: run just these configurations (the table shows whatever is on disk).
+/// <see cref="ImageSize"/> and <see cref="TestImages"/>: the pretrained benchmark's image side and test images;
+/// <see cref="EpochsGiven"/>: --epochs was given, so that a benchmark with its own default epochs keeps it otherwise.</summary>
 public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall, bool Render = false,
-    int Seeds = 3, int? TrainImages = null, bool Resume = false, string[]? Only = null)
+    int Seeds = 3, int? TrainImages = null, bool Resume = false, string[]? Only = null, int ImageSize = 64, int TestImages = 2_000, bool EpochsGiven = false)
 {
     public static BenchmarkArguments Parse(string[] args)
     {
@@ -20,7 +22,9 @@ public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, str
                 "--seeds" => a with { Seeds = int.Parse(args[++i]) },
                 "--resume" => a with { Resume = true },
                 "--only" => a with { Only = args[++i].Split(',') },
-                "--epochs" => a with { Epochs = int.Parse(args[++i]) },
+                "--image-size" => a with { ImageSize = int.Parse(args[++i]) },
+                "--test-images" => a with { TestImages = int.Parse(args[++i]) },
+                "--epochs" => a with { Epochs = int.Parse(args[++i]), EpochsGiven = true },
                 "--threads" => a with { Threads = int.Parse(args[++i]) },
                 "--results" => a with { ResultsDirectory = args[++i] },
                 "--architecture" => a with { Architecture = Enum.Parse<EdpArchitecture>(args[++i], ignoreCase: true) },

@@ -7,6 +7,8 @@
 //   micro [--quick]                                     BenchmarkDotNet: proximal step, batch assembly, ONNX scoring
 //   backend [--quick]                                   the backend self-check's cost, training steps with oneDNN on and off
 //   latency [--quick] [--seeds N]                       plain, narrow, EDP at MACs and latency budgets: ORT and PredictionEngine speed-ups
+//   pretrained [--quick] [--epochs N] [--seeds N] [--image-size 64..224] [--test-images N] [--resume]
+//                                                       ML.NET's pretrained ResNet18 fine-tuned vs from scratch, 100 images a class
 //   speedup name=model.onnx ...                         ORT speed-up of saved 28x28 models over plain VGG-S, interleaved
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 using Microsoft.ML.Edp.Benchmarks;
@@ -43,11 +45,14 @@ switch (command)
     case "backend":
         BackendBenchmark.Run(options);
         break;
+    case "pretrained":
+        PretrainedBenchmark.Run(options);
+        break;
     case "micro":
         MicroBenchmarks.Run(options);
         break;
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, latency, sweep, inference, memory, micro or backend.");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, latency, sweep, inference, memory, micro, backend, pretrained, speedup or run.");
         return 2;
 }
 return 0;

@@ -145,6 +145,11 @@ public sealed class EdpCompressOptions
     /// <summary>The bytes of an ONNX CNN to start from, as <see cref="OnnxModelPath"/> does; set one or the other. Default null.</summary>
     public byte[]? OnnxModel = null;
 
+    /// <summary>Rewrites the imported network, once its head is fitted, before it is built and trained; null keeps it as
+    /// imported. Internal, for the pretrained benchmark: it trains the imported architecture from random weights (and
+    /// narrowed), the comparison that says what the pretrained weights are worth.</summary>
+    internal Func<Network.NetworkGraph, Network.NetworkGraph>? ImportedNetworkRewrite = null;
+
     /// <summary>Conv widths for <see cref="EdpArchitecture.CustomVgg"/>; convs come in pairs, with a max pool between pairs.
     /// Required with <see cref="EdpArchitecture.CustomVgg"/> and rejected with any other architecture, so that widths are
     /// never silently ignored. Default null.</summary>

@@ -23,7 +23,7 @@ internal sealed record EdpSettings(
     public static EdpSettings From(EdpCompressOptions o)
     {
         var network = new NetworkSettings(InputImageShape.Given(o), o.Architecture, o.ConvWidths, o.ResNetWidths,
-            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath);
+            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath, o.ImportedNetworkRewrite);
         double learningRate = o.LearningRate ?? (OnnxNetworkSource.IsGiven(network) ? ImportedLearningRate : ScratchLearningRate);
         return new(network,
             new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,

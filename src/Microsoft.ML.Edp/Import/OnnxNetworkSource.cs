@@ -9,12 +9,14 @@ internal static class OnnxNetworkSource
     /// <summary>True when the settings give an ONNX model to start from.</summary>
     public static bool IsGiven(NetworkSettings network) => network.OnnxModel is not null || network.OnnxModelPath is not null;
 
-    /// <summary>Imports the model, checks its input against the settings' image size and fits its head to <paramref name="classes"/>.</summary>
+    /// <summary>Imports the model, checks its input against the settings' image size, fits its head to
+    /// <paramref name="classes"/> and applies the settings' rewrite, if any.</summary>
     public static NetworkGraph Load(NetworkSettings network, int classes)
     {
         var (bytes, model, directory) = Read(network);
         var net = OnnxGraphImporter.Import(bytes, model, (network.Shape.Channels, network.Shape.Height, network.Shape.Width), directory);
-        return ImportedHead.Fit(net, classes, network.Compress, network.ExcludeFirstAndLast);
+        var graph = ImportedHead.Fit(net, classes, network.Compress, network.ExcludeFirstAndLast);
+        return network.ImportedRewrite?.Invoke(graph) ?? graph;
     }
 
     /// <summary>Imports the model once when the estimator is created, so that an unreadable or unsupported model fails

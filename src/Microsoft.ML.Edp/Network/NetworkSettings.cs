@@ -6,11 +6,13 @@ namespace Microsoft.ML.Edp.Network;
 /// <summary>The network to build: the image shape (null until the data resolves what the options leave out), a built-in architecture with its widths or an ONNX model to start
 /// from, and whether its conv and linear layers train as compressed-aware blocks. The ONNX model's bytes and path are
 /// left out of a checkpoint's fingerprint, where the imported graph's layers stand for them (so a moved model file
-/// still resumes).</summary>
+/// still resumes), and so is <c>ImportedRewrite</c> (<see cref="EdpCompressOptions.ImportedNetworkRewrite"/>), whose
+/// result the layers show too.</summary>
 internal sealed record NetworkSettings(
     InputImageShape? Image, EdpArchitecture Architecture, int[]? ConvWidths, int[]? ResNetWidths,
     bool Compress, bool ExcludeFirstAndLast, EdpCoefficientInit CoefficientInit,
-    [property: JsonIgnore] byte[]? OnnxModel = null, [property: JsonIgnore] string? OnnxModelPath = null)
+    [property: JsonIgnore] byte[]? OnnxModel = null, [property: JsonIgnore] string? OnnxModelPath = null,
+    [property: JsonIgnore] Func<NetworkGraph, NetworkGraph>? ImportedRewrite = null)
 {
     /// <summary>The image shape; a network is built only once it is known.</summary>
     public InputImageShape Shape => Image ?? throw new InvalidOperationException("The image shape is not known yet: it is resolved from the feature column when the fit starts.");
