@@ -4,8 +4,9 @@ using Xunit;
 
 namespace Microsoft.ML.Edp.Cli.Tests;
 
-/// <summary><c>edp compress --pretrained resnet18</c> finds ML.NET's ResNet18 in the NuGet global packages folder
-/// (NUGET_PACKAGES, else the user's .nuget/packages), or names the package to add and writes nothing.</summary>
+/// <summary><c>edp compress --pretrained resnet18</c> and <c>edp profile --pretrained resnet18</c> find ML.NET's ResNet18
+/// in the NuGet global packages folder (NUGET_PACKAGES, else the user's .nuget/packages), or name the package to add and
+/// write nothing.</summary>
 public sealed class PretrainedTests : IDisposable
 {
     private const string PackageId = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
@@ -87,6 +88,33 @@ public sealed class PretrainedTests : IDisposable
         AssertRejected(code, output, "--pretrained 'vgg16' is not a known model; known: resnet18.");
         (code, output) = Compress("--pretrained", "resnet18", "--grayscale");
         AssertRejected(code, output, "--pretrained resnet18 takes 3-channel (RGB) images, and --grayscale asks for 1 channel");
+    }
+
+    /// <summary>The profile takes the model compress would train: the same refusals, and a missing package is named
+    /// the same way before anything is timed. (Timing every layer of ResNet18 takes minutes, so no table is written here.)</summary>
+    [Fact]
+    public void ProfileRefusesAsCompressDoesAndNamesAMissingPackage()
+    {
+        string table = Path.Combine(_root, "table.json");
+        string model = Path.Combine(_root, "model.onnx");
+        File.WriteAllText(model, "");
+        foreach (var (options, message) in new (string[], string)[]
+        {
+            (["--pretrained", "resnet18", "--from-onnx", model], "--pretrained and --from-onnx both name the model to time; give one of them."),
+            (["--pretrained", "vgg16"], "--pretrained 'vgg16' is not a known model; known: resnet18."),
+            (["--pretrained", "resnet18", "--channels", "1"], "--pretrained resnet18 takes 3-channel (RGB) images, and --channels asks for 1"),
+        })
+        {
+            var (code, output) = CliRunner.Run(["profile", "--output", table, .. options]);
+            Assert.True(code == ExitCodes.BadInput, output);
+            Assert.Contains(message, output.ReplaceLineEndings(" "));
+        }
+
+        string empty = Directory.CreateDirectory(Path.Combine(_root, "packages")).FullName;
+        var (missingCode, missing) = WithPackagesFolder(empty, () => CliRunner.Run("profile", "--output", table, "--pretrained", "resnet18"));
+        Assert.True(missingCode == ExitCodes.BadInput, missing);
+        Assert.Contains($"--pretrained resnet18: the package {PackageId} is not in the NuGet global packages folder '{empty}'", missing.ReplaceLineEndings(" "));
+        Assert.False(File.Exists(table));
     }
 
     private (int, string) Compress(params string[] options) => CliRunner.Run(["compress", "--dataset", Data, "--output", Output, .. options]);
