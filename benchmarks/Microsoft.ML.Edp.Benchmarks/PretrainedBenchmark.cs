@@ -60,7 +60,11 @@ public static class PretrainedBenchmark
 
     private const int BatchSize = 32;
 
-    public static void Run(BenchmarkArguments args)
+    /// <summary>The invocation's arguments with its default epochs applied, the model, the data and the settings string
+    /// every run records.</summary>
+    private sealed record Setup(BenchmarkArguments Args, string Model, List<FashionMnistImage> Train, IReadOnlyList<FashionMnistImage> Test, string Settings, string WorkDir);
+
+    private static Setup Prepare(BenchmarkArguments args)
     {
         if (args.ImageSize is < 64 or > 224)
             throw new ArgumentOutOfRangeException(nameof(args), args.ImageSize, $"--image-size must be 64 to 224; found {args.ImageSize}.");
@@ -70,16 +74,21 @@ public static class PretrainedBenchmark
         var (perClass, testCount) = Sizes(args);
         if (!args.EpochsGiven && !args.Quick)
             args = args with { Epochs = DefaultEpochs };
-        var name = "pretrained" + (args.Quick ? "-quick" : "");
-        var workDir = Path.Combine(args.ResultsDirectory, "runs", name);
-        Directory.CreateDirectory(workDir);
-
         var train = Stratified(FashionMnist.Load(args.DataDirectory, "train"), perClass);
         var test = FashionMnist.Load(args.DataDirectory, "t10k", testCount);
-        if (test.Count < testCount)
-            Console.WriteLine($"Only {test.Count} test images in '{args.DataDirectory}' (asked for {testCount}).");
         string settings = $"{perClass} per class, {test.Count} test images{(args.Quick ? " of the embedded subset" : "")}, {args.ImageSize}x{args.ImageSize}, {args.Epochs} epochs, batch {BatchSize}, {args.Threads} threads";
-        Console.WriteLine($"Pretrained benchmark: {settings}; ResNet18 from '{model}'.");
+        return new(args, model, train, test, settings, Path.Combine(args.ResultsDirectory, "runs", ResultsName(args)));
+    }
+
+    private static string ResultsName(BenchmarkArguments args) => "pretrained" + (args.Quick ? "-quick" : "");
+
+    public static void Run(BenchmarkArguments args)
+    {
+        var setup = Prepare(args);
+        args = setup.Args;
+        string settings = setup.Settings, workDir = setup.WorkDir, name = ResultsName(args);
+        Directory.CreateDirectory(workDir);
+        Console.WriteLine($"Pretrained benchmark: {settings}; ResNet18 from '{setup.Model}'.");
 
         var runs = new List<Outcome>();
         var firstSeedModels = new Dictionary<string, byte[]>();
@@ -90,11 +99,7 @@ public static class PretrainedBenchmark
                 var stem = Path.Combine(workDir, $"{config.Name}-seed{seed}");
                 Outcome? run = args.Resume && File.Exists(stem + ".json") && JsonSerializer.Deserialize<Outcome>(File.ReadAllText(stem + ".json")) is { } done
                     && done.Config == config && done.Settings == settings && File.Exists(stem + ".onnx") ? done : null;
-                if (run is null)
-                {
-                    run = Fit(config, seed, settings, args, model, train, test, stem + ".onnx");
-                    File.WriteAllText(stem + ".json", JsonSerializer.Serialize(run));
-                }
+                run ??= InChildProcess(config, seed, stem, args);
                 runs.Add(run);
                 Console.WriteLine($"[{config.Name} seed {seed}] test accuracy {run.TestAccuracy:P2}, MACs {run.Macs:N0}, params {run.Params:N0}, fit {run.FitSeconds:F0} s");
                 if (seed == 1)
@@ -110,13 +115,42 @@ public static class PretrainedBenchmark
         Console.WriteLine(md);
     }
 
+    /// <summary>One fit in a child process of this program (<c>pretrained-run</c>): the backend check's verdict is
+    /// process-wide, and a run whose widths oneDNN computes wrongly on this CPU (the narrow net's, on some) would
+    /// otherwise train every later run on libtorch's own convolutions.</summary>
+    private static Outcome InChildProcess(Config config, int seed, string stem, BenchmarkArguments args)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false };
+        foreach (var a in new[] { typeof(PretrainedBenchmark).Assembly.Location, "pretrained-run", JsonSerializer.Serialize(config), seed.ToString(CultureInfo.InvariantCulture), stem, JsonSerializer.Serialize(args) })
+            start.ArgumentList.Add(a);
+        // As SingleRun: libgomp reads its wait policy only when it loads.
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        using var process = Process.Start(start)!;
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"Run '{config.Name}' seed {seed} failed with exit code {process.ExitCode}.");
+        return JsonSerializer.Deserialize<Outcome>(File.ReadAllText(stem + ".json"))!;
+    }
+
+    /// <summary>The child's side of <see cref="InChildProcess"/>: <c>config-json seed stem arguments-json</c>; writes
+    /// <c>stem.json</c> and <c>stem.onnx</c>.</summary>
+    public static void RunOne(string[] argv)
+    {
+        var config = JsonSerializer.Deserialize<Config>(argv[0])!;
+        int seed = int.Parse(argv[1], CultureInfo.InvariantCulture);
+        string stem = argv[2];
+        var setup = Prepare(JsonSerializer.Deserialize<BenchmarkArguments>(argv[3])!);
+        var run = Fit(config, seed, setup, stem + ".onnx");
+        File.WriteAllText(stem + ".json", JsonSerializer.Serialize(run));
+    }
+
     /// <summary>Where restoring this project's Microsoft.ML.DnnImageFeaturizer.ResNet18 reference put ResNet18.onnx.</summary>
     private static string ResNet18Path => typeof(PretrainedBenchmark).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "ResNet18Onnx").Value!;
 
-    private static Outcome Fit(Config config, int seed, string settings, BenchmarkArguments args, string model,
-        IReadOnlyList<FashionMnistImage> train, IReadOnlyList<FashionMnistImage> test, string onnxPath)
+    private static Outcome Fit(Config config, int seed, Setup setup, string onnxPath)
     {
+        var (args, model, train, test, settings) = (setup.Args, setup.Model, setup.Train, setup.Test, setup.Settings);
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress") && e.Kind == Runtime.ChannelMessageKind.Info) Console.WriteLine($"[{config.Name} seed {seed}] {e.Message}"); };
         int size = args.ImageSize;

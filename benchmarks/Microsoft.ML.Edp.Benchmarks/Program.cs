@@ -11,12 +11,18 @@
 //                                                       ML.NET's pretrained ResNet18 fine-tuned vs from scratch, 100 images a class
 //   speedup name=model.onnx ...                         ORT speed-up of saved 28x28 models over plain VGG-S, interleaved
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
+//   pretrained-run <config-json> <seed> <stem> <arguments-json>     (internal: one run of the pretrained benchmark)
 using Microsoft.ML.Edp.Benchmarks;
 
 var command = args.Length > 0 ? args[0] : "compression";
 if (command == "run")
 {
     SingleRun.Execute(RunConfig.FromJson(args[1]), args[2], args[3], int.Parse(args[4]), int.Parse(args[5]));
+    return 0;
+}
+if (command == "pretrained-run")
+{
+    PretrainedBenchmark.RunOne(args[1..]);
     return 0;
 }
 if (command == "speedup")
