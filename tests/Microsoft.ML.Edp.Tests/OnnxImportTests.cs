@@ -137,6 +137,32 @@ public class OnnxImportTests
         Assert.Equal([3L], graph.Shapes()[graph.Output]);
     }
 
+    /// <summary>The internal rewrite (the pretrained benchmark's random-weight runs) sees the graph with its head fitted,
+    /// and what it returns is the network; the checkpoint fingerprint, which leaves the delegate out, differs where the
+    /// rewrite changes what the layers' descriptions hold (here, plain layers instead of compressed-aware blocks).</summary>
+    [Fact]
+    public void TheImportedRewriteSeesTheFittedHeadAndItsResultIsTheNetwork()
+    {
+        NetworkGraph? seen = null;
+        var options = new EdpCompressOptions { OnnxModel = OnnxTestModels.Vgg13().Bytes, ImageChannels = 1, ImageHeight = 28, ImageWidth = 28 };
+        var imported = OnnxNetworkSource.Load(EdpSettings.From(options).Network, 10);
+        options.ImportedNetworkRewrite = g =>
+        {
+            seen = g;
+            return g with { Layers = g.Layers.Select(l => l is ConvLayer c ? c with { Weight = null, Bias = null, HasBias = true, Compressed = false } : l).ToList() };
+        };
+        var settings = EdpSettings.From(options);
+        var rewritten = OnnxNetworkSource.Load(settings.Network, 10);
+
+        Assert.NotNull(seen);
+        Assert.Equal(imported.Layers.Select(l => l.Name), seen!.Layers.Select(l => l.Name));
+        Assert.Equal(10, Assert.IsType<LinearLayer>(seen.Layers.Single(l => l.Name == seen.Output)).OutFeatures);
+        Assert.All(imported.Layers.OfType<ConvLayer>(), c => Assert.NotNull(c.Weight));
+        Assert.All(rewritten.Layers.OfType<ConvLayer>(), c => Assert.Null(c.Weight));
+        Assert.Contains(imported.Layers.OfType<ConvLayer>(), c => c.Compressed);
+        Assert.NotEqual(Training.TrainingCheckpoints.Fingerprint(settings, imported, 100), Training.TrainingCheckpoints.Fingerprint(settings, rewritten, 100));
+    }
+
     /// <summary>A model is read at the options' image size: one that pools globally works at any size, one whose
     /// linear layer needs the file's size fails there, saying which size it was read at; the channels must agree.</summary>
     [Fact]
