@@ -72,17 +72,18 @@ public static class LatencyBenchmark
         {
             timers.ForEach(t => t.Dispose());
         }
-        var engines = EngineThroughput(runs.Select(r => r.Stem + ".zip").ToList(), images, args.Quick ? 2 : 10);
+        var engines = EngineThroughput(runs.Select(r => r.Stem + ".zip").ToList(), images, args.Quick ? 3 : 21);
         return runs.Select((r, i) => new Timing(r.Name, r.Seed, batch1[i], batch64[i], engines[i])).ToList();
     }
 
-    /// <summary>Images per second through ML.NET's PredictionEngine (one image per call, as an app scores), each model
-    /// scoring 100 images in turn for <paramref name="rounds"/> rounds after one warm-up round.</summary>
+    /// <summary>Images per second through ML.NET's PredictionEngine (one image per call, as an app scores): each model
+    /// scores 100 images in turn for <paramref name="rounds"/> rounds after one warm-up round, and the median round
+    /// counts, so that one disturbed round does not move a model's figure.</summary>
     private static double[] EngineThroughput(List<string> zips, IReadOnlyList<FashionMnistImage> images, int rounds)
     {
         var ml = new MLContext(1);
         var engines = zips.Select(z => ml.Model.CreatePredictionEngine<InferenceBenchmark.Input, InferenceBenchmark.Output>(EdpModel.Load(ml, z, out _))).ToList();
-        var seconds = new double[zips.Count];
+        var perRound = engines.Select(_ => new List<double>()).ToArray();
         var row = new InferenceBenchmark.Input();
         for (int round = 0; round <= rounds; round++)
         {
@@ -95,11 +96,11 @@ public static class LatencyBenchmark
                     engines[e].Predict(row);
                 }
                 if (round > 0)
-                    seconds[e] += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    perRound[e].Add(100 / Stopwatch.GetElapsedTime(start).TotalSeconds);
             }
         }
         engines.ForEach(e => e.Dispose());
-        return seconds.Select(s => rounds * 100 / s).ToArray();
+        return perRound.Select(OrtTimer.Median).ToArray();
     }
 
     /// <summary>Mean and sample standard deviation.</summary>
@@ -125,7 +126,7 @@ public static class LatencyBenchmark
         md.AppendLine(c, $"# Latency benchmark: {args.Architecture} on Fashion-MNIST{(args.Quick ? " (quick: embedded subset)" : "")}").AppendLine();
         md.AppendLine(machine.ToMarkdown(args.Threads));
         md.AppendLine(c, $"Scoring machine: {Hardware.Current}. Every model was timed in one process after all fits, interleaved round by round: ")
-            .AppendLine("ONNX Runtime (ML.NET's session options, no spinning) medians at batch 1 and 64, and ML.NET `PredictionEngine` throughput one image at a time.")
+            .AppendLine("ONNX Runtime (ML.NET's session options, no spinning) medians at batch 1 and 64, and ML.NET `PredictionEngine` throughput one image at a time (median of rounds of 100 images).")
             .Append(c, $"{plain.Runs[0].Epochs} epochs on {plain.Runs[0].TrainRows:N0} training images; mean ± sample sd over seeds {string.Join(", ", plain.Runs.Select(r => r.Config.Seed))}; ")
             .AppendLine("speed-ups are per seed against that seed's plain model. Predicted latency is the fit's latency table (plain = 100 %). The machine was shared with other work.").AppendLine();
         md.AppendLine("| run | test accuracy | vs plain (pt) | MACs kept | predicted latency b1 | predicted latency b64 | ORT speed-up b1 | ORT speed-up b64 | PredictionEngine speed-up |");
