@@ -41,14 +41,22 @@ public static class CompressionBenchmark
         RunConfig[] edp = args.TrainImages is not null ? [Half]
             : args.Quick ? [Half, Quarter]
             : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded] : [Half, Quarter];
-        return new[] { plain }.Concat(narrow).Concat(edp)
-            .Select(c => c with { Architecture = c.ConvWidths is null ? args.Architecture : c.Architecture, TrainImages = args.TrainImages })
-            .Where(c => args.Only is null || args.Only.Contains(c.Name)).ToArray();
+        return ForInvocation(new[] { plain }.Concat(narrow).Concat(edp), args);
     }
 
+    /// <summary><paramref name="configs"/> as this invocation runs them: on its architecture (custom widths keep their
+    /// own) and training images, only those --only names.</summary>
+    public static RunConfig[] ForInvocation(IEnumerable<RunConfig> configs, BenchmarkArguments args)
+        => configs.Select(c => c with { Architecture = c.ConvWidths is null ? args.Architecture : c.Architecture, TrainImages = args.TrainImages })
+            .Where(c => args.Only is null || args.Only.Contains(c.Name)).ToArray();
+
     /// <summary>The results' file name without extension: compression, compression-vggmedium, ..., -short, -quick.</summary>
-    public static string ResultsName(BenchmarkArguments args)
-        => "compression" + (args.Architecture == EdpArchitecture.VggSmall ? "" : "-" + args.Architecture.ToString().ToLowerInvariant())
+    public static string ResultsName(BenchmarkArguments args) => ResultsName("compression", args);
+
+    /// <summary>A benchmark's results file name without extension, with the invocation's architecture, training
+    /// images and --quick: latency, latency-vggmedium, ..., -20k, -quick.</summary>
+    public static string ResultsName(string benchmark, BenchmarkArguments args)
+        => benchmark + (args.Architecture == EdpArchitecture.VggSmall ? "" : "-" + args.Architecture.ToString().ToLowerInvariant())
             + (args.TrainImages is { } n ? $"-{n / 1000}k" : "") + (args.Quick ? "-quick" : "");
 
     public static void Run(BenchmarkArguments args)
@@ -63,9 +71,7 @@ public static class CompressionBenchmark
             .Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
         if (args.Only is not null && saved is null)
             results = SingleRun.OnDisk(workDir);
-        // The reports name the latency table's file in the user's cache; the results committed name no home folder.
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        results = results.Select(r => r with { ReportMarkdown = r.ReportMarkdown.Replace(home, "~") }).ToList();
+        results = results.Select(r => r.WithoutHomeFolder()).ToList();
         var runs = results.GroupBy(r => r.Config.Name).Select(g => new Summary(g.Key, g.ToList())).ToList();
         if (runs.FirstOrDefault(r => r.Name == "plain") is not { } plain)
         {
@@ -108,8 +114,8 @@ public static class CompressionBenchmark
     /// <summary>One configuration over its seeds: mean and sample standard deviation of the test accuracy, mean cost.</summary>
     internal sealed record Summary(string Name, List<RunResult> Runs)
     {
-        public double Accuracy => Runs.Average(r => r.TestAccuracy);
-        public double Spread => Runs.Count < 2 ? 0 : Math.Sqrt(Runs.Sum(r => Math.Pow(r.TestAccuracy - Accuracy, 2)) / (Runs.Count - 1));
+        public double Accuracy => SampleStatistics.Of(Runs.Select(r => r.TestAccuracy).ToList()).Mean;
+        public double Spread => SampleStatistics.Of(Runs.Select(r => r.TestAccuracy).ToList()).Sd;
         public double Macs => Runs.Average(r => (double)r.Macs);
         public double Params => Runs.Average(r => (double)r.Params);
         public double OnnxBytes => Runs.Average(r => (double)r.OnnxBytes);

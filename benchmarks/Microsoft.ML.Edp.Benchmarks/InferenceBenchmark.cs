@@ -143,7 +143,7 @@ public static class InferenceBenchmark
         }
         foreach (var t in targets)
             md.AppendLine(c, $"| {t.Name} | {t.Measured} | {(t.Pass ? "pass" : "**miss**")} |");
-        var name = CompressionBenchmark.ResultsName(args).Replace("compression", "inference");
+        var name = CompressionBenchmark.ResultsName("inference", args);
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".md"), md.ToString());
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".json"),
             JsonSerializer.Serialize(new { machine, latencies, throughputs, targets }, new JsonSerializerOptions { WriteIndented = true }));

@@ -23,8 +23,7 @@ public static class LatencyBenchmark
     public static RunConfig[] Configs(BenchmarkArguments args)
     {
         RunConfig[] runs = [new("plain", Compress: false), .. CompressionBenchmark.Narrow(args.Architecture).Take(1), CompressionBenchmark.Half, LatencyBatch1, LatencyBatch64];
-        return runs.Select(c => c with { Architecture = c.ConvWidths is null ? args.Architecture : c.Architecture, TrainImages = args.TrainImages })
-            .Where(c => args.Only is null || args.Only.Contains(c.Name)).ToArray();
+        return CompressionBenchmark.ForInvocation(runs, args);
     }
 
     /// <summary>One model's timings: ONNX Runtime medians at batch 1 and 64, PredictionEngine images per second.</summary>
@@ -32,7 +31,7 @@ public static class LatencyBenchmark
 
     public static void Run(BenchmarkArguments args)
     {
-        var name = "latency" + (args.Architecture == EdpArchitecture.VggSmall ? "" : "-" + args.Architecture.ToString().ToLowerInvariant()) + (args.Quick ? "-quick" : "");
+        var name = CompressionBenchmark.ResultsName("latency", args);
         var workDir = Path.Combine(args.ResultsDirectory, "runs", name);
         var results = Enumerable.Range(1, args.Seeds).SelectMany(seed => Configs(args).Select(c => c with { Seed = seed }))
             .Select(c => SingleRun.InChildProcess(c, args, workDir)).ToList();
@@ -45,9 +44,7 @@ public static class LatencyBenchmark
         }
         var timings = Time(results, Path.Combine(workDir, "models"), args);
         var machine = MachineInfo.Current();
-        // The reports name the latency table's file in the user's cache; the results committed name no home folder.
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        results = results.Select(r => r with { ReportMarkdown = r.ReportMarkdown.Replace(home, "~") }).ToList();
+        results = results.Select(r => r.WithoutHomeFolder()).ToList();
         var (md, targets) = Markdown(args, machine, results, timings);
         Directory.CreateDirectory(args.ResultsDirectory);
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".json"),
@@ -65,8 +62,8 @@ public static class LatencyBenchmark
         double[] batch1, batch64;
         try
         {
-            batch1 = OrtTimer.Interleaved(timers, 1, args.Quick ? 21 : 301).Select(t => OrtTimer.Median(t)).ToArray();
-            batch64 = OrtTimer.Interleaved(timers, 64, args.Quick ? 5 : 61).Select(t => OrtTimer.Median(t)).ToArray();
+            batch1 = OrtTimer.InterleavedMedians(timers, 1, args.Quick ? 21 : 301);
+            batch64 = OrtTimer.InterleavedMedians(timers, 64, args.Quick ? 5 : 61);
         }
         finally
         {
@@ -103,21 +100,14 @@ public static class LatencyBenchmark
         return perRound.Select(OrtTimer.Median).ToArray();
     }
 
-    /// <summary>Mean and sample standard deviation.</summary>
-    private static (double Mean, double Sd) Stats(IReadOnlyList<double> values)
-    {
-        double mean = values.Average();
-        return (mean, values.Count < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)));
-    }
-
     private static (string Markdown, List<CompressionBenchmark.Target> Targets) Markdown(BenchmarkArguments args, MachineInfo machine, List<RunResult> results, List<Timing> timings)
     {
         var c = CultureInfo.InvariantCulture;
         var runs = results.GroupBy(r => r.Config.Name).Select(g => new CompressionBenchmark.Summary(g.Key, g.ToList())).ToList();
         var plain = runs.First(r => r.Name == "plain");
         Timing Plain(int seed) => timings.First(t => t.Name == "plain" && t.Seed == seed);
-        (double Mean, double Sd) Speedup(string run, Func<Timing, double> ms) => Stats(timings.Where(t => t.Name == run).Select(t => ms(Plain(t.Seed)) / ms(t)).ToList());
-        (double Mean, double Sd) Engine(string run) => Stats(timings.Where(t => t.Name == run).Select(t => t.EngineImagesPerSecond / Plain(t.Seed).EngineImagesPerSecond).ToList());
+        (double Mean, double Sd) Speedup(string run, Func<Timing, double> ms) => SampleStatistics.Of(timings.Where(t => t.Name == run).Select(t => ms(Plain(t.Seed)) / ms(t)).ToList());
+        (double Mean, double Sd) Engine(string run) => SampleStatistics.Of(timings.Where(t => t.Name == run).Select(t => t.EngineImagesPerSecond / Plain(t.Seed).EngineImagesPerSecond).ToList());
         string Predicted(CompressionBenchmark.Summary r, int batch) => r.Runs[0].Latency?.FirstOrDefault(b => b.Batch == batch) is { } l && r.Runs[0].Config.Compress
             ? (1 / r.Runs.Average(x => x.Latency!.First(b => b.Batch == batch).PredictedSpeedup)).ToString("P1", c) : "-";
         string Pm((double Mean, double Sd) s, string format) => $"{s.Mean.ToString(format, c)} ± {s.Sd.ToString(format, c)}";

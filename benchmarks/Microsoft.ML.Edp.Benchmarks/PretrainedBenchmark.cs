@@ -120,15 +120,7 @@ public static class PretrainedBenchmark
     /// otherwise train every later run on libtorch's own convolutions.</summary>
     private static Outcome InChildProcess(Config config, int seed, string stem, BenchmarkArguments args)
     {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false };
-        foreach (var a in new[] { typeof(PretrainedBenchmark).Assembly.Location, "pretrained-run", JsonSerializer.Serialize(config), seed.ToString(CultureInfo.InvariantCulture), stem, JsonSerializer.Serialize(args) })
-            start.ArgumentList.Add(a);
-        // As SingleRun: libgomp reads its wait policy only when it loads.
-        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
-        using var process = Process.Start(start)!;
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"Run '{config.Name}' seed {seed} failed with exit code {process.ExitCode}.");
+        SingleRun.InChild($"Run '{config.Name}' seed {seed}", "pretrained-run", JsonSerializer.Serialize(config), seed.ToString(CultureInfo.InvariantCulture), stem, JsonSerializer.Serialize(args));
         return JsonSerializer.Deserialize<Outcome>(File.ReadAllText(stem + ".json"))!;
     }
 
@@ -246,7 +238,7 @@ public static class PretrainedBenchmark
             foreach (int batch in new[] { 1, 64 })
             {
                 int rounds = args.Quick ? 5 : batch == 1 ? 101 : 21;
-                var medians = OrtTimer.Interleaved(timers, batch, rounds).Select(OrtTimer.Median).ToArray();
+                var medians = OrtTimer.InterleavedMedians(timers, batch, rounds);
                 rows.AddRange(models.Keys.Select((name, i) => new LatencyRow(name, batch, medians[i], medians[0] / medians[i])));
             }
             return rows;
@@ -263,8 +255,8 @@ public static class PretrainedBenchmark
     {
         var c = CultureInfo.InvariantCulture;
         var groups = runs.GroupBy(r => r.Config).Select(g => (Config: g.Key, Runs: g.ToList())).ToList();
-        double Mean(List<Outcome> rs) => rs.Average(r => r.TestAccuracy);
-        double Sd(List<Outcome> rs) => rs.Count < 2 ? 0 : Math.Sqrt(rs.Sum(r => Math.Pow(r.TestAccuracy - Mean(rs), 2)) / (rs.Count - 1));
+        double Mean(List<Outcome> rs) => SampleStatistics.Of(rs.Select(r => r.TestAccuracy).ToList()).Mean;
+        double Sd(List<Outcome> rs) => SampleStatistics.Of(rs.Select(r => r.TestAccuracy).ToList()).Sd;
         var plain = groups.First(g => g.Config == PretrainedPlain);
         double plainMacs = plain.Runs.Average(r => (double)r.Macs);
         string Speedup(string model, int batch) => latency.FirstOrDefault(l => l.Model == model && l.Batch == batch) is { } l

@@ -56,4 +56,9 @@ public sealed record RunResult(
     /// convolutions where oneDNN failed the check on this machine.</summary>
     public string BackendPath => ReportMarkdown.Contains("oneDNN off") ? "native (oneDNN off)"
         : ReportMarkdown.Contains("- backend: CPU, oneDNN") ? "oneDNN" : "-";
+
+    /// <summary>This result with the user's home folder written as ~: the report names the latency table's file in the
+    /// user's cache, and committed results name no home folder.</summary>
+    public RunResult WithoutHomeFolder()
+        => this with { ReportMarkdown = ReportMarkdown.Replace(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "~") };
 }

@@ -58,8 +58,17 @@ public static class SingleRun
         var resultPath = Path.Combine(workDir, $"{config.Name}-seed{config.Seed}.json");
         if (args.Resume && File.Exists(resultPath) && JsonSerializer.Deserialize<RunResult>(File.ReadAllText(resultPath)) is { } done && done.Config == config)
             return done;
+        InChild($"Run '{config.Name}'", "run", config.ToJson(), resultPath, args.DataDirectory, args.Epochs.ToString(), args.Threads.ToString());
+        return JsonSerializer.Deserialize<RunResult>(File.ReadAllText(resultPath))!;
+    }
+
+    /// <summary>Runs this program's <paramref name="command"/> in a child process and waits for it; a failure names
+    /// <paramref name="what"/>. A fit gets its own process so that its peak RSS and the backend check's process-wide
+    /// verdict belong to it alone.</summary>
+    public static void InChild(string what, string command, params string[] arguments)
+    {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false };
-        foreach (var a in new[] { typeof(SingleRun).Assembly.Location, "run", config.ToJson(), resultPath, args.DataDirectory, args.Epochs.ToString(), args.Threads.ToString() })
+        foreach (var a in new[] { typeof(SingleRun).Assembly.Location, command }.Concat(arguments))
             start.ArgumentList.Add(a);
         // libgomp's default spin-wait costs up to 9x on a busy 2-core machine; the library sets this too, but only the
         // environment of a new process is certain to reach libgomp before it loads.
@@ -67,7 +76,6 @@ public static class SingleRun
         using var process = Process.Start(start)!;
         process.WaitForExit();
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"Run '{config.Name}' failed with exit code {process.ExitCode}.");
-        return JsonSerializer.Deserialize<RunResult>(File.ReadAllText(resultPath))!;
+            throw new InvalidOperationException($"{what} failed with exit code {process.ExitCode}.");
     }
 }

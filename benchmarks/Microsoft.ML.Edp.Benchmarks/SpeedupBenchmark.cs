@@ -26,7 +26,7 @@ public static class SpeedupBenchmark
             md.AppendLine("| model | batch | median ms | speed-up over plain |").AppendLine("|---|---:|---:|---:|");
             foreach (int batch in new[] { 1, 64 })
             {
-                var medians = OrtTimer.Interleaved(timers, batch, batch == 1 ? 201 : 41).Select(t => OrtTimer.Median(t)).ToArray();
+                var medians = OrtTimer.InterleavedMedians(timers, batch, batch == 1 ? 201 : 41);
                 for (int i = 0; i < named.Count; i++)
                     md.AppendLine(c, $"| {named[i].Name} | {batch} | {medians[i]:F3} | {medians[0] / medians[i]:F2}x |");
             }

@@ -21,7 +21,7 @@ internal static class LatencyProof
         using var modelTimer = new OrtTimer(model, graph.InChannels, graph.Height, graph.Width);
         var results = batches.Select(batch =>
         {
-            var measured = OrtTimer.Interleaved([plainTimer, modelTimer], batch, rounds: 2 * OrtTimer.RunsFor(batch)).Select(t => OrtTimer.Median(t)).ToArray();
+            var measured = OrtTimer.InterleavedMedians([plainTimer, modelTimer], batch, rounds: 2 * OrtTimer.RunsFor(batch));
             var predicted = new LatencyCost(table, batch);
             return new EdpBatchLatency
             {

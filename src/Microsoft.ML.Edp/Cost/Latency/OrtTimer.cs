@@ -42,6 +42,10 @@ internal sealed class OrtTimer : IDisposable
         return times;
     }
 
+    /// <summary>Each timer's median run of <see cref="Interleaved"/>.</summary>
+    public static double[] InterleavedMedians(IReadOnlyList<OrtTimer> timers, int batch, int rounds)
+        => Interleaved(timers, batch, rounds).Select(t => Median(t)).ToArray();
+
     /// <summary>Runs a timing takes at <paramref name="batch"/>: more where a run is short and noise is relatively large.</summary>
     public static int RunsFor(int batch) => batch <= 8 ? 21 : 7;
 
