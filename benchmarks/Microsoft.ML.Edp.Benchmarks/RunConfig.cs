@@ -4,7 +4,8 @@ using Microsoft.ML.Edp;
 namespace Microsoft.ML.Edp.Benchmarks;
 
 /// <summary>One training run: a name and the option overrides that distinguish it. <see cref="ConvWidths"/> (comma-separated,
-/// a string so that records compare by value) trains a custom-width VGG. <see cref="TrainImages"/> keeps only the first
+/// a string so that records compare by value) trains a custom-width VGG; <see cref="ResNetWidths"/> (stem and three
+/// stages) a narrower ResNet of the invocation's depth. <see cref="TrainImages"/> keeps only the first
 /// that many training images (the short regime); <see cref="Seed"/> seeds weights and shuffling.</summary>
 public sealed record RunConfig(
     string Name, bool Compress = true, EdpArchitecture Architecture = EdpArchitecture.VggSmall,
@@ -19,6 +20,7 @@ public sealed record RunConfig(
         if (ShuffleBufferSize is { } buffer) o.ShuffleBufferSize = buffer;
         if (ConvWidths is { } widths) (o.Architecture, o.ConvWidths) = (EdpArchitecture.CustomVgg, widths.Split(',').Select(int.Parse).ToArray());
         if (RankPenalty is { } r) o.RankPenalty = r;
+        if (ResNetWidths is { } resNet) o.ResNetWidths = resNet.Split(',').Select(int.Parse).ToArray();
         if (ChannelPenalty is { } c) o.ChannelPenalty = c;
         if (HoldFraction is { } h) o.PenaltyHoldFraction = h;
         if (RampFraction is { } f) o.PenaltyRampFraction = f;
@@ -36,6 +38,9 @@ public sealed record RunConfig(
     /// <summary>A latency budget (<see cref="EdpCompressOptions.TargetLatencyRatio"/>), predicted from the table
     /// measured on this machine; set <see cref="TargetMacsRatio"/> to null beside it to budget latency alone.</summary>
     public double? TargetLatencyRatio { get; init; }
+
+    /// <summary>The ResNet's stem and stage widths (<see cref="EdpCompressOptions.ResNetWidths"/>), comma-separated, or null.</summary>
+    public string? ResNetWidths { get; init; }
 
     /// <summary>The scoring batch the latency budget is predicted at (<see cref="EdpCompressOptions.LatencyBatchSize"/>);
     /// null keeps the default, 1.</summary>
