@@ -56,41 +56,93 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
     [MemberData(nameof(Patterns))]
     public void PrunedPatternKeepsItsOutputsExactlyAndExportsThem(string name)
     {
-        var model = OnnxPatternModels.Build(name, 13);
-        var graph = ImportedHead.Fit(OnnxGraphImporter.Import(model.Bytes, model.Name, (1, 28, 28)), 10, compress: true, excludeFirstAndLast: false);
-        TrustConvolutions(graph);
+        var graph = Imported(name);
         using var scope = NewDisposeScope();
         using var net = new EdpNet(graph);
         net.eval();
-        var images = tensor(Pixels, [Images, 1, 28, 28]);
 
-        // Drop every other channel of each layer that may lose channels, and the last basis filter of every layer.
+        // Drop every other unit of channels of each layer that may lose channels (a channel, or the channels a grouped
+        // conv ties), and the last basis filter of every layer.
         var prunable = ChannelCoupling.Analyse(graph).Where(c => c.Prunable).Select(c => c.Layer.Name).ToHashSet();
-        var atZero = new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm);
-        var full = PruningPlanner.Plan(net, atZero);
-        var chosen = full.ToDictionary(p => p.Name, p => new KeptGroups(prunable.Contains(p.Name) ? p.KeptOutputs.Where(c => c % 2 == 0).ToArray() : p.KeptOutputs,
-            p.KeptRank is { } rank ? rank[..^1] : null));
-        GroupZeroing.Apply(net, PruningPlanner.Plan(net, atZero, chosen));
-        var plans = PruningPlanner.Plan(net, atZero);
-        var inference = PruneAndMerge.Apply(net, plans);
+        var units = LayerGroups.Of(net).Where(g => g.HasChannelGroups).ToDictionary(g => g.Name, g => g.Units!);
+        var plans = ZeroedAndReplanned(net, p => units.TryGetValue(p.Name, out var u) ? p.KeptOutputs.Where(c => u.UnitOf[c] % 2 == 0).ToArray() : p.KeptOutputs,
+            p => p.KeptRank is { } rank ? rank[..^1] : null);
+        var (surgery, export, expected) = PruneAndCompare(net, plans, $"{name}: prunable {string.Join(", ", prunable)}");
 
-        using var _ = no_grad();
-        var expected = net.forward(images).data<float>().ToArray();
-        var pruned = ReferenceRunner.Logits(inference, images).data<float>().ToArray();
-        var exported = OnnxModelWriter.Write(inference, new Dictionary<string, string>());
-        var ort = OnnxRuntimeLogits(exported, OnnxNames.Logits, OnnxNames.Input);
-        double surgery = expected.Zip(pruned, (e, a) => Math.Abs(e - a)).Max(), export = ort.Zip(pruned, (e, a) => Math.Abs(e - a)).Max();
-        long before = plans.Sum(p => p.Before.Macs), after = plans.Sum(p => p.After.Macs);
-        output.WriteLine($"{model.Name}: prunable {string.Join(", ", prunable)}; MACs {before:N0} -> {after:N0}; max |trained - pruned| {surgery:E2}, max |ONNX Runtime - TorchSharp| {export:E2}.");
-
-        Assert.True(after < before, "zeroed groups must be removed");
+        Assert.True(plans.Sum(p => p.After.Macs) < plans.Sum(p => p.Before.Macs), "zeroed groups must be removed");
         // Channels are pruned through the coupled patterns: producers of a Concat at their offsets, a squeeze-excitation
-        // block with its excitation conv following it, a depthwise conv with its input.
+        // block with its excitation conv following it, a depthwise conv or one whose groups read and write as many
+        // channels with its input, a Split, Slice or shuffle at the places it puts them, and into another grouped conv
+        // at the same places in each group.
         var narrowed = plans.Where(p => p.KeptOutputs.Length < p.OriginalShape[0]).Select(p => p.Name).ToList();
+        var narrowedInputs = plans.Where(p => p.KeptInputs.Length < p.OriginalShape[1]).Select(p => p.Name).ToList();
         Assert.All(ExpectedNarrowed.GetValueOrDefault(name, []), layer => Assert.Contains(layer, narrowed));
+        Assert.All(ExpectedNarrowedInputs.GetValueOrDefault(name, []), layer => Assert.Contains(layer, narrowedInputs));
         Assert.InRange(surgery, 0, 1e-4);
         Assert.InRange(export, 0, 1e-4);
         Assert.True(expected.Distinct().Count() > Images);
+    }
+
+    /// <summary>A Split part whose channels all went to zero still keeps one, so the layer reading it reads something,
+    /// and the outputs stay exact.</summary>
+    [Fact]
+    public void ASplitPartWithEveryChannelZeroKeepsOne()
+    {
+        using var scope = NewDisposeScope();
+        using var net = new EdpNet(Imported("split"));
+        net.eval();
+        // The Split gives the first 6 of the conv's 16 channels to one conv and the other 10 to a depthwise conv.
+        var plans = ZeroedAndReplanned(net, p => p.Name == "features_0_Conv" ? p.KeptOutputs[6..] : p.KeptOutputs, p => p.KeptRank);
+        var (surgery, export, _) = PruneAndCompare(net, plans, "split with its first part zero");
+
+        Assert.Equal([0L, .. Enumerable.Range(6, 10).Select(c => (long)c)], plans.Single(p => p.Name == "features_0_Conv").KeptOutputs);
+        Assert.Equal([0L], plans.Single(p => p.Name == "features_3_Conv").KeptInputs);
+        Assert.InRange(surgery, 0, 1e-4);
+        Assert.InRange(export, 0, 1e-4);
+    }
+
+    private NetworkGraph Imported(string name)
+    {
+        var model = OnnxPatternModels.Build(name, 13);
+        var graph = ImportedHead.Fit(OnnxGraphImporter.Import(model.Bytes, model.Name, (1, 28, 28)), 10, compress: true, excludeFirstAndLast: false);
+        TrustConvolutions(graph);
+        return graph;
+    }
+
+    /// <summary>Zeroes every group but the outputs and ranks chosen from the full plan, then plans at threshold 0.</summary>
+    private static IReadOnlyList<LayerPlan> ZeroedAndReplanned(EdpNet net, Func<LayerPlan, long[]> outputs, Func<LayerPlan, long[]?> rank)
+    {
+        var atZero = new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm);
+        var chosen = PruningPlanner.Plan(net, atZero).ToDictionary(p => p.Name, p => new KeptGroups(outputs(p), rank(p)));
+        GroupZeroing.Apply(net, PruningPlanner.Plan(net, atZero, chosen));
+        return PruningPlanner.Plan(net, atZero);
+    }
+
+    /// <summary>Prunes and merges by <paramref name="plans"/>: the largest logit difference from the trained network and
+    /// between ONNX Runtime on the export and the TorchSharp reference, and the trained network's logits. Checks that
+    /// the exported layers have the planned widths.</summary>
+    private (double Surgery, double Export, float[] Expected) PruneAndCompare(EdpNet net, IReadOnlyList<LayerPlan> plans, string what)
+    {
+        var inference = PruneAndMerge.Apply(net, plans);
+        var images = tensor(Pixels, [Images, 1, 28, 28]);
+        using var _ = no_grad();
+        var expected = net.forward(images).data<float>().ToArray();
+        var pruned = ReferenceRunner.Logits(inference, images).data<float>().ToArray();
+        var ort = OnnxRuntimeLogits(OnnxModelWriter.Write(inference, new Dictionary<string, string>()), OnnxNames.Logits, OnnxNames.Input);
+        double surgery = expected.Zip(pruned, (e, a) => Math.Abs(e - a)).Max(), export = ort.Zip(pruned, (e, a) => Math.Abs(e - a)).Max();
+        output.WriteLine($"{what}; MACs {plans.Sum(p => p.Before.Macs):N0} -> {plans.Sum(p => p.After.Macs):N0}; max |trained - pruned| {surgery:E2}, max |ONNX Runtime - TorchSharp| {export:E2}.");
+        foreach (var p in plans)
+            output.WriteLine($"  {p.Name}: {p.KeptInputs.Length} of {p.OriginalShape[1]} inputs, {p.KeptOutputs.Length} of {p.OriginalShape[0]} outputs");
+        // A kept pair is written as its basis and coefficients; the last of them carries the layer's outputs.
+        var written = inference.Layers.OfType<WeightLayer>().ToDictionary(l => l.Name);
+        foreach (var p in plans)
+        {
+            var last = written.GetValueOrDefault(p.Name) ?? written[$"{p.Name}_coefficients"];
+            Assert.Equal(p.KeptOutputs.Length, last.Outputs);
+            if (written.TryGetValue(p.Name, out var one) && one is ConvLayer { Groups: > 1 })
+                Assert.Equal(p.KeptInputs.Length, one.WeightShape[1]);
+        }
+        return (surgery, export, expected);
     }
 
     private static readonly Dictionary<string, string[]> ExpectedNarrowed = new()
@@ -101,6 +153,17 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
         ["reduce-mean-excitation"] = ["features_3_Conv", "se_fc2"],
         ["depthwise"] = ["features_3_Conv", "features_6_Conv"],
         ["concat-depthwise"] = ["features_3_Conv", "features_6_Conv", "features_9_Conv"],
+        ["grouped-conv"] = ["features_0_Conv"],
+        ["grouped-block"] = ["features_3_Conv", "features_6_Conv"],
+        ["channel-shuffle"] = ["features_0_Conv", "features_3_Conv", "features_6_Conv", "features_8_Conv"],
+        ["slice"] = ["features_0_Conv"],
+        ["split"] = ["features_0_Conv", "features_3_Conv", "features_6_Conv"],
+    };
+
+    /// <summary>Grouped convs whose groups read fewer channels after pruning, their outputs kept.</summary>
+    private static readonly Dictionary<string, string[]> ExpectedNarrowedInputs = new()
+    {
+        ["grouped-conv"] = ["features_3_Conv"],
     };
 
     /// <summary>Runs the backend self-check a fit runs on the graph's convolutions, so that TorchSharp's side is computed

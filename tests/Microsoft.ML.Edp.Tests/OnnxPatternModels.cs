@@ -13,7 +13,7 @@ internal static class OnnxPatternModels
     [
         "asymmetric-pads", "same-padding", "explicit-pad", "ceil-mode", "count-include-pad", "whole-map-average",
         "input-normalisation", "sigmoid", "hard-sigmoid", "hard-swish", "silu", "leaky-relu", "clip", "float16-weights", "mixed",
-        "depthwise", "concat-depthwise", "grouped-conv", "dense-concat", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice",
+        "depthwise", "concat-depthwise", "grouped-conv", "grouped-block", "dense-concat", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice", "split",
     ];
 
     public static OnnxTestModels.Model Build(string name, long opset, int seed = 11)
@@ -39,12 +39,14 @@ internal static class OnnxPatternModels
             "depthwise" => Depthwise(b),
             "concat-depthwise" => ConcatDepthwise(b),
             "grouped-conv" => Head(b, b.Relu(b.Conv(b.Relu(b.BatchNorm(b.Conv(Stem(b), 4, 16, 3, pad: 1, extra: Int("group", 2)), 16)), 16, 16, 3))),
+            "grouped-block" => GroupedBlock(b),
             "dense-concat" => DenseConcat(b),
             "fire-concat" => FireConcat(b),
             "squeeze-excitation" => SqueezeExcitation(b, opset, reduceMean: false),
             "reduce-mean-excitation" => SqueezeExcitation(b, opset, reduceMean: true),
             "channel-shuffle" => ChannelShuffle(b, opset),
             "slice" => SliceChannels(b),
+            "split" => SplitChannels(b, opset),
             _ => throw new ArgumentException($"No pattern model '{name}'.", nameof(name)),
         };
         return new OnnxTestModels.Model($"{name}-opset{opset}", b.Build(x, 10), x);
@@ -213,16 +215,7 @@ internal static class OnnxPatternModels
     private static string ChannelShuffle(OnnxModelBuilder b, long opset)
     {
         var x = b.Relu(b.BatchNorm(b.Conv(Input, 1, 16, 3, stride: 2, pad: 1), 16));
-        var split = new NodeProto { OpType = "Split", Name = "/unit/Split" };
-        split.Input.Add(x);
-        if (opset >= 13)
-            split.Input.Add(b.IntInitializer("/unit.split", 8, 8));
-        else
-            split.Attribute.Add(Ints("split", 8, 8));
-        split.Attribute.Add(Int("axis", 1));
-        split.Output.Add("/unit/half1");
-        split.Output.Add("/unit/half2");
-        b.Graph.Node.Add(split);
+        Split(b, "/unit/Split", x, [8, 8], ["/unit/half1", "/unit/half2"], opset);
         var branch = b.Relu(b.BatchNorm(b.Conv("/unit/half2", 8, 8, 1), 8));
         branch = b.BatchNorm(b.Conv(branch, 1, 8, 3, pad: 1, extra: Int("group", 8)), 8);
         branch = b.Relu(b.BatchNorm(b.Conv(branch, 8, 8, 1), 8));
@@ -231,6 +224,41 @@ internal static class OnnxPatternModels
         x = b.Node("Transpose", "/unit/Transpose", [x], Ints("perm", 0, 2, 1, 3, 4));
         x = b.Node("Reshape", "/unit/Reshape_1", [x, b.IntInitializer("/unit.shuffled", -1, 16, 14, 14)]);
         return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
+    }
+
+    /// <summary>Split of the channels into <paramref name="outputs"/>, the sizes an input from opset 13 and an attribute before.</summary>
+    private static void Split(OnnxModelBuilder b, string name, string x, long[] sizes, string[] outputs, long opset)
+    {
+        var split = new NodeProto { OpType = "Split", Name = name };
+        split.Input.Add(x);
+        if (opset >= 13)
+            split.Input.Add(b.IntInitializer(name + ".split", sizes));
+        else
+            split.Attribute.Add(Ints("split", sizes));
+        split.Attribute.Add(Int("axis", 1));
+        split.Output.AddRange(outputs);
+        b.Graph.Node.Add(split);
+    }
+
+    /// <summary>Split of the channels into unequal parts read by different layers, one through a depthwise conv, and
+    /// joined again, as Inception-style and ShuffleNet blocks do.</summary>
+    private static string SplitChannels(OnnxModelBuilder b, long opset)
+    {
+        var x = b.Relu(b.BatchNorm(b.Conv(Input, 1, 16, 3, stride: 2, pad: 1), 16));
+        Split(b, "/block/Split", x, [6, 10], ["/block/left", "/block/right"], opset);
+        var left = b.Relu(b.BatchNorm(b.Conv("/block/left", 6, 8, 1), 8));
+        var right = b.Relu(b.BatchNorm(b.Conv("/block/right", 1, 10, 3, pad: 1, extra: Int("group", 10)), 10));
+        x = b.Node("Concat", "/block/Concat", [left, right], Int("axis", 1));
+        return Head(b, b.Relu(b.Conv(x, 18, 16, 3, pad: 1)));
+    }
+
+    /// <summary>ResNeXt's bottleneck without its shortcut: a 1x1 conv, a 3x3 conv in 4 groups of 4 channels in and out,
+    /// and a 1x1 conv, each with BN.</summary>
+    private static string GroupedBlock(OnnxModelBuilder b)
+    {
+        var x = b.Relu(b.BatchNorm(b.Conv(Stem(b), 8, 16, 1), 16));
+        x = b.Relu(b.BatchNorm(b.Conv(x, 4, 16, 3, pad: 1, extra: Int("group", 4)), 16));
+        return Head(b, b.Relu(b.BatchNorm(b.Conv(x, 16, 16, 1), 16)));
     }
 
     /// <summary>Slice of a channel range (inputs from opset 10), as some exports write a Split.</summary>

@@ -7,17 +7,21 @@ namespace Microsoft.ML.Edp.Groups;
 /// <param name="Layer">The conv or linear layer.</param>
 /// <param name="Norm">The BatchNorm that reads only this layer's output; its gamma and beta join the channel group
 /// and PM folds it into the layer.</param>
-/// <param name="Prunable">False when a channel reaches a residual sum, a flatten, a BN further down or the graph output:
-/// removing it there would change what other layers see, so only the rank of such a layer is reduced.</param>
+/// <param name="Prunable">False when a channel reaches a residual sum, a flatten, a BN further down or the graph output,
+/// or a grouped conv whose groups it shares with other layers' channels: removing it there would change what other
+/// layers see, so only the rank of such a layer is reduced.</param>
 /// <param name="Consumers">The conv and linear layers whose input channels follow this layer's output channels.</param>
-/// <param name="Followers">The depthwise convs (with the BN that reads only them) on this layer's channels, and the
-/// offset of those channels in the conv's input (past a Concat, the offset of this layer's part): a removed channel
-/// takes its filter and BN channel with it, so that they too emit exactly zero there.</param>
-/// <param name="Follows">For the excitation conv of a squeeze-excitation block (its output gates a map through
-/// channel-wise ops), the gated map: the conv keeps the output channels that map keeps, so that a channel pruned from
-/// the block is dropped from its gate as well.</param>
+/// <param name="Followers">The depthwise and other grouped convs whose channels follow their input's
+/// (<see cref="ConvLayer.ChannelsFollowInput"/>) on this layer's channels, with the BN that reads only them, and where
+/// each of this layer's channels lands in the conv's input (-1 where it does not): past a Concat at the offset of this
+/// layer's part, past a Split, Slice or channel shuffle where that puts it. A removed channel takes its filter and BN
+/// channel with it, so that they too emit exactly zero there.</param>
+/// <param name="Units">The units this layer's channels are removed in, and the parts that must keep one.</param>
+/// <param name="Follows">For a conv whose channels follow its input's, that input; for the excitation conv of a
+/// squeeze-excitation block (its output gates a map through channel-wise ops), the gated map: the conv keeps the output
+/// channels that map keeps, so that a channel pruned from the block is dropped from its gate as well.</param>
 internal sealed record ChannelCoupling(WeightLayer Layer, BatchNormLayer? Norm, bool Prunable, IReadOnlyList<WeightLayer> Consumers,
-    IReadOnlyList<(ConvLayer Conv, BatchNormLayer? Norm, long Offset)> Followers, string? Follows = null)
+    IReadOnlyList<(ConvLayer Conv, BatchNormLayer? Norm, long[] Positions)> Followers, ChannelUnits Units, string? Follows = null)
 {
     // A graph never changes once built, and the planner asks again every few training steps when a budget is set
     // (and 40 times while cutting to it); the walk scans every layer's readers, so it is done once per graph.
@@ -32,14 +36,15 @@ internal sealed record ChannelCoupling(WeightLayer Layer, BatchNormLayer? Norm, 
         var direct = graph.Consumers(layer.Name).ToList();
         var norm = direct is [BatchNormLayer bn] ? bn : null;
         var consumers = new List<WeightLayer>();
-        var followers = new List<(ConvLayer, BatchNormLayer?, long)>();
+        var followers = new List<(ConvLayer, BatchNormLayer?, long[])>();
+        var units = new ChannelUnits.Builder(layer.Outputs);
         bool prunable = true;
         var shapes = graph.Shapes();
-        // Each value the walk reaches, with the offset of this layer's channels in it.
-        var pending = new Stack<(string Value, long Offset)>([(norm?.Name ?? layer.Name, 0)]);
+        // Each value the walk reaches, with where each of this layer's channels is in it (-1 where it is not).
+        var pending = new Stack<(string Value, long[] Positions)>([(norm?.Name ?? layer.Name, [.. Enumerable.Range(0, layer.Outputs).Select(c => (long)c)])]);
         while (pending.Count > 0)
         {
-            var (value, offset) = pending.Pop();
+            var (value, positions) = pending.Pop();
             if (value == graph.Output)
                 prunable = false;
             foreach (var next in graph.Consumers(value))
@@ -51,27 +56,45 @@ internal sealed record ChannelCoupling(WeightLayer Layer, BatchNormLayer? Norm, 
                     case ConcatLayer concat:
                         for (int part = 0; part < concat.Parts.Length; part++)
                             if (concat.Parts[part] == value)
-                                pending.Push((next.Name, offset + concat.Parts[..part].Sum(p => shapes[p][0])));
+                                pending.Push((next.Name, Shifted(positions, concat.Parts[..part].Sum(p => shapes[p][0]))));
                         break;
                     case ChannelGateLayer gate when gate.Input == value:
-                        pending.Push((next.Name, offset));
+                        pending.Push((next.Name, positions));
                         break;
-                    // A depthwise conv's channel c reads channel c alone: it follows, and the walk goes on past it.
-                    case ConvLayer { IsDepthwise: true } depthwise:
-                        var depthwiseNorm = graph.Consumers(depthwise.Name).ToList() is [BatchNormLayer dbn] ? dbn : null;
-                        followers.Add((depthwise, depthwiseNorm, offset));
-                        pending.Push((depthwiseNorm?.Name ?? depthwise.Name, offset));
+                    // Split, Slice and the channel shuffle pick channels by index (a Gather on export), so any kept set
+                    // passes exactly: each channel goes on at its new place, and the walk follows each part that holds one.
+                    // A shuffle's groups need not survive: its pruned form is the same permutation of what is left.
+                    case ChannelSelectLayer select:
+                        if (Selected(select, positions) is not { } selected)
+                            prunable = false;
+                        else if (selected.Any(p => p >= 0))
+                        {
+                            units.Part(selected);
+                            pending.Push((next.Name, selected));
+                        }
                         break;
-                    // A grouped conv's weight pairs each input channel with its group's outputs.
-                    case ConvLayer { Groups: > 1 }:
-                        prunable = false;
+                    // A grouped conv's groups must keep as many channels each: its readers' channels go in units. A conv
+                    // whose channels follow its input's (a depthwise conv reads one channel a group) loses whole groups,
+                    // outputs with inputs: it follows, and the walk goes on past it. Another loses the same places in
+                    // every group, its outputs kept.
+                    case ConvLayer { Groups: > 1 } grouped:
+                        if (!units.Tie(grouped, positions))
+                            prunable = false;
+                        else if (grouped.ChannelsFollowInput)
+                        {
+                            var groupedNorm = graph.Consumers(grouped.Name).ToList() is [BatchNormLayer gbn] ? gbn : null;
+                            followers.Add((grouped, groupedNorm, positions));
+                            pending.Push((groupedNorm?.Name ?? grouped.Name, positions));
+                        }
+                        else
+                            consumers.Add(grouped);
                         break;
                     case WeightLayer weighted:
                         consumers.Add(weighted);
                         break;
                     // Zero in, zero out, channel by channel: a pruned channel stays exactly zero through these.
                     case { KeepsZeroChannels: true }:
-                        pending.Push((next.Name, offset));
+                        pending.Push((next.Name, positions));
                         break;
                     default:
                         prunable = false;
@@ -79,9 +102,20 @@ internal sealed record ChannelCoupling(WeightLayer Layer, BatchNormLayer? Norm, 
                 }
             }
         }
-        // A depthwise conv keeps the channels of its input.
-        string? follows = layer is ConvLayer { IsDepthwise: true } ? layer.Input : GatedMap(graph, norm?.Name ?? layer.Name);
-        return new ChannelCoupling(layer, norm, prunable, consumers, followers, follows);
+        string? follows = layer is ConvLayer { ChannelsFollowInput: true } ? layer.Input : GatedMap(graph, norm?.Name ?? layer.Name);
+        return new ChannelCoupling(layer, norm, prunable, consumers.Distinct().ToList(), followers, units.Build(), follows);
+    }
+
+    private static long[] Shifted(long[] positions, long offset) => [.. positions.Select(p => p < 0 ? p : p + offset)];
+
+    /// <summary>Where each channel lands in <paramref name="select"/>'s output (-1 where it is not picked); null when one
+    /// is picked twice, which no import makes and one position per channel cannot say.</summary>
+    private static long[]? Selected(ChannelSelectLayer select, long[] positions)
+    {
+        var picked = select.Channels.Select((source, at) => (source, at: (long)at)).ToLookup(p => p.source, p => p.at);
+        if (positions.Any(p => p >= 0 && picked[p].Count() > 1))
+            return null;
+        return [.. positions.Select(p => p < 0 ? -1 : picked[p].DefaultIfEmpty(-1).First())];
     }
 
     /// <summary>The map whose channel gate <paramref name="value"/> computes through single-reader channel-wise ops

@@ -10,7 +10,8 @@ internal static class GroupCosts
 {
     /// <summary>MACs per image that one basis filter and one output channel of each layer carry: a basis filter feeds
     /// c k^2 products per output pixel plus its n coefficients; an output channel costs its own filter, its slice of
-    /// every layer that reads it and its filter in every depthwise conv that follows it. Without
+    /// every layer that reads it (of its group's filters, in a grouped conv) and its filter in every grouped conv that
+    /// follows it. Without
     /// <paramref name="perPixel"/>, the weights they carry instead.</summary>
     public static Dictionary<string, GroupCost> Of(NetworkGraph graph, bool perPixel = true)
     {
@@ -22,8 +23,8 @@ internal static class GroupCosts
             long n = layer.Outputs, fanIn = layer.WeightShape[1] * layer.KernelArea;
             long pixels = perPixel ? graph.OutputPixels(coupling.Layer.Name, shapes) : 1;
             double own = (double)fanIn * pixels;
-            double next = coupling.Consumers.Sum(c => (double)c.Outputs * c.KernelArea * (perPixel ? graph.OutputPixels(c.Name, shapes) : 1))
-                + coupling.Followers.Sum(f => (double)f.Conv.KernelArea * (perPixel ? graph.OutputPixels(f.Conv.Name, shapes) : 1));
+            double next = coupling.Consumers.Sum(c => (double)c.OutputsPerInput * c.KernelArea * (perPixel ? graph.OutputPixels(c.Name, shapes) : 1))
+                + coupling.Followers.Sum(f => (double)f.Conv.WeightShape[1] * f.Conv.KernelArea * (perPixel ? graph.OutputPixels(f.Conv.Name, shapes) : 1));
             result[layer.Name] = new GroupCost(own + (double)n * pixels, own + next);
         }
         return result;

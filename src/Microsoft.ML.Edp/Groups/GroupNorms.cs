@@ -9,8 +9,9 @@ internal static class GroupNorms
     /// <summary>Squared rank-group norms: the columns of A.</summary>
     public static Tensor RankSquared(LayerGroups layer) => layer.Weight.coefficients.Squared().sum(dim: 0);
 
-    /// <summary>Squared channel-group norms: the rows of A with BN gamma and beta and the bias; with
-    /// <see cref="EdpChannelGroup.BatchNorm"/> (and a BN to measure), the affine part only.</summary>
+    /// <summary>Squared channel-group norms: the rows of A with BN gamma and beta, the bias and the followers' parts;
+    /// with <see cref="EdpChannelGroup.BatchNorm"/> (and a BN to measure), the affine part only. A channel tied in a unit
+    /// has its unit's norm.</summary>
     public static Tensor ChannelSquared(LayerGroups layer, EdpChannelGroup group)
     {
         var rows = layer.Weight.coefficients.Squared().sum(1);
@@ -22,7 +23,7 @@ internal static class GroupNorms
         }
         foreach (var follower in layer.Followers ?? [])
             rows = rows + follower.ChannelSquared(affineOnly);
-        return layer.Bias is { } bias ? rows + bias.Squared() : rows;
+        return layer.Tied(layer.Bias is { } bias ? rows + bias.Squared() : rows);
     }
 
     /// <summary>The current norms of a layer's rank groups and channel groups (null without channel groups), copied to

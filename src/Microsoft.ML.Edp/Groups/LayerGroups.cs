@@ -15,10 +15,11 @@ namespace Microsoft.ML.Edp.Groups;
 /// <param name="HasChannelGroups">Whether the layer's output channels may be removed.</param>
 /// <param name="Norm">The BN whose gamma and beta join the channel groups.</param>
 /// <param name="Bias">The layer's own bias, which joins the channel groups.</param>
-/// <param name="Followers">The depthwise convs on the layer's channels: each channel's filter, bias and BN gamma and
-/// beta join that channel's group.</param>
+/// <param name="Followers">The depthwise and other grouped convs on the layer's channels: each channel's filter, bias
+/// and BN gamma and beta join the channel's group.</param>
+/// <param name="Units">The units channel groups are tied in: each one's norm and importance are its unit's.</param>
 internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool HasChannelGroups, BatchNorm? Norm = null, Parameter? Bias = null,
-    IReadOnlyList<Follower>? Followers = null)
+    IReadOnlyList<Follower>? Followers = null, ChannelUnits? Units = null)
 {
     /// <summary>Every compressed-aware block of the network with its groups, in graph order.</summary>
     public static IReadOnlyList<LayerGroups> Of(EdpNet net)
@@ -30,62 +31,79 @@ internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool Ha
         var weighted = net.Weighted[coupling.Layer.Name];
         if (weighted.weight is not CompressedWeight cab)
             return null;
-        return new LayerGroups(coupling.Layer.Name, cab, coupling.Prunable,
-            coupling.Prunable && coupling.Norm is { } norm ? net.Norms[norm.Name] : null, coupling.Prunable ? weighted.bias : null,
-            coupling.Prunable ? coupling.Followers.Select(f => Follower.Of(net, f.Conv, f.Norm, f.Offset, cab.OutChannels)).ToList() : null);
+        if (!coupling.Prunable)
+            return new LayerGroups(coupling.Layer.Name, cab, false);
+        return new LayerGroups(coupling.Layer.Name, cab, true, coupling.Norm is { } norm ? net.Norms[norm.Name] : null, weighted.bias,
+            coupling.Followers.Select(f => Follower.Of(net, f.Conv, f.Norm, f.Positions)).ToList(), coupling.Units);
     }
+
+    /// <summary>Each channel's value summed over its unit (<see cref="ChannelUnits.Tied"/>).</summary>
+    public Tensor Tied(Tensor perChannel) => Units?.Tied(perChannel) ?? perChannel;
 }
 
-/// <summary>The part of a depthwise conv that joins its producer's channel groups: the producer's channels start at
-/// <paramref name="Offset"/> in the conv's input (past a Concat), and each one's filter [1, k, k], bias and BN gamma and
-/// beta join that channel's group.</summary>
-internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? Norm, long Offset, long Count)
+/// <summary>The part of a depthwise or other grouped conv that joins its producer's channel groups: producer channel c
+/// is the conv's channel <c>Positions[i]</c> where <c>Channels[i]</c> is c (past a Concat, Split, Slice or shuffle), and
+/// each one's filter, bias and BN gamma and beta join that channel's group. Producer channels that do not reach the
+/// conv have no part in it.</summary>
+internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? Norm, long[] Channels, long[] Positions, long Count)
 {
-    /// <summary>The tensors of a depthwise conv, which is always a plain layer, and of its BN.</summary>
-    public static Follower Of(EdpNet net, ConvLayer conv, BatchNormLayer? norm, long offset, long count)
+    /// <summary>The tensors of a grouped conv, which is always a plain layer, and of its BN; <paramref name="positions"/>
+    /// holds where each producer channel lands in the conv (-1 where it does not).</summary>
+    public static Follower Of(EdpNet net, ConvLayer conv, BatchNormLayer? norm, long[] positions)
     {
         var layer = net.Weighted[conv.Name];
         var weight = layer.weight is PlainWeight plain ? plain.weight
-            : throw new InvalidOperationException($"The depthwise conv '{conv.Name}' must be a plain layer.");
-        return new Follower(weight, layer.bias, norm is null ? null : net.Norms[norm.Name], offset, count);
+            : throw new InvalidOperationException($"The grouped conv '{conv.Name}' must be a plain layer.");
+        var channels = Enumerable.Range(0, positions.Length).Where(c => positions[c] >= 0).Select(c => (long)c).ToArray();
+        return new Follower(weight, layer.bias, norm is null ? null : net.Norms[norm.Name], channels, [.. channels.Select(c => positions[c])], positions.Length);
     }
 
     /// <summary>The squared norm of each channel's part: the filter (unless <paramref name="affineOnly"/>, as the
     /// layer's own row of A is left out then), the bias, and BN's gamma and beta.</summary>
     public Tensor ChannelSquared(bool affineOnly)
     {
-        var rows = affineOnly ? zeros(Count, device: Weight.device) : Part(Weight).Squared().flatten(1).sum(1);
+        var rows = affineOnly ? zeros(Channels.Length, device: Weight.device) : Part(Weight).Squared().flatten(1).sum(1);
         if (Norm is { } bn)
             rows = rows + Part(bn.weight!).Squared() + Part(bn.bias!).Squared();
-        return Bias is { } bias ? rows + Part(bias).Squared() : rows;
+        return Spread(Bias is { } bias ? rows + Part(bias).Squared() : rows);
     }
 
     /// <summary>The sum of p * dL/dp over each channel's part, for the first-order importance of its group.</summary>
     public Tensor ChannelProducts()
     {
-        var rows = Weight.grad is { } gradient ? (Part(Weight) * Part(gradient)).flatten(1).sum(1) : zeros(Count, device: Weight.device);
+        var rows = Weight.grad is { } gradient ? (Part(Weight) * Part(gradient)).flatten(1).sum(1) : zeros(Channels.Length, device: Weight.device);
         if (Norm is { } bn)
             rows = rows + Products(bn.weight!) + Products(bn.bias!);
-        return Bias is { } bias ? rows + Products(bias) : rows;
+        return Spread(Bias is { } bias ? rows + Products(bias) : rows);
     }
 
     /// <summary>Multiplies each channel's filter by <paramref name="rows"/>.</summary>
-    public void ScaleFilters(Tensor rows) => Part(Weight).mul_(rows.view(-1, 1, 1, 1));
+    public void ScaleFilters(Tensor rows) => Weight.mul_(Factors(rows).view(-1, 1, 1, 1));
 
     /// <summary>Multiplies each channel's bias and BN gamma and beta by <paramref name="rows"/>.</summary>
     public void ScaleAffine(Tensor rows)
     {
-        if (Bias is { } bias)
-            Part(bias).mul_(rows);
+        var factors = Factors(rows);
+        Bias?.mul_(factors);
         if (Norm is { } bn)
         {
-            Part(bn.weight!).mul_(rows);
-            Part(bn.bias!).mul_(rows);
+            bn.weight!.mul_(factors);
+            bn.bias!.mul_(factors);
         }
     }
 
-    /// <summary>The producer's channels of a per-channel tensor: a view, so scaling it scales the parameter.</summary>
-    private Tensor Part(Tensor t) => t.narrow(0, Offset, Count);
+    /// <summary>The rows of a per-channel tensor of the conv that the producer's channels reach, in
+    /// <see cref="Channels"/> order.</summary>
+    private Tensor Part(Tensor t) => t.index_select(0, tensor(Positions, device: t.device));
 
-    private Tensor Products(Tensor t) => t.grad is { } gradient ? Part(t) * Part(gradient) : zeros(Count, device: t.device);
+    /// <summary>Rows in <see cref="Channels"/> order at the producer's channels, zero at those that do not reach the conv.</summary>
+    private Tensor Spread(Tensor rows)
+        => zeros(Count, dtype: rows.dtype, device: rows.device).index_copy_(0, tensor(Channels, device: rows.device), rows);
+
+    /// <summary>Per-channel factors of the producer as factors of the conv's channels: 1 where none of them lands.</summary>
+    private Tensor Factors(Tensor rows)
+        => ones(Weight.shape[0], dtype: rows.dtype, device: rows.device)
+            .index_copy_(0, tensor(Positions, device: rows.device), rows.index_select(0, tensor(Channels, device: rows.device)));
+
+    private Tensor Products(Tensor t) => t.grad is { } gradient ? Part(t) * Part(gradient) : zeros(Channels.Length, device: t.device);
 }

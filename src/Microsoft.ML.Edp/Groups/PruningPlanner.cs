@@ -32,23 +32,37 @@ internal static class PruningPlanner
                 if (coupling.Follows is { } gated)
                     outputs = kept[gated];
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
-                // A grouped conv keeps all its inputs (its producers keep their width), indexed within a group.
-                var inputs = layer is ConvLayer { Groups: > 1 } g ? GroupSelection.All(g.GroupInChannels) : kept[layer.Input];
+                var inputs = layer is ConvLayer { Groups: > 1 } grouped ? GroupInputs(grouped, kept[layer.Input]) : kept[layer.Input];
                 plans.Add(new LayerPlan(layer.Name, layer is ConvLayer, coupling.Layer.WeightShape, graph.OutputPixels(layer.Name, shapes),
                     inputs, outputs, rank, perChannel, settings.MergeRule));
                 kept[layer.Name] = outputs;
             }
             else
-                kept[layer.Name] = layer switch
-                {
-                    ConcatLayer c => Concatenated(c, kept, shapes),
-                    ChannelGateLayer => kept[layer.Input],
-                    { PassesChannels: true } => kept[layer.Input],
-                    _ => GroupSelection.All(shapes[layer.Name][0]),
-                };
+                kept[layer.Name] = Passed(layer, kept, shapes);
         }
         return plans;
     }
+
+    /// <summary>The kept channels of every value of <paramref name="graph"/> under <paramref name="plans"/>, by name.</summary>
+    public static Dictionary<string, long[]> Kept(NetworkGraph graph, IReadOnlyList<LayerPlan> plans)
+    {
+        var shapes = graph.Shapes();
+        var planOf = plans.ToDictionary(p => p.Name);
+        var kept = new Dictionary<string, long[]> { [NetworkGraph.InputName] = GroupSelection.All(graph.InChannels) };
+        foreach (var layer in graph.Layers)
+            kept[layer.Name] = layer is WeightLayer ? planOf[layer.Name].KeptOutputs : Passed(layer, kept, shapes);
+        return kept;
+    }
+
+    /// <summary>The kept channels of a layer without weights, from those of its inputs.</summary>
+    private static long[] Passed(LayerNode layer, Dictionary<string, long[]> kept, IReadOnlyDictionary<string, long[]> shapes) => layer switch
+    {
+        ConcatLayer c => Concatenated(c, kept, shapes),
+        ChannelSelectLayer s => Selected(s, kept[s.Input]),
+        ChannelGateLayer => kept[layer.Input],
+        { PassesChannels: true } => kept[layer.Input],
+        _ => GroupSelection.All(shapes[layer.Name][0]),
+    };
 
     /// <summary>The kept channels of each part, at the part's offset in the concatenation.</summary>
     private static long[] Concatenated(ConcatLayer concat, Dictionary<string, long[]> kept, IReadOnlyDictionary<string, long[]> shapes)
@@ -63,10 +77,33 @@ internal static class PruningPlanner
         return [.. result];
     }
 
+    /// <summary>The places of a Split, Slice or shuffle output whose picked channel its input keeps.</summary>
+    private static long[] Selected(ChannelSelectLayer select, long[] keptInput)
+    {
+        var keptSet = keptInput.ToHashSet();
+        return [.. Enumerable.Range(0, select.Channels.Length).Where(i => keptSet.Contains(select.Channels[i])).Select(i => (long)i)];
+    }
+
+    /// <summary>The kept places within a group, the second dimension of a grouped conv's weight, from its kept input
+    /// channels: every place where its channels follow its input's (it loses whole groups), else the places kept in
+    /// every group. The units of <see cref="ChannelUnits"/> keep the groups alike; a plan that does not is refused here,
+    /// since no grouped conv computes it.</summary>
+    private static long[] GroupInputs(ConvLayer conv, long[] keptInput)
+    {
+        long perGroup = conv.GroupInChannels;
+        var groups = keptInput.GroupBy(c => c / perGroup).ToList();
+        var places = conv.ChannelsFollowInput ? GroupSelection.All(perGroup) : [.. keptInput.Select(c => c % perGroup).Distinct().Order()];
+        if (groups.Any(g => g.Count() != places.Length) || (!conv.ChannelsFollowInput && groups.Count != conv.Groups))
+            throw new InvalidOperationException($"The grouped conv '{conv.Name}' would keep input channels [{string.Join(", ", keptInput)}], " +
+                $"not the same {places.Length} places in each of {(conv.ChannelsFollowInput ? "the groups it keeps" : $"its {conv.Groups} groups")}; its groups must stay alike.");
+        return places;
+    }
+
     private static (long[] Outputs, long[]? Rank) Select(LayerGroups groups, long outChannels, PruningSettings settings)
     {
         var (rankNorms, channelNorms) = GroupNorms.Of(groups, settings.ChannelGroup);
-        var outputs = channelNorms is null ? GroupSelection.All(outChannels) : GroupSelection.Keep(channelNorms, settings.Threshold, settings.Multiple);
+        var outputs = channelNorms is null ? GroupSelection.All(outChannels)
+            : GroupSelection.Keep(channelNorms, settings.Threshold, settings.Multiple, groups.Units);
         return (outputs, GroupSelection.Keep(rankNorms, settings.Threshold, settings.Multiple));
     }
 }

@@ -50,6 +50,9 @@ internal abstract record WeightLayer(string Name, string Input, bool Compressed,
     /// <summary>Output channels or features: the weight's first dimension.</summary>
     public int Outputs => (int)WeightShape[0];
 
+    /// <summary>The output channels each input channel feeds: all of them, but for a grouped conv those of its group.</summary>
+    public virtual int OutputsPerInput => Outputs;
+
     /// <summary>Weights per input and output channel pair: k x k for a conv, 1 for a linear layer.</summary>
     public long KernelArea => WeightShape.Skip(2).Aggregate(1L, (a, b) => a * b);
 
@@ -74,6 +77,12 @@ internal sealed record ConvLayer(string Name, string Input, int InChannels, int 
 
     /// <summary>True for a depthwise conv: one filter per channel, so its channels are its input's.</summary>
     public bool IsDepthwise => Groups > 1 && Groups == InChannels && Groups == OutChannels;
+
+    /// <summary>True for a grouped conv whose groups read and write as many channels (a depthwise conv is one): output
+    /// channel c lies in the group of input channel c, so its channels can follow its input's, a whole group at a time.</summary>
+    public bool ChannelsFollowInput => Groups > 1 && InChannels == OutChannels;
+
+    public override int OutputsPerInput => OutChannels / Groups;
 
     public override long[] WeightShape => [OutChannels, GroupInChannels, Kernel, Kernel];
 

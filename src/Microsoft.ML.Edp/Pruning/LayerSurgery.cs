@@ -11,6 +11,16 @@ internal static class LayerSurgery
     /// <summary>Keeps input channels (dim 1) of a conv or linear weight, or basis columns of a coefficient matrix.</summary>
     public static Tensor KeepInputs(Tensor t, long[] keep) => t.index_select(1, tensor(keep));
 
+    /// <summary>The channels a Split, Slice or shuffle picks (<paramref name="picked"/>, by input channel) once its input
+    /// keeps <paramref name="keptInputs"/> and it keeps the places <paramref name="keptOutputs"/>: each kept place's
+    /// channel, numbered among the kept inputs.</summary>
+    public static long[] KeepPicked(long[] picked, long[] keptInputs, long[] keptOutputs)
+    {
+        var position = keptInputs.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => (long)p.i);
+        return [.. keptOutputs.Select(o => position.TryGetValue(picked[o], out long p) ? p
+            : throw new InvalidOperationException($"Place {o} picks input channel {picked[o]}, which is not kept."))];
+    }
+
     /// <summary>Multiplies a CAB pair back into one layer: W = A . B, shaped like B with n outputs.</summary>
     public static Tensor Merge(Tensor coefficients, Tensor basis)
     {

@@ -17,6 +17,7 @@ internal static class PruneAndMerge
         var planOf = plans.ToDictionary(p => p.Name);
         var norms = ChannelCoupling.Analyse(graph).Where(c => c.Norm is not null).ToDictionary(c => c.Layer.Name, c => c.Norm!);
         var folded = norms.Values.Select(n => n.Name).ToHashSet();
+        var kept = PruningPlanner.Kept(graph, plans);
         // Layers keep their names, except a kept pair, whose readers read its coefficients, and a folded BN, whose
         // readers read the layer it folds into.
         var renamed = new Dictionary<string, string>();
@@ -38,6 +39,9 @@ internal static class PruneAndMerge
                     break;
                 case BatchNormLayer:
                     throw new NotSupportedException($"Pruning & Merging cannot export layer '{layer.Name}': a BatchNorm must directly follow the conv or linear layer it folds into.");
+                case ChannelSelectLayer select:
+                    layers.Add((ChannelSelectLayer)select.ReadingFrom(Source) with { Channels = LayerSurgery.KeepPicked(select.Channels, kept[select.Input], kept[select.Name]) });
+                    break;
                 default:
                     layers.Add(layer.ReadingFrom(Source));
                     break;
@@ -73,8 +77,12 @@ internal static class PruneAndMerge
     }
 
     private static WeightLayer Layer(string name, string input, Tensor weight, Tensor? bias, LayerNode spec) => spec is ConvLayer c
-        ? ConvLayer.Of(name, input, Dense(weight), bias is null ? null : Dense(bias), c.Stride, c.Padding, c.IsDepthwise ? (int)weight.shape[0] : c.Groups)
+        ? ConvLayer.Of(name, input, Dense(weight), bias is null ? null : Dense(bias), c.Stride, c.Padding, Groups(c, weight))
         : LinearLayer.Of(name, input, Dense(weight), bias is null ? null : Dense(bias));
+
+    /// <summary>The groups of a conv with the kept <paramref name="weight"/>: as many as before, but where its channels
+    /// follow its input's, one for each group whose outputs it keeps.</summary>
+    private static int Groups(ConvLayer conv, Tensor weight) => conv.Groups == 1 ? 1 : (int)(weight.shape[0] / conv.OutputsPerInput);
 
     /// <summary>The kept weights: one merged or plain weight, or the pruned basis and coefficients of a pair.</summary>
     private static (Tensor First, Tensor? Coefficients) Weights(LayerWeight weight, LayerPlan plan)

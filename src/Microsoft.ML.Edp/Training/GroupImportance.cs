@@ -10,7 +10,8 @@ namespace Microsoft.ML.Edp.Training;
 /// <remarks>Group norms are a poor guide at that point: BN makes a channel's output blind to the scale of its row of
 /// A, and an identity-initialised A starts with every group at the same norm. The Taylor term measures what the loss
 /// sees. A rank group is a column of A; a channel group is a row of A with the channel's BN gamma and beta, the
-/// layer's bias and the channel's part of the depthwise convs that follow it, as in <see cref="LayerGroups"/>.</remarks>
+/// layer's bias and the channel's part of the grouped convs that follow it, as in <see cref="LayerGroups"/>; channels
+/// tied in a unit share their unit's estimate.</remarks>
 internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
 {
     /// <summary>Weight of the past in the moving average: about 50 steps are remembered, a tenth of an epoch of
@@ -43,7 +44,8 @@ internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
                 channel = channel + bias * biasGradient;
             foreach (var follower in layer.Followers ?? [])
                 channel = channel + follower.ChannelProducts();
-            Average(ref _channel[i], channel.Squared());
+            // A unit is removed whole: its estimate is the square of its sum, for each of its channels.
+            Average(ref _channel[i], layer.Tied(channel).Squared());
         }
     }
 

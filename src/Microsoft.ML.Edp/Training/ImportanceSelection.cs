@@ -8,9 +8,10 @@ namespace Microsoft.ML.Edp.Training;
 /// <remarks>Groups are ranked by their <see cref="GroupImportance"/> divided by the cost one group carries by the
 /// budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted latency, MACs or parameters), and the shortest
 /// prefix of that ranking that meets the cost is taken. The
-/// prefix is found by bisection, since removing more never costs more. Each layer keeps at least one group of each
-/// kind, and kept counts are rounded up to <see cref="PruningSettings.Multiple"/> with the best of the
-/// dropped groups. Basis filters of a layer whose kept pair still merges back into one conv (by the merge rule's cost)
+/// prefix is found by bisection, since removing more never costs more. Channels a grouped conv ties in a unit
+/// (<see cref="ChannelUnits"/>) are one group. Each layer keeps at least one group of each kind, and one channel of
+/// every part a Split or Slice takes, and kept counts are rounded up to <see cref="PruningSettings.Multiple"/> with the
+/// best of the dropped groups. Basis filters of a layer whose kept pair still merges back into one conv (by the merge rule's cost)
 /// would save nothing, so they are not chosen.</remarks>
 internal static class ImportanceSelection
 {
@@ -53,8 +54,13 @@ internal static class ImportanceSelection
             var cost = costs[layers[i].Name];
             if (rank is not null)
                 scored.AddRange(rank.Select((v, j) => (new Group(i, false, j), v / cost.Rank)));
+            // A channel group is a unit of channels (one channel but where a grouped conv ties them), each holding the
+            // unit's estimate; it carries the cost of all of them.
             if (channel is not null)
-                scored.AddRange(channel.Select((v, j) => (new Group(i, true, j), v / cost.Channel)));
+            {
+                var units = Units(layers[i]);
+                scored.AddRange(units.FirstChannels().Select((c, u) => (new Group(i, true, u), channel[c] / (cost.Channel * units.Size(u)))));
+            }
         }
         return scored.OrderBy(s => s.Score).ThenBy(s => s.Group.Layer).ThenBy(s => s.Group.IsChannel).ThenBy(s => s.Group.Index)
             .Select(s => s.Group).ToList();
@@ -70,9 +76,9 @@ internal static class ImportanceSelection
             // Dropped groups in ranking order, so the last ones are the best to give back.
             List<int> Dropped(bool channel) => ranked.Take(count).Where(g => g.Layer == i && g.IsChannel == channel).Select(g => g.Index).ToList();
             var outputs = layer.HasChannelGroups
-                ? Kept(layer.Weight.OutChannels, Dropped(true), pruning.Multiple)
+                ? Kept(Units(layer), Dropped(true), pruning.Multiple)
                 : GroupSelection.All(layer.Weight.OutChannels);
-            chosen[layer.Name] = new KeptGroups(outputs, Kept(layer.Weight.Rank, Dropped(false), pruning.Multiple));
+            chosen[layer.Name] = new KeptGroups(outputs, Kept(ChannelUnits.Singles(layer.Weight.Rank), Dropped(false), pruning.Multiple));
         }
         // A merged pair costs the same whatever its rank, so dropping its basis filters would only lose accuracy.
         var ranks = layers.ToDictionary(l => l.Name, l => l.Weight.Rank);
@@ -82,11 +88,10 @@ internal static class ImportanceSelection
         return chosen;
     }
 
-    private static long[] Kept(long size, List<int> dropped, int multiple)
-    {
-        int kept = Math.Max(1, (int)size - dropped.Count);
-        int target = (int)Math.Min(size, (kept + multiple - 1) / multiple * multiple);
-        var gone = dropped.Take((int)size - target).ToHashSet();
-        return Enumerable.Range(0, (int)size).Where(j => !gone.Contains(j)).Select(j => (long)j).ToArray();
-    }
+    /// <summary>Every group but the dropped ones, the best of those given back as the units need
+    /// (<see cref="ChannelUnits.Complete"/>).</summary>
+    private static long[] Kept(ChannelUnits units, List<int> dropped, int multiple)
+        => units.Complete(Enumerable.Range(0, units.Count).Except(dropped), Enumerable.Reverse(dropped).ToList(), multiple);
+
+    private static ChannelUnits Units(LayerGroups layer) => layer.Units ?? ChannelUnits.Singles(layer.Weight.OutChannels);
 }
