@@ -57,7 +57,8 @@ public enum EdpCoefficientInit
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public enum EdpPenaltyWeighting
 {
-    /// <summary>Every group shrinks by the same amount.</summary>
+    /// <summary>Every group shrinks by the same amount; channels that a grouped conv ties in a unit shrink together as
+    /// much as they would apart.</summary>
     Uniform,
     /// <summary>By the square root of the group's size (classic group lasso).</summary>
     GroupSize,

@@ -2,6 +2,7 @@ using Microsoft.ML.Edp.Groups;
 using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
+using Microsoft.ML.Edp.Training;
 using Xunit;
 
 namespace Microsoft.ML.Edp.Tests;
@@ -35,6 +36,30 @@ public class ChannelUnitsTests
         Assert.Equal([0L, 1, 2, 3, 6, 7], GroupSelection.Keep(norms, 0, units: units));
         Assert.Equal([1L, 3], GroupSelection.Keep(norms, 0.6, units: units));
         Assert.Equal([1L, 3, 6, 7], GroupSelection.Keep(norms, 0.6, multiple: 4, units: units));
+    }
+
+    [Fact]
+    public void TheProximalStepShrinksAUnitAsOneGroup()
+    {
+        using var cab = CompressedWeight.FromWeight("c", TorchSharp.torch.zeros(4, 1, 1, 1), EdpCoefficientInit.Identity);
+        using (TorchSharp.torch.no_grad())
+            cab.coefficients.copy_(TorchSharp.torch.tensor(new float[] { 3, 0.1f, 4, 0.1f }, [4, 1]));
+        // Units {0, 2} (norm 5) and {1, 3} (norm 0.14): shrink 0.5 scales the first by 0.9 and zeroes the second. Apart,
+        // rows 0 and 2 would have been scaled by 1 - 0.5/3 and 1 - 0.5/4.
+        new ProximalGroupLasso([new("c", cab, true, Units: new ChannelUnits([0, 1, 0, 1], []))]).Step(rankShrink: 0, channelShrink: 0.5);
+        Assert.Equal([2.7f, 0, 3.6f, 0], cab.coefficients.data<float>().ToArray(), new FloatTolerance(1e-6f));
+    }
+
+    [Fact]
+    public void AUnitShrinksAsHardAsItsChannelsWouldApart()
+    {
+        var model = OnnxPatternModels.Build("grouped-block", 13);
+        using var net = new EdpNet(ImportedHead.Fit(OnnxGraphImporter.Import(model.Bytes, model.Name, (1, 28, 28)), 10, compress: true, excludeFirstAndLast: false));
+        var layers = LayerGroups.Of(net);
+        var weights = PenaltyWeights.For(layers, net.Graph, EdpPenaltyWeighting.Uniform)!.Zip(layers).ToDictionary(w => w.Second.Name, w => w.First);
+        Assert.All(weights["features_3_Conv"].Channel!, w => Assert.Equal(2f, w)); // units of 4 channels
+        Assert.All(weights["features_9_Conv"].Channel!, w => Assert.Equal(1f, w));
+        Assert.Null(weights["features_3_Conv"].Rank);
     }
 
     [Fact]

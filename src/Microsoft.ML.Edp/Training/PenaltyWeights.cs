@@ -14,6 +14,25 @@ internal static class PenaltyWeights
     /// <summary>The weights of every layer, in the order given; null when every group weighs 1.</summary>
     public static IReadOnlyList<ShrinkWeights>? For(IReadOnlyList<LayerGroups> layers, NetworkGraph graph, EdpPenaltyWeighting weighting)
     {
+        var weights = ByWeighting(layers, graph, weighting);
+        return layers.Any(l => l.Units is { } u && u.Count < u.UnitOf.Length)
+            ? [.. layers.Select((l, i) => UnitScaled(weights?[i] ?? new ShrinkWeights(), l))]
+            : weights;
+    }
+
+    /// <summary>A unit of k channels that a grouped conv ties shrinks by sqrt(k) times its channels' weight: as hard as
+    /// its channels would apart (k channels of norm n / sqrt(k) each shrunk by w leave the unit's norm n - sqrt(k) w).
+    /// Shrunk by w alone, a unit of 4 kept its whole width through a fit that took single channels away.</summary>
+    private static ShrinkWeights UnitScaled(ShrinkWeights weights, LayerGroups layer)
+    {
+        if (layer.Units is not { } units)
+            return weights;
+        var channel = weights.Channel ?? Fill(units.UnitOf.Length, 1);
+        return weights with { Channel = [.. channel.Select((w, c) => w * MathF.Sqrt(units.Size(units.UnitOf[c])))] };
+    }
+
+    private static IReadOnlyList<ShrinkWeights>? ByWeighting(IReadOnlyList<LayerGroups> layers, NetworkGraph graph, EdpPenaltyWeighting weighting)
+    {
         switch (weighting)
         {
             case EdpPenaltyWeighting.GroupSize:

@@ -48,7 +48,8 @@ internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
             double readers = coupling.Consumers.Select(c => sites[c.Name])
                 .Sum(r => PerGroup(Time(r.Name, r.InChannels, r.OutChannels, null), Time(r.Name, 1, r.OutChannels, null), r.InChannels));
             // A depthwise conv that follows the layer's channels loses one of its own with each (the table reads it
-            // along its one width).
+            // along its one width). Another grouped conv that follows is timed at its plain widths only, so by the
+            // table it saves nothing.
             double followers = coupling.Followers.Select(f => sites[f.Conv.Name])
                 .Sum(d => PerGroup(Time(d.Name, d.InChannels, d.OutChannels, null), Time(d.Name, 1, 1, null), d.OutChannels));
             result[s.Name] = new GroupCost(rank, own + readers + followers);
