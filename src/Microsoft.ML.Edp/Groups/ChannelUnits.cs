@@ -106,8 +106,8 @@ internal sealed class ChannelUnits
             return true;
         }
 
-        /// <summary>Requires a kept channel among those <paramref name="positions"/> places (those at 0 or above), unless
-        /// that is all of them: a layer always keeps one.</summary>
+        /// <summary>Requires a kept channel among those that <paramref name="positions"/> places (at 0 or above), unless
+        /// they are all the layer's channels: a layer always keeps one.</summary>
         public void Part(long[] positions)
         {
             var part = Enumerable.Range(0, channels).Where(c => positions[c] >= 0).Select(c => (long)c).ToArray();

@@ -50,7 +50,9 @@ internal static class LatencyProfiler
     /// at equal input and output widths, a grouped conv at its plain widths only.</summary>
     private static IEnumerable<(int In, int Out, int? Rank)> Shapes(LayerSite site, int block)
     {
-        // A depthwise conv narrows with its input, in and out together; another grouped conv keeps its widths.
+        // A depthwise conv narrows with its input, in and out together. Another grouped conv is timed at its plain
+        // widths only: where its groups read and write as many channels it loses whole groups with its input, which the
+        // table then predicts as no faster.
         if (site.Groups > 1)
         {
             foreach (int n in site.IsDepthwise ? Grid(site.OutChannels, block) : [site.OutChannels])
