@@ -10,7 +10,13 @@ public static class SingleRun
     public static void Execute(RunConfig config, string resultPath, string dataDir, int epochs, int threads)
     {
         var ml = new MLContext(seed: 1);
-        ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress") && e.Kind == Runtime.ChannelMessageKind.Info) Console.WriteLine($"[{config.Name}] {e.Message}"); };
+        // Warnings too: a run too short for its budget, or a measured speed-up far below the prediction, should show
+        // in the log beside the figures it qualifies.
+        ml.Log += (_, e) =>
+        {
+            if (e.Source.Contains("EdpCompress") && e.Kind is Runtime.ChannelMessageKind.Info or Runtime.ChannelMessageKind.Warning)
+                Console.WriteLine($"[{config.Name}]{(e.Kind == Runtime.ChannelMessageKind.Warning ? " warning:" : "")} {e.Message}");
+        };
         // DataRepeat > 1 streams the same images several times through a lazy enumerable: a larger data set that
         // takes no more memory to hold, so that any growth in RSS is the trainer's.
         var images = FashionMnist.Load(dataDir, "train", config.TrainImages ?? int.MaxValue);
