@@ -40,22 +40,28 @@ internal sealed class OnnxModelBuilder
         return n.Output[0];
     }
 
+    /// <summary>A conv with He-initialised weights [out, in / groups, k, k] times <paramref name="gain"/> (below 1 for the
+    /// last conv of a residual branch, whose sum would otherwise grow block by block) and, with <paramref name="bias"/>,
+    /// a random bias.</summary>
     public string Conv(string x, int inChannels, int outChannels, int kernel, int stride = 1, int pad = 0, bool bias = true,
-        string? name = null, params AttributeProto[] extra)
+        string? name = null, int groups = 1, double gain = 1, params AttributeProto[] extra)
     {
         name ??= $"/features/{_next++}/Conv";
-        var inputs = new List<string> { x, Weights(name + ".weight", [outChannels, inChannels, kernel, kernel], Math.Sqrt(2.0 / (inChannels * kernel * kernel))) };
+        int groupIn = inChannels / groups;
+        var inputs = new List<string> { x, Weights(name + ".weight", [outChannels, groupIn, kernel, kernel], gain * Math.Sqrt(2.0 / (groupIn * kernel * kernel))) };
         if (bias)
             inputs.Add(Weights(name + ".bias", [outChannels], 0.1));
-        return Node("Conv", name, inputs, [Ints("kernel_shape", kernel, kernel), Ints("strides", stride, stride), Ints("pads", pad, pad, pad, pad), .. extra]);
+        AttributeProto[] grouped = groups > 1 ? [Int("group", groups)] : [];
+        return Node("Conv", name, inputs, [Ints("kernel_shape", kernel, kernel), Ints("strides", stride, stride), Ints("pads", pad, pad, pad, pad), .. extra, .. grouped]);
     }
 
     /// <summary>BN with random affine parameters and running statistics; attributes as the opset has them.</summary>
-    /// <remarks>The first <paramref name="zeroScales"/> channels get a scale of zero, as trained networks have them.</remarks>
-    public string BatchNorm(string x, int channels, string? name = null, float epsilon = 1e-5f, int zeroScales = 0)
+    /// <remarks>The first <paramref name="zeroScales"/> channels get a scale of zero, as trained networks have them; the
+    /// others are times <paramref name="gain"/>.</remarks>
+    public string BatchNorm(string x, int channels, string? name = null, float epsilon = 1e-5f, int zeroScales = 0, double gain = 1)
     {
         name ??= $"/features/{_next++}/BatchNormalization";
-        var scales = Uniform(channels, 0.5, 1.5);
+        var scales = Uniform(channels, 0.5 * gain, 1.5 * gain);
         Array.Fill(scales, 0f, 0, zeroScales);
         var inputs = new[]
         {
@@ -78,6 +84,44 @@ internal sealed class OnnxModelBuilder
         name ??= $"/features/{_next++}/Clip";
         return _opset < 11 ? Node("Clip", name, [x], Float("min", min), Float("max", max))
             : Node("Clip", name, [x, Initializer(name + ".min", [], [min]), Initializer(name + ".max", [], [max])]);
+    }
+
+    /// <summary>HardSwish as the operator (opset 14 on) or as x * HardSigmoid(x), as earlier exports write it;
+    /// <paramref name="name"/> prefixes the nodes.</summary>
+    public string HardSwish(string x, string? name = null)
+    {
+        name ??= $"/features/{_next++}";
+        return _opset >= 14 ? Node("HardSwish", name + "/HardSwish", [x])
+            : Node("Mul", name + "/Mul", [x, HardSigmoid(x, name + "/HardSigmoid")]);
+    }
+
+    /// <summary>HardSigmoid as PyTorch exports it: alpha 1/6 and ONNX's default beta 0.5.</summary>
+    public string HardSigmoid(string x, string? name = null) => Node("HardSigmoid", name ?? $"/features/{_next++}/HardSigmoid", [x], Float("alpha", 1f / 6));
+
+    /// <summary>SiLU as exporters write it: x * Sigmoid(x); <paramref name="name"/> prefixes the nodes.</summary>
+    public string Silu(string x, string? name = null)
+    {
+        name ??= $"/features/{_next++}";
+        return Node("Mul", name + "/Mul", [x, Node("Sigmoid", name + "/Sigmoid", [x])]);
+    }
+
+    /// <summary>Concat of maps along the channels.</summary>
+    public string Concat(IEnumerable<string> parts, string? name = null) => Node("Concat", name ?? $"/features/{_next++}/Concat", parts, Int("axis", 1));
+
+    /// <summary>Split of the channels into parts of the given sizes: the sizes as an input from opset 13, an attribute
+    /// before; returns the parts.</summary>
+    public string[] Split(string x, string name, params long[] sizes)
+    {
+        var split = new NodeProto { OpType = "Split", Name = name };
+        split.Input.Add(x);
+        if (_opset >= 13)
+            split.Input.Add(IntInitializer(name + ".split", sizes));
+        else
+            split.Attribute.Add(Ints("split", sizes));
+        split.Attribute.Add(Int("axis", 1));
+        split.Output.AddRange(sizes.Select((_, i) => $"{name}_out{i}"));
+        Graph.Node.Add(split);
+        return [.. split.Output];
     }
 
     public string Pool(string op, string x, int kernel, int stride, int pad = 0, string? name = null, params AttributeProto[] extra)
@@ -122,6 +166,15 @@ internal sealed class OnnxModelBuilder
         Graph.Initializer.Add(t);
         if (_initializersAsInputs)
             Graph.Input.Add(ValueInfo(name, null, [values.Length], batch: false, elementType: TensorProto.Types.DataType.Int64));
+        return name;
+    }
+
+    /// <summary>A rank-0 int64 initializer (a Gather's index).</summary>
+    public string IntScalar(string name, long value)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Int64Data.Add(value);
+        Graph.Initializer.Add(t);
         return name;
     }
 

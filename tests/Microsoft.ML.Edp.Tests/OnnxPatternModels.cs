@@ -30,23 +30,23 @@ internal static class OnnxPatternModels
             "input-normalisation" => InputNormalisation(b),
             "sigmoid" => Activated(b, x => b.Node("Sigmoid", $"/act{b.Graph.Node.Count}/Sigmoid", [x])),
             "hard-sigmoid" => Activated(b, x => b.Node("HardSigmoid", $"/act{b.Graph.Node.Count}/HardSigmoid", [x], Float("alpha", 0.25f), Float("beta", 0.4f))),
-            "hard-swish" => Activated(b, x => HardSwish(b, x, opset)),
-            "silu" => Activated(b, x => b.Node("Mul", $"/act{b.Graph.Node.Count}/Mul", [x, b.Node("Sigmoid", $"/act{b.Graph.Node.Count}/Sigmoid", [x])])),
+            "hard-swish" => Activated(b, x => b.HardSwish(x, $"/act{b.Graph.Node.Count}")),
+            "silu" => Activated(b, x => b.Silu(x, $"/act{b.Graph.Node.Count}")),
             "leaky-relu" => Activated(b, x => b.Node("LeakyRelu", $"/act{b.Graph.Node.Count}/LeakyRelu", [x], Float("alpha", 0.1f))),
             "clip" => Activated(b, x => b.Node("Clip", $"/act{b.Graph.Node.Count}/Clip2", [b.Clip(x, -1, 2, $"/act{b.Graph.Node.Count}/Clip"), "", b.Initializer($"/act{b.Graph.Node.Count}/Clip2.max", [], [1.5f])])),
             "float16-weights" => Float16Weights(b),
-            "mixed" => Mixed(b, opset),
+            "mixed" => Mixed(b),
             "depthwise" => Depthwise(b),
             "concat-depthwise" => ConcatDepthwise(b),
-            "grouped-conv" => Head(b, b.Relu(b.Conv(b.Relu(b.BatchNorm(b.Conv(Stem(b), 4, 16, 3, pad: 1, extra: Int("group", 2)), 16)), 16, 16, 3))),
+            "grouped-conv" => Head(b, b.Relu(b.Conv(b.Relu(b.BatchNorm(b.Conv(Stem(b), 8, 16, 3, pad: 1, groups: 2), 16)), 16, 16, 3))),
             "grouped-block" => GroupedBlock(b),
             "dense-concat" => DenseConcat(b),
             "fire-concat" => FireConcat(b),
             "squeeze-excitation" => SqueezeExcitation(b, opset, reduceMean: false),
             "reduce-mean-excitation" => SqueezeExcitation(b, opset, reduceMean: true),
-            "channel-shuffle" => ChannelShuffle(b, opset),
+            "channel-shuffle" => ChannelShuffle(b),
             "slice" => SliceChannels(b),
-            "split" => SplitChannels(b, opset),
+            "split" => SplitChannels(b),
             _ => throw new ArgumentException($"No pattern model '{name}'.", nameof(name)),
         };
         return new OnnxTestModels.Model($"{name}-opset{opset}", b.Build(x, 10), x);
@@ -133,11 +133,6 @@ internal static class OnnxPatternModels
         return Head(b, b.Relu(b.Conv(x, 16, 16, 3)));
     }
 
-    /// <summary>HardSwish as the operator (opset 14 on) or as x * HardSigmoid(x), as earlier exports write it.</summary>
-    private static string HardSwish(OnnxModelBuilder b, string x, long opset) => opset >= 14
-        ? b.Node("HardSwish", $"/act{b.Graph.Node.Count}/HardSwish", [x])
-        : b.Node("Mul", $"/act{b.Graph.Node.Count}/Mul", [x, b.Node("HardSigmoid", $"/act{b.Graph.Node.Count}/HardSigmoid", [x], Float("alpha", 1f / 6), Float("beta", 0.5f))]);
-
     /// <summary>Weights kept as FLOAT16 (in raw_data and in int32_data), each cast to FLOAT before its conv.</summary>
     private static string Float16Weights(OnnxModelBuilder b)
     {
@@ -163,7 +158,7 @@ internal static class OnnxPatternModels
     private static string Depthwise(OnnxModelBuilder b)
     {
         var x = b.Clip(b.BatchNorm(b.Conv(Stem(b), 8, 24, 1), 24), 0, 6);
-        x = b.Clip(b.BatchNorm(b.Conv(x, 1, 24, 3, stride: 2, pad: 1, extra: Int("group", 24)), 24), 0, 6);
+        x = b.Clip(b.BatchNorm(b.Conv(x, 24, 24, 3, stride: 2, pad: 1, groups: 24), 24), 0, 6);
         x = b.BatchNorm(b.Conv(x, 24, 16, 1), 16);
         return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
     }
@@ -174,7 +169,7 @@ internal static class OnnxPatternModels
     {
         var x = Stem(b);
         x = b.Node("Concat", "/branches/Concat", [b.Relu(b.BatchNorm(b.Conv(x, 8, 8, 1), 8)), b.Relu(b.BatchNorm(b.Conv(x, 8, 8, 3, pad: 1), 8))], Int("axis", 1));
-        x = b.Relu(b.BatchNorm(b.Conv(x, 1, 16, 3, pad: 1, extra: Int("group", 16)), 16));
+        x = b.Relu(b.BatchNorm(b.Conv(x, 16, 16, 3, pad: 1, groups: 16), 16));
         return Head(b, b.Relu(b.Conv(x, 16, 16, 1)));
     }
 
@@ -204,51 +199,37 @@ internal static class OnnxPatternModels
             : opset < 18 ? b.Node("ReduceMean", "/se/ReduceMean", [x], Ints("axes", 2, 3), Int("keepdims", 1))
             : b.Node("ReduceMean", "/se/ReduceMean", [x, b.IntInitializer("/se.axes", 2, 3)], Int("keepdims", 1));
         var hidden = b.Conv(squeeze, 16, 4, 1, name: "/se/fc1");
-        hidden = reduceMean ? b.Relu(hidden) : b.Node("Mul", "/se/silu/Mul", [hidden, b.Node("Sigmoid", "/se/silu/Sigmoid", [hidden])]);
+        hidden = reduceMean ? b.Relu(hidden) : b.Silu(hidden, "/se/silu");
         var gate = b.Conv(hidden, 4, 16, 1, name: "/se/fc2");
-        gate = reduceMean ? b.Node("HardSigmoid", "/se/HardSigmoid", [gate], Float("alpha", 1f / 6), Float("beta", 0.5f)) : b.Node("Sigmoid", "/se/Sigmoid", [gate]);
+        gate = reduceMean ? b.HardSigmoid(gate, "/se/HardSigmoid") : b.Node("Sigmoid", "/se/Sigmoid", [gate]);
         x = b.Node("Mul", "/se/Mul", [x, gate]);
         return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
     }
 
     /// <summary>ShuffleNetV2's unit: Split the channels, transform one half, Concat and shuffle in two groups.</summary>
-    private static string ChannelShuffle(OnnxModelBuilder b, long opset)
+    private static string ChannelShuffle(OnnxModelBuilder b)
     {
         var x = b.Relu(b.BatchNorm(b.Conv(Input, 1, 16, 3, stride: 2, pad: 1), 16));
-        Split(b, "/unit/Split", x, [8, 8], ["/unit/half1", "/unit/half2"], opset);
-        var branch = b.Relu(b.BatchNorm(b.Conv("/unit/half2", 8, 8, 1), 8));
-        branch = b.BatchNorm(b.Conv(branch, 1, 8, 3, pad: 1, extra: Int("group", 8)), 8);
+        var halves = b.Split(x, "/unit/Split", 8, 8);
+        var branch = b.Relu(b.BatchNorm(b.Conv(halves[1], 8, 8, 1), 8));
+        branch = b.BatchNorm(b.Conv(branch, 8, 8, 3, pad: 1, groups: 8), 8);
         branch = b.Relu(b.BatchNorm(b.Conv(branch, 8, 8, 1), 8));
-        x = b.Node("Concat", "/unit/Concat", ["/unit/half1", branch], Int("axis", 1));
+        x = b.Concat([halves[0], branch], "/unit/Concat");
         x = b.Node("Reshape", "/unit/Reshape", [x, b.IntInitializer("/unit.grouped", -1, 2, 8, 14, 14)]);
         x = b.Node("Transpose", "/unit/Transpose", [x], Ints("perm", 0, 2, 1, 3, 4));
         x = b.Node("Reshape", "/unit/Reshape_1", [x, b.IntInitializer("/unit.shuffled", -1, 16, 14, 14)]);
         return Head(b, b.Relu(b.Conv(x, 16, 16, 3, pad: 1)));
     }
 
-    /// <summary>Split of the channels into <paramref name="outputs"/>, the sizes an input from opset 13 and an attribute before.</summary>
-    private static void Split(OnnxModelBuilder b, string name, string x, long[] sizes, string[] outputs, long opset)
-    {
-        var split = new NodeProto { OpType = "Split", Name = name };
-        split.Input.Add(x);
-        if (opset >= 13)
-            split.Input.Add(b.IntInitializer(name + ".split", sizes));
-        else
-            split.Attribute.Add(Ints("split", sizes));
-        split.Attribute.Add(Int("axis", 1));
-        split.Output.AddRange(outputs);
-        b.Graph.Node.Add(split);
-    }
-
     /// <summary>Split of the channels into unequal parts read by different layers, one through a depthwise conv, and
     /// joined again, as Inception-style and ShuffleNet blocks do.</summary>
-    private static string SplitChannels(OnnxModelBuilder b, long opset)
+    private static string SplitChannels(OnnxModelBuilder b)
     {
         var x = b.Relu(b.BatchNorm(b.Conv(Input, 1, 16, 3, stride: 2, pad: 1), 16));
-        Split(b, "/block/Split", x, [6, 10], ["/block/left", "/block/right"], opset);
-        var left = b.Relu(b.BatchNorm(b.Conv("/block/left", 6, 8, 1), 8));
-        var right = b.Relu(b.BatchNorm(b.Conv("/block/right", 1, 10, 3, pad: 1, extra: Int("group", 10)), 10));
-        x = b.Node("Concat", "/block/Concat", [left, right], Int("axis", 1));
+        var parts = b.Split(x, "/block/Split", 6, 10);
+        var left = b.Relu(b.BatchNorm(b.Conv(parts[0], 6, 8, 1), 8));
+        var right = b.Relu(b.BatchNorm(b.Conv(parts[1], 10, 10, 3, pad: 1, groups: 10), 10));
+        x = b.Concat([left, right], "/block/Concat");
         return Head(b, b.Relu(b.Conv(x, 18, 16, 3, pad: 1)));
     }
 
@@ -257,7 +238,7 @@ internal static class OnnxPatternModels
     private static string GroupedBlock(OnnxModelBuilder b)
     {
         var x = b.Relu(b.BatchNorm(b.Conv(Stem(b), 8, 16, 1), 16));
-        x = b.Relu(b.BatchNorm(b.Conv(x, 4, 16, 3, pad: 1, extra: Int("group", 4)), 16));
+        x = b.Relu(b.BatchNorm(b.Conv(x, 16, 16, 3, pad: 1, groups: 4), 16));
         return Head(b, b.Relu(b.BatchNorm(b.Conv(x, 16, 16, 1), 16)));
     }
 
@@ -270,17 +251,17 @@ internal static class OnnxPatternModels
     }
 
     /// <summary>All of the above in one network, for a real compression run.</summary>
-    private static string Mixed(OnnxModelBuilder b, long opset)
+    private static string Mixed(OnnxModelBuilder b)
     {
         var x = b.Node("Div", "/normalize/Div", [b.Node("Sub", "/normalize/Sub", [Input, b.Initializer("/normalize.mean", [1, 1, 1], [0.286f])]),
             b.Initializer("/normalize.std", [], [0.353f])]);
         x = b.Relu(b.BatchNorm(Padded(b, "Conv", x, [16, 1, 3, 3], Ints("kernel_shape", 3, 3), String("auto_pad", "SAME_UPPER")), 16));
         x = Padded(b, "MaxPool", x, [], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0));
-        x = HardSwish(b, b.BatchNorm(b.Conv(x, 16, 16, 3, pad: 1), 16), opset);
+        x = b.HardSwish(b.BatchNorm(b.Conv(x, 16, 16, 3, pad: 1), 16), $"/act{b.Graph.Node.Count}");
         x = b.Node("LeakyRelu", "/act/LeakyRelu", [b.BatchNorm(b.Conv(x, 16, 24, 3, pad: 1), 24)], Float("alpha", 0.1f));
         x = b.Pool("MaxPool", x, 3, 2, extra: Int("ceil_mode", 1));
         var y = b.BatchNorm(b.Conv(x, 24, 24, 3, pad: 1), 24);
-        x = b.Node("Mul", "/act/Mul", [y, b.Node("Sigmoid", "/act/Sigmoid", [y])]);
+        x = b.Silu(y, "/act");
         x = b.Node("Pad", "/pad/Pad", [x, b.IntInitializer("/pad.pads", 0, 0, 1, 1, 0, 0, 1, 1)]);
         x = b.Clip(b.Conv(x, 24, 32, 3), -1, 3);
         x = b.Node("Flatten", "/head/Flatten", [b.Pool("AveragePool", x, 7, 7)], Int("axis", 1));
