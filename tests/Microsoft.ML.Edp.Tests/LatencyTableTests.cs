@@ -160,6 +160,7 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
     [InlineData("channel-shuffle")]
     [InlineData("slice")]
     [InlineData("mixed")]
+    [InlineData("pre-activation")]
     public void AnImportedPatternIsTimedAndPredictedLayerByLayer(string name)
     {
         var model = OnnxPatternModels.Build(name, 13);

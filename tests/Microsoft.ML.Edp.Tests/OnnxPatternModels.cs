@@ -13,7 +13,7 @@ internal static class OnnxPatternModels
     [
         "asymmetric-pads", "same-padding", "explicit-pad", "ceil-mode", "count-include-pad", "whole-map-average",
         "input-normalisation", "sigmoid", "hard-sigmoid", "hard-swish", "silu", "leaky-relu", "clip", "float16-weights", "mixed",
-        "depthwise", "concat-depthwise", "grouped-conv", "grouped-block", "dense-concat", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice", "split",
+        "depthwise", "concat-depthwise", "grouped-conv", "grouped-block", "dense-concat", "pre-activation", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice", "split",
     ];
 
     public static OnnxTestModels.Model Build(string name, long opset, int seed = 11)
@@ -41,6 +41,7 @@ internal static class OnnxPatternModels
             "grouped-conv" => Head(b, b.Relu(b.Conv(b.Relu(b.BatchNorm(b.Conv(Stem(b), 8, 16, 3, pad: 1, groups: 2), 16)), 16, 16, 3))),
             "grouped-block" => GroupedBlock(b),
             "dense-concat" => DenseConcat(b),
+            "pre-activation" => PreActivation(b),
             "fire-concat" => FireConcat(b),
             "squeeze-excitation" => SqueezeExcitation(b, opset, reduceMean: false),
             "reduce-mean-excitation" => SqueezeExcitation(b, opset, reduceMean: true),
@@ -180,6 +181,18 @@ internal static class OnnxPatternModels
         var grown = b.Node("Concat", "/dense1/Concat", [x, b.Relu(b.BatchNorm(b.Conv(x, 8, 4, 3, pad: 1), 4))], Int("axis", 1));
         grown = b.Node("Concat", "/dense2/Concat", [grown, b.Relu(b.Conv(grown, 12, 4, 3, pad: 1))], Int("axis", 1));
         return Head(b, b.Relu(b.Conv(b.Pool("AveragePool", grown, 2, 2), 16, 16, 1)));
+    }
+
+    /// <summary>DenseNet's pre-activation: BatchNormalization, ReLU and a conv on each Concat, so that the BNs on the
+    /// Concats follow no conv of their own; the bottleneck's BN follows its conv.</summary>
+    private static string PreActivation(OnnxModelBuilder b)
+    {
+        var x = Stem(b);
+        var grown = b.Concat([x, b.Conv(x, 8, 8, 3, pad: 1, bias: false)], "/dense1/Concat");
+        var y = b.Relu(b.BatchNorm(b.Conv(b.Relu(b.BatchNorm(grown, 16)), 16, 16, 1, bias: false), 16));
+        grown = b.Concat([grown, b.Conv(y, 16, 8, 3, pad: 1, bias: false)], "/dense2/Concat");
+        x = b.Conv(b.Relu(b.BatchNorm(grown, 24)), 24, 16, 1, bias: false);
+        return Head(b, b.Relu(b.Conv(b.Pool("AveragePool", x, 2, 2), 16, 16, 3, pad: 1)));
     }
 
     /// <summary>SqueezeNet's fire module: a 1x1 squeeze feeding 1x1 and 3x3 expansions, concatenated.</summary>

@@ -46,8 +46,9 @@ internal sealed partial class OnnxGraphImporter
             throw n.Fail("runs in training mode; only inference BN with fixed running statistics is supported");
         var x = Map(n, 0, "input");
         var producer = _layerIndex.TryGetValue(x.Layer, out int at) ? _layers[at] : null;
-        if (producer is not WeightLayer || _layerReads[x.Layer] != 1)
-            throw n.Fail($"reads '{n.Node.Input[0]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}{(producer is WeightLayer ? " that other nodes also read" : "")}; a BatchNormalization must directly follow a Conv or Gemm whose output nothing else reads, because Pruning & Merging folds it into that layer");
+        bool folds = producer is WeightLayer && _layerReads[x.Layer] == 1;
+        if (!folds && x.Shape.Length != 3)
+            throw n.Fail($"normalises features [N, {Dims(x.Shape)}] that no Gemm of its own computes; a BatchNormalization of features must directly follow the Gemm or MatMul whose output nothing else reads, because Pruning & Merging folds it into that layer");
         long channels = x.Shape[0];
         var p = new DenseTensor[4];
         string[] what = ["scale", "bias", "mean", "variance"];
@@ -62,8 +63,23 @@ internal sealed partial class OnnxGraphImporter
         float epsilon = n.Float("epsilon", 1e-5f);
         if (!(epsilon >= 0) || float.IsInfinity(epsilon))
             throw n.Fail($"has epsilon {epsilon}; a finite epsilon >= 0 is expected");
-        var layer = new BatchNormLayer(_names.Unique(n.LayerName), x.Layer, (int)channels, epsilon, p[0], p[1], p[2], p[3]);
-        Bind(n.Output(IsRead), Emit(layer));
+        if (folds)
+        {
+            Bind(n.Output(IsRead), Emit(new BatchNormLayer(_names.Unique(n.LayerName), x.Layer, (int)channels, epsilon, p[0], p[1], p[2], p[3])));
+            return;
+        }
+        // A BN that follows no conv of its own (DenseNet's, on each Concat before a conv) is, at inference, a fixed
+        // scale and shift per channel.
+        var scale = new float[channels];
+        var shift = new float[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            if (p[3].Values[c] + (double)epsilon <= 0)
+                throw n.Fail($"has a running variance of 0 and epsilon 0 on channel {c}, which divides by zero");
+            double s = p[0].Values[c] / Math.Sqrt(p[3].Values[c] + (double)epsilon);
+            (scale[c], shift[c]) = ((float)s, (float)(p[1].Values[c] - p[2].Values[c] * s));
+        }
+        Bind(n.Output(IsRead), Emit(new ChannelAffineLayer(_names.Unique(n.LayerName), x.Layer, scale, shift)));
     }
 
     private void Pool(OnnxNodeReader n, bool isMax)
