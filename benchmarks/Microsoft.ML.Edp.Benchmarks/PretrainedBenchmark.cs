@@ -288,38 +288,14 @@ public static class PretrainedBenchmark
         return md.ToString();
     }
 
-    /// <summary>One image as the network reads it: 3 x size x size, the grayscale picture resized bilinearly (pixel
-    /// centres aligned, as PyTorch's interpolate without align_corners) and repeated over the channels, in the pixel
-    /// range of the ResNet18 featurizer's preprocessing (x 255 - 114).</summary>
+    /// <summary>One image as the network reads it: 3 x size x size (<see cref="FashionMnistImage.ToRgb"/>), in the
+    /// pixel range of the ResNet18 featurizer's preprocessing (x 255 - 114).</summary>
     private sealed class Row
     {
         public float[] Features { get; set; } = [];
         public string Label { get; set; } = "";
 
         public static Row Of(FashionMnistImage image, int size)
-        {
-            const int side = 28;
-            var plane = new float[size * size];
-            float scale = (float)side / size;
-            for (int y = 0; y < size; y++)
-            {
-                float sy = Math.Clamp((y + 0.5f) * scale - 0.5f, 0, side - 1);
-                int y0 = (int)sy, y1 = Math.Min(y0 + 1, side - 1);
-                float wy = sy - y0;
-                for (int x = 0; x < size; x++)
-                {
-                    float sx = Math.Clamp((x + 0.5f) * scale - 0.5f, 0, side - 1);
-                    int x0 = (int)sx, x1 = Math.Min(x0 + 1, side - 1);
-                    float wx = sx - x0;
-                    float top = image.Features[y0 * side + x0] * (1 - wx) + image.Features[y0 * side + x1] * wx;
-                    float bottom = image.Features[y1 * side + x0] * (1 - wx) + image.Features[y1 * side + x1] * wx;
-                    plane[y * size + x] = (top * (1 - wy) + bottom * wy) * 255f - 114f;
-                }
-            }
-            var features = new float[3 * size * size];
-            for (int ch = 0; ch < 3; ch++)
-                plane.CopyTo(features, ch * plane.Length);
-            return new Row { Features = features, Label = image.Label };
-        }
+            => new() { Features = [.. image.ToRgb(size).Select(v => v * 255f - 114f)], Label = image.Label };
     }
 }

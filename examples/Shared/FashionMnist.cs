@@ -14,6 +14,37 @@ public sealed class FashionMnistImage
 
     /// <summary>Pixels per image.</summary>
     public const int PixelCount = 28 * 28;
+
+    /// <summary>The picture as a 3-channel <paramref name="size"/> x <paramref name="size"/> image, for networks made
+    /// for colour images: resized bilinearly (pixel centres aligned, as PyTorch's interpolate without align_corners)
+    /// and repeated over the channels; row-major CHW, values in [0, 1].</summary>
+    public float[] ToRgb(int size)
+    {
+        const int side = 28;
+        if (size < 1)
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"The image side must be at least 1; found {size}.");
+        var plane = new float[size * size];
+        float scale = (float)side / size;
+        for (int y = 0; y < size; y++)
+        {
+            float sy = Math.Clamp((y + 0.5f) * scale - 0.5f, 0, side - 1);
+            int y0 = (int)sy, y1 = Math.Min(y0 + 1, side - 1);
+            float wy = sy - y0;
+            for (int x = 0; x < size; x++)
+            {
+                float sx = Math.Clamp((x + 0.5f) * scale - 0.5f, 0, side - 1);
+                int x0 = (int)sx, x1 = Math.Min(x0 + 1, side - 1);
+                float wx = sx - x0;
+                float top = Features[y0 * side + x0] * (1 - wx) + Features[y0 * side + x1] * wx;
+                float bottom = Features[y1 * side + x0] * (1 - wx) + Features[y1 * side + x1] * wx;
+                plane[y * size + x] = top * (1 - wy) + bottom * wy;
+            }
+        }
+        var rgb = new float[3 * size * size];
+        for (int channel = 0; channel < 3; channel++)
+            plane.CopyTo(rgb, channel * plane.Length);
+        return rgb;
+    }
 }
 
 /// <summary>Loads Fashion-MNIST from its gzipped IDX files.</summary>
