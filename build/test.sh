@@ -12,9 +12,10 @@ dotnet test tests/Microsoft.ML.Edp.Build.Tests -c Release --no-build --logger "c
 # The edp command-line tool: compress, evaluate, predict and report on PNG folders written from the same subset, the
 # bad-input cases, and a build of the generated consumption project (about a minute).
 dotnet test tests/Microsoft.ML.Edp.Cli.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"
-# Smoke-run the benchmarks on the embedded subset (about a minute); results go to a scratch folder, not the repository.
+# Smoke-run the benchmarks on the embedded subset (about two minutes); results go to a scratch folder, not the repository.
 results="$(mktemp -d)"
 dotnet benchmarks/Microsoft.ML.Edp.Benchmarks/bin/Release/net10.0/Microsoft.ML.Edp.Benchmarks.dll compression --quick --results "$results"
 dotnet benchmarks/Microsoft.ML.Edp.Benchmarks/bin/Release/net10.0/Microsoft.ML.Edp.Benchmarks.dll inference --quick --results "$results"
+dotnet benchmarks/Microsoft.ML.Edp.Benchmarks/bin/Release/net10.0/Microsoft.ML.Edp.Benchmarks.dll families --quick --results "$results"
 # Consumer test: pack, then run the README's quick start in a fresh app outside the repository (about a minute).
 ./build/consumer-test.sh --no-build

@@ -4,9 +4,11 @@ namespace Microsoft.ML.Edp.Benchmarks;
 /// first that many training images only (--short: 20,000 images and 3 epochs); <see cref="Resume"/>: reuse the result
 /// of a run already on disk; <see cref="Only"/>: run just these configurations (the table shows whatever is on disk).
 /// <see cref="ImageSize"/> and <see cref="TestImages"/>: the pretrained benchmark's image side and test images;
-/// <see cref="EpochsGiven"/>: --epochs was given, so that a benchmark with its own default epochs keeps it otherwise.</summary>
+/// <see cref="EpochsGiven"/>: --epochs was given, so that a benchmark with its own default epochs keeps it otherwise.
+/// <see cref="OnnxDirectory"/>: the families benchmark's folder of further *.onnx models.</summary>
 public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall, bool Render = false,
-    int Seeds = 3, int? TrainImages = null, bool Resume = false, string[]? Only = null, int ImageSize = 64, int TestImages = 2_000, bool EpochsGiven = false)
+    int Seeds = 3, int? TrainImages = null, bool Resume = false, string[]? Only = null, int ImageSize = 64, int TestImages = 2_000, bool EpochsGiven = false,
+    string? OnnxDirectory = null)
 {
     public static BenchmarkArguments Parse(string[] args)
     {
@@ -24,6 +26,7 @@ public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, str
                 "--only" => a with { Only = args[++i].Split(',') },
                 "--image-size" => a with { ImageSize = int.Parse(args[++i]) },
                 "--test-images" => a with { TestImages = int.Parse(args[++i]) },
+                "--onnx-dir" => a with { OnnxDirectory = args[++i] },
                 "--epochs" => a with { Epochs = int.Parse(args[++i]), EpochsGiven = true },
                 "--threads" => a with { Threads = int.Parse(args[++i]) },
                 "--results" => a with { ResultsDirectory = args[++i] },

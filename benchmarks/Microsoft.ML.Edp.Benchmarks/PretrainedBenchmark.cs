@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
-using Microsoft.ML.Data;
 using Microsoft.ML.Edp.Cost;
 using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Network;
@@ -146,11 +145,8 @@ public static class PretrainedBenchmark
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress") && e.Kind == Runtime.ChannelMessageKind.Info) Console.WriteLine($"[{config.Name} seed {seed}] {e.Message}"); };
         int size = args.ImageSize;
-        var schema = SchemaDefinition.Create(typeof(Row));
-        schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3 * size * size);
-        // Lazy: images are resized as the fit reads them, so that 224x224 copies of the data are never all held.
-        var trainView = ml.Data.LoadFromEnumerable(train.Select(i => Row.Of(i, size)), schema);
-        var testView = ml.Data.LoadFromEnumerable(test.Select(i => Row.Of(i, size)), schema);
+        var trainView = RgbImages.Load(ml, train, size, PixelEncoding.ResNet18Featurizer);
+        var testView = RgbImages.Load(ml, test, size, PixelEncoding.ResNet18Featurizer);
         var options = new EdpCompressOptions
         {
             OnnxModelPath = model, ImageChannels = 3, ImageHeight = size, ImageWidth = size,
@@ -173,7 +169,7 @@ public static class PretrainedBenchmark
     }
 
     /// <summary>The training images, the first <paramref name="perClass"/> of each class in file order.</summary>
-    private static List<FashionMnistImage> Stratified(IReadOnlyList<FashionMnistImage> images, int perClass)
+    internal static List<FashionMnistImage> Stratified(IReadOnlyList<FashionMnistImage> images, int perClass)
     {
         var taken = new Dictionary<string, int>();
         var kept = images.Where(i => (taken[i.Label] = taken.GetValueOrDefault(i.Label) + 1) <= perClass).ToList();
@@ -286,16 +282,5 @@ public static class PretrainedBenchmark
         foreach (var r in runs.OrderBy(r => r.Config.Name).ThenBy(r => r.Seed))
             md.AppendLine(c, $"| {r.Config.Name} | {r.Seed} | {r.TestAccuracy:P2} | {r.Macs / plainMacs:P1} | {r.FitSeconds:F0} s | {r.Backend} |");
         return md.ToString();
-    }
-
-    /// <summary>One image as the network reads it: 3 x size x size (<see cref="FashionMnistImage.ToRgb"/>), in the
-    /// pixel range of the ResNet18 featurizer's preprocessing (x 255 - 114).</summary>
-    private sealed class Row
-    {
-        public float[] Features { get; set; } = [];
-        public string Label { get; set; } = "";
-
-        public static Row Of(FashionMnistImage image, int size)
-            => new() { Features = [.. image.ToRgb(size).Select(v => v * 255f - 114f)], Label = image.Label };
     }
 }

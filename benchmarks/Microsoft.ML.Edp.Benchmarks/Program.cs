@@ -9,9 +9,12 @@
 //   latency [--quick] [--seeds N]                       plain, narrow, EDP at MACs and latency budgets: ORT and PredictionEngine speed-ups
 //   pretrained [--quick] [--epochs N] [--seeds N] [--image-size 64..224] [--test-images N] [--resume]
 //                                                       ML.NET's pretrained ResNet18 fine-tuned vs from scratch, 100 images a class
+//   families [--quick] [--only names] [--onnx-dir DIR] [--train-images N] [--test-images N] [--epochs N] [--image-size N] [--resume]
+//                                                       torchvision's CNN families: import, faithfulness, a short compression
 //   speedup name=model.onnx ...                         ORT speed-up of saved 28x28 models over plain VGG-S, interleaved
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 //   pretrained-run <config-json> <seed> <stem> <arguments-json>     (internal: one run of the pretrained benchmark)
+//   families-run <model-path> <scratch> <stem> <arguments-json>     (internal: one fit of the families benchmark)
 using Microsoft.ML.Edp.Benchmarks;
 
 var command = args.Length > 0 ? args[0] : "compression";
@@ -23,6 +26,11 @@ if (command == "run")
 if (command == "pretrained-run")
 {
     PretrainedBenchmark.RunOne(args[1..]);
+    return 0;
+}
+if (command == "families-run")
+{
+    FamilyRun.RunOne(args[1..]);
     return 0;
 }
 if (command == "speedup")
@@ -54,11 +62,14 @@ switch (command)
     case "pretrained":
         PretrainedBenchmark.Run(options);
         break;
+    case "families":
+        FamiliesBenchmark.Run(options);
+        break;
     case "micro":
         MicroBenchmarks.Run(options);
         break;
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, latency, sweep, inference, memory, micro, backend, pretrained, speedup or run.");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use compression, latency, sweep, inference, memory, micro, backend, pretrained, families, speedup or run.");
         return 2;
 }
 return 0;
