@@ -23,7 +23,7 @@ public static class FamilyRun
         double FitSeconds = 0, double LearningRate = 0, string Backend = "", double ExportDifference = 0, string? Failure = null);
 
     /// <summary>Imports <paramref name="bytes"/> at the benchmark's image size and compares its output with ONNX
-    /// Runtime's on the file's first output, for <paramref name="images"/> encoded test images.</summary>
+    /// Runtime's on the file (<see cref="ScoresOf"/>), for <paramref name="images"/> encoded test images.</summary>
     public static Import CheckImport(byte[] bytes, string name, int size, float[] images, int threads)
     {
         ImportedNetwork net;
@@ -43,7 +43,8 @@ public static class FamilyRun
         float[] expected;
         try
         {
-            using var scorer = new OnnxScorer(bytes, header.InputName, header.Graph.Output[0].Name);
+            string scores = ScoresOf(header.Graph);
+            using var scorer = new OnnxScorer(Tests.OnnxModelBuilder.WithOutput(bytes, scores), header.InputName, scores);
             expected = scorer.Logits(images, count, 3, size, size);
         }
         catch (OnnxRuntime.OnnxRuntimeException e)
@@ -62,6 +63,16 @@ public static class FamilyRun
         if (actual.Length != expected.Length)
             return new Import(true, $"the imported network computes {actual.Length / count} values an image, ONNX Runtime {expected.Length / count}", Layers: net.Layers.Count);
         return new Import(true, null, expected.Zip(actual, (e, a) => (double)Math.Abs(e - a)).Max(), expected.Max(v => (double)Math.Abs(v)), net.Layers.Count);
+    }
+
+    /// <summary>The value the imported network outputs: the file's first output, or where that is a Softmax, LogSoftmax
+    /// or ArgMax of the class scores (which the importer drops, as in EDP's own exports), the scores they read.</summary>
+    private static string ScoresOf(Onnx.GraphProto graph)
+    {
+        string name = graph.Output[0].Name;
+        while (graph.Node.FirstOrDefault(n => n.Output.Contains(name)) is { OpType: "Softmax" or "LogSoftmax" or "ArgMax" } node)
+            name = node.Input[0];
+        return name;
     }
 
     /// <summary>The child's side: <c>model-path scratch stem arguments-json</c>, "scratch" true for a model of random
