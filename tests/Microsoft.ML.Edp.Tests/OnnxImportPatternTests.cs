@@ -13,7 +13,7 @@ namespace Microsoft.ML.Edp.Tests;
 
 /// <summary>Each pattern model (<see cref="OnnxPatternModels"/>) imports equal to ONNX Runtime at opsets 11 to 17, and
 /// survives pruning: with half the channels of every prunable layer and some basis filters zeroed, Pruning &amp; Merging
-/// at threshold 0 keeps the outputs exactly, and the exported ONNX model computes them too.</summary>
+/// at threshold 0 keeps the outputs exactly, the exported ONNX model computes them too, and it imports back.</summary>
 public class OnnxImportPatternTests(ITestOutputHelper output)
 {
     private const int Images = 32;
@@ -120,17 +120,27 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
 
     /// <summary>Prunes and merges by <paramref name="plans"/>: the largest logit difference from the trained network and
     /// between ONNX Runtime on the export and the TorchSharp reference, and the trained network's logits. Checks that
-    /// the exported layers have the planned widths.</summary>
+    /// the exported layers have the planned widths, and that the export imports back (to be compressed further) equal
+    /// to ONNX Runtime on it.</summary>
     private (double Surgery, double Export, float[] Expected) PruneAndCompare(EdpNet net, IReadOnlyList<LayerPlan> plans, string what)
     {
         var inference = PruneAndMerge.Apply(net, plans);
+        var exported = OnnxModelWriter.Write(inference, new Dictionary<string, string>());
+        var back = OnnxGraphImporter.Import(exported, $"{what}, exported", (1, 28, 28));
+        var backGraph = new NetworkGraph(1, 28, 28, back.Layers.Select(l => l is WeightLayer w ? w with { Compressed = false } : l).ToList(), back.Output, 10);
+        TrustConvolutions(backGraph, Images, output.WriteLine);
+        using var again = new EdpNet(backGraph);
+        again.eval();
         var images = tensor(Pixels, [Images, 1, 28, 28]);
         using var _ = no_grad();
         var expected = net.forward(images).data<float>().ToArray();
         var pruned = ReferenceRunner.Logits(inference, images).data<float>().ToArray();
-        var ort = OnnxRuntimeLogits(OnnxModelWriter.Write(inference, new Dictionary<string, string>()), OnnxNames.Logits, OnnxNames.Input, Pixels, [Images, 1, 28, 28]);
-        double surgery = expected.Zip(pruned, (e, a) => Math.Abs(e - a)).Max(), export = ort.Zip(pruned, (e, a) => Math.Abs(e - a)).Max();
-        output.WriteLine($"{what}; MACs {plans.Sum(p => p.Before.Macs):N0} -> {plans.Sum(p => p.After.Macs):N0}; max |trained - pruned| {surgery:E2}, max |ONNX Runtime - TorchSharp| {export:E2}.");
+        var ort = OnnxRuntimeLogits(exported, OnnxNames.Logits, OnnxNames.Input, Pixels, [Images, 1, 28, 28]);
+        var reread = again.forward(images).data<float>().ToArray();
+        double surgery = expected.Zip(pruned, (e, a) => Math.Abs(e - a)).Max(), export = ort.Zip(pruned, (e, a) => Math.Abs(e - a)).Max(),
+            reimport = ort.Zip(reread, (e, a) => Math.Abs(e - a)).Max();
+        output.WriteLine($"{what}; MACs {plans.Sum(p => p.Before.Macs):N0} -> {plans.Sum(p => p.After.Macs):N0}; max |trained - pruned| {surgery:E2}, max |ONNX Runtime - TorchSharp| {export:E2}, imported back {reimport:E2}.");
+        Assert.InRange(reimport, 0, 1e-4);
         foreach (var p in plans)
             output.WriteLine($"  {p.Name}: {p.KeptInputs.Length} of {p.OriginalShape[1]} inputs, {p.KeptOutputs.Length} of {p.OriginalShape[0]} outputs");
         // A kept pair is written as its basis and coefficients; the last of them carries the layer's outputs.

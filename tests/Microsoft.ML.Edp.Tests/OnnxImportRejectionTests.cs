@@ -51,9 +51,9 @@ public class OnnxImportRejectionTests(ITestOutputHelper output)
             var gate = b.Node("Sigmoid", "gate", [x]);
             return b.Node("Add", "sum", [b.Node("Mul", "bad", [x, gate]), gate]);
         }),
-        ["constant over the image"] = new("Div", "only the image divided by a constant", b => b.Node("Div", "bad", [b.Initializer("c", [], [2f]), Input])),
+        ["constant over the image"] = new("Div", "only a map divided by a constant", b => b.Node("Div", "bad", [b.Initializer("c", [], [2f]), Input])),
         ["mean image"] = new("Sub", "one value per channel ([1, 1, 1])", b => b.Node("Sub", "bad", [Input, b.Initializer("mean", [1, 1, 28, 28], new float[784])])),
-        ["scaled conv output"] = new("Mul", "normalise the graph input", b => b.Node("Mul", "bad", [Conv8(b), b.Initializer("c", [], [2f])])),
+        ["scaled features"] = new("Mul", "on features only as the bias", b => b.Node("Mul", "bad", [Features(b), b.Initializer("c", [], [2f])])),
         ["argmax over the batch"] = new("ArgMax", "axis 0", b => b.Node("ArgMax", "bad", [Features(b)])),
         ["unsupported op"] = new("Tanh", "does not support", b => b.Node("Tanh", "bad", [Conv8(b)])),
         ["softmax inside"] = new("Softmax", "supported only at the end of the graph", b => b.Gemm(b.Node("Softmax", "bad", [Features(b)]), 8, 10, transB: true)),
@@ -62,7 +62,9 @@ public class OnnxImportRejectionTests(ITestOutputHelper output)
         ["flatten axis 2"] = new("Flatten", "axis 2", b => b.Node("Flatten", "bad", [Conv8(b)], Int("axis", 2))),
         ["gemm transA"] = new("Gemm", "transA 1", b => b.Node("Gemm", "bad", [Features(b), W(b, 8, 10)], Int("transA", 1))),
         ["gemm on a map"] = new("Gemm", "Flatten or Reshape it first", b => b.Node("Gemm", "bad", [Conv8(b), W(b, 8, 10)])),
-        ["constant added to a ReLU"] = new("Add", "only as the bias of the Conv, Gemm or MatMul", b => b.Node("Add", "bad", [b.Relu(Conv8(b)), b.Initializer("c", [8, 1, 1], new float[8])])),
+        ["constant map added to a ReLU"] = new("Add", "one value per channel ([8, 1, 1])", b => b.Node("Add", "bad", [b.Relu(Conv8(b)), b.Initializer("c", [8, 28, 28], new float[8 * 28 * 28])])),
+        ["constant added to pooled features"] = new("Add", "only as the bias of the Conv, Gemm or MatMul", b =>
+            b.Node("Add", "bad", [b.Node("Flatten", "flat", [b.Node("GlobalAveragePool", "gap", [Conv8(b)])], Int("axis", 1)), b.Initializer("c", [8], new float[8])])),
         ["sum of two shapes"] = new("Add", "only a sum of two values of one shape", b => b.Node("Add", "bad", [Conv8(b), b.Conv(Input, 1, 8, 3)])),
         ["dropout in training"] = new("Dropout", "training mode", b => b.Node("Dropout", "bad", [Conv8(b), "", Bool(b, "train", true)])),
         ["unknown attribute"] = new("Relu", "attribute 'alpha'", b => b.Node("Relu", "bad", [Conv8(b)], Float("alpha", 0.1f))),
@@ -77,8 +79,11 @@ public class OnnxImportRejectionTests(ITestOutputHelper output)
             var w = b.Initializer("w", [8, 1, 3, 3], new float[10]);
             return b.Node("Conv", "bad", [Input, w]);
         }),
-        ["gather from a tensor"] = new("Gather", "only gathering from a shape", b => b.Node("Gather", "bad", [Conv8(b), b.IntInitializer("i", 0)])),
+        ["gather along the batch"] = new("Gather", "along axis 0; only gathering channels", b => b.Node("Gather", "bad", [Conv8(b), b.IntInitializer("i", 0)])),
+        ["gather of a channel out of range"] = new("Gather", "gathers channels [0, 8] of a map of 8", b => b.Node("Gather", "bad", [Conv8(b), b.IntInitializer("i", 0, 8)], Int("axis", 1))),
         ["reshape to a computed shape"] = new("Reshape", "neither a constant nor computed from Shape", b => b.Node("Reshape", "bad", [Conv8(b), b.Relu(Input)])),
+        ["negative infinity pad before a conv"] = new("Pad", "negative infinity in front of MaxPool nodes only", b =>
+            b.Conv(b.Node("Pad", "bad", [Conv8(b), b.IntInitializer("pads", 0, 0, 1, 1, 0, 0, 1, 1), b.Initializer("v", [], [float.NegativeInfinity])]), 8, 8, 3)),
         ["NaN weight"] = new("Conv", "holding NaN or infinite values", b => b.Node("Conv", "bad", [Input, b.Initializer("w", [1, 1, 1, 1], [float.NaN])])),
         ["out of order"] = new("Relu", "nodes must be in topological order", b =>
         {

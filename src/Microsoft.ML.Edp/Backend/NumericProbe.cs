@@ -32,6 +32,8 @@ internal static class NumericProbe
     public static ProbeResult Run(ProbeShape shape, Device device)
     {
         using var scope = NewDisposeScope();
+        // It checks gradients too, so a caller's no_grad must not reach it.
+        using var gradients = enable_grad();
         var generator = new Generator(0x5EED_C0DE);
         var inputShape = shape.IsLinear ? new long[] { shape.Batch, shape.InChannels } : [shape.Batch, shape.InChannels, shape.Height, shape.Width];
         var weightShape = shape.IsLinear ? new long[] { shape.OutChannels, shape.InChannels } : [shape.OutChannels, shape.InChannels / shape.Groups, shape.Kernel, shape.Kernel];

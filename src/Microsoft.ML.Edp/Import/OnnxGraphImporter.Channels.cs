@@ -3,7 +3,7 @@ using Microsoft.ML.Edp.Network;
 namespace Microsoft.ML.Edp.Import;
 
 /// <summary>Nodes that combine, gate or reorder channels: Concat of maps, squeeze-excitation (ReduceMean and a gate
-/// multiplied in), the channel shuffle (Reshape, Transpose, Reshape) and Split or Slice on the channels.</summary>
+/// multiplied in), the channel shuffle (Reshape, Transpose, Reshape) and Split, Slice or Gather on the channels.</summary>
 internal sealed partial class OnnxGraphImporter
 {
     /// <summary>A map viewed as [N, g, C / g, H, W], the first step of a channel shuffle.</summary>
@@ -105,6 +105,23 @@ internal sealed partial class OnnxGraphImporter
             }
             start += sizes[i];
         }
+    }
+
+    /// <summary>Gather of channels by constant indices along axis 1: how this library's writer exports a channel shuffle
+    /// or a kept channel range, so that its compressed models import back.</summary>
+    private void GatherChannels(OnnxNodeReader n)
+    {
+        var x = Map(n, 0, "data");
+        var s = ImageMap(n, x);
+        if (n.Int("axis", 0) is not (1 or -3))
+            throw n.Fail($"gathers a map along axis {n.Int("axis", 0)}; only gathering channels (axis 1) is supported");
+        var proto = ConstantProto(n, 1, "indices");
+        if (proto.Dims.Count != 1)
+            throw n.Fail($"gathers channels with indices of rank {proto.Dims.Count}; a 1-D list of channels is expected");
+        var channels = OnnxTensorReader.Integers(proto, reason => n.Fail($"indices: {reason}")).Select(c => c < 0 ? c + s[0] : c).ToArray();
+        if (channels.Length == 0 || channels.Any(c => c < 0 || c >= s[0]))
+            throw n.Fail($"gathers channels [{Dims(channels)}] of a map of {s[0]}; at least one channel, each in range, is expected");
+        Bind(n.Output(IsRead), Emit(new ChannelSelectLayer(_names.Unique(n.LayerName), x.Layer, channels)));
     }
 
     /// <summary>Slice of a range of channels, step 1.</summary>

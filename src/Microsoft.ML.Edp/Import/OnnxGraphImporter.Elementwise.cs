@@ -63,8 +63,9 @@ internal sealed partial class OnnxGraphImporter
         }
         if (mode != "constant")
             throw n.Fail($"pads in mode '{mode}'; only constant padding is supported");
-        if (!float.IsFinite(value))
-            throw n.Fail($"pads with the value {value}; a finite value is expected");
+        // Negative infinity is a max pool's padding (how this library exports unequal pads in front of one).
+        if (!float.IsFinite(value) && !(float.IsNegativeInfinity(value) && ReadOnlyByMaxPools(n.Node.Output[0])))
+            throw n.Fail($"pads with the value {value}; a finite value is expected, or negative infinity in front of MaxPool nodes only");
         var x = Map(n, 0, "input");
         var s = ImageMap(n, x);
         if (pads.Length != 8)
@@ -76,6 +77,9 @@ internal sealed partial class OnnxGraphImporter
         var layer = new PadLayer(_names.Unique(n.LayerName), x.Layer, (int)pads[2], (int)pads[3], (int)pads[6], (int)pads[7], value);
         Bind(n.Output(IsRead), Emit(layer));
     }
+
+    private bool ReadOnlyByMaxPools(string value)
+        => _header.Graph.Node.Where(m => m.Input.Contains(value)).All(m => m.OpType == "MaxPool") && !_header.Graph.Output.Any(o => o.Name == value);
 
     /// <summary>Opset 18's Pad may name the axes its pads are for; the others get none.</summary>
     private static long[] AllAxes(OnnxNodeReader n, long[] pads, long[] axes)
@@ -116,7 +120,7 @@ internal sealed partial class OnnxGraphImporter
 
     /// <summary>Add, Sub, Mul or Div. Two computed values: a residual sum, or x * Sigmoid(x) (SiLU) and x * HardSigmoid(x)
     /// (HardSwish). A computed value and a constant: the bias of the conv or linear layer that computes the value, or a
-    /// per-channel normalisation of the graph input.</summary>
+    /// per-channel scale and shift of a map (the graph input's normalisation, or a BN that EDP exported unfolded).</summary>
     private void Arithmetic(OnnxNodeReader n)
     {
         n.AllowOnly();
@@ -140,13 +144,15 @@ internal sealed partial class OnnxGraphImporter
         var x = Map(n, valueAt, "input");
         var c = Floats(n, 1 - valueAt, "constant");
         var producer = _layerIndex.TryGetValue(x.Layer, out int at) ? _layers[at] : null;
-        bool soleReader = _layerReads[x.Layer] == 1;
-        if ((producer is null || (producer is ChannelAffineLayer && soleReader)) && x.Shape.Length == 3)
-            Normalise(n, x, producer as ChannelAffineLayer, c, constantFirst: leftConstant);
-        else if (n.OpType is "Add" || (n.OpType is "Sub" && !leftConstant))
+        bool soleReader = _layerReads[x.Layer] == 1, adds = n.OpType is "Add" || (n.OpType is "Sub" && !leftConstant);
+        if (adds && producer is WeightLayer && soleReader)
+            Bias(n, x, producer, soleReader, c, valueAt);
+        else if (x.Shape.Length == 3)
+            Normalise(n, x, producer is ChannelAffineLayer && soleReader ? (ChannelAffineLayer)producer : null, c, constantFirst: leftConstant);
+        else if (adds)
             Bias(n, x, producer, soleReader, c, valueAt);
         else
-            throw n.Fail($"{Verb(n)} the constant '{n.Node.Input[1 - valueAt]}' and '{n.Node.Input[valueAt]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}; a constant is supported only as the bias (Add or Sub) of the Conv, Gemm or MatMul that computes the other input, or to normalise the graph input");
+            throw n.Fail($"{Verb(n)} the constant '{n.Node.Input[1 - valueAt]}' and features '{n.Node.Input[valueAt]}', {(producer is null ? "the graph input" : $"the output of a {Kind(producer)}")}; a constant is supported on features only as the bias (Add or Sub) of the Gemm or MatMul that computes them");
     }
 
     private static string Verb(OnnxNodeReader n) => n.OpType switch
@@ -202,15 +208,15 @@ internal sealed partial class OnnxGraphImporter
         Bind(n.Output(IsRead), x);
     }
 
-    /// <summary>Sub, Div, Mul or Add of a per-channel (or single) constant to the graph input, or to its normalisation so
-    /// far, gathered into one <see cref="ChannelAffineLayer"/>.</summary>
+    /// <summary>Sub, Div, Mul or Add of a per-channel (or single) constant to a map (the graph input, most often), or to
+    /// its scale and shift so far, gathered into one <see cref="ChannelAffineLayer"/>.</summary>
     private void Normalise(OnnxNodeReader n, MapValue x, ChannelAffineLayer? sofar, DenseTensor c, bool constantFirst)
     {
         int channels = (int)x.Shape[0];
         var s = c.Shape;
         bool perChannel = s.Length >= 3 && s[^3] == channels && s[^2] == 1 && s[^1] == 1 && s[..^3].All(d => d == 1);
         if (!perChannel && c.Values.Length != 1)
-            throw n.Fail($"{Verb(n)} the image and a constant of shape [{Dims(s)}]; normalising the input needs one value per channel ([{channels}, 1, 1]) or a single value");
+            throw n.Fail($"{Verb(n)} a map and a constant of shape [{Dims(s)}]; a constant on a map needs one value per channel ([{channels}, 1, 1]) or a single value");
         float At(int i) => c.Values.Length == 1 ? c.Values[0] : c.Values[i];
         var scale = sofar?.Scale.ToArray() ?? Enumerable.Repeat(1f, channels).ToArray();
         var shift = sofar?.Shift.ToArray() ?? new float[channels];
@@ -232,10 +238,10 @@ internal sealed partial class OnnxGraphImporter
                     (scale[i], shift[i]) = (scale[i] * v, shift[i] * v);
                     break;
                 case "Div" when constantFirst:
-                    throw n.Fail("divides a constant by the image; only the image divided by a constant is supported");
+                    throw n.Fail("divides a constant by a map; only a map divided by a constant is supported");
                 default:
                     if (v == 0)
-                        throw n.Fail("divides the image by zero");
+                        throw n.Fail("divides a map by zero");
                     (scale[i], shift[i]) = (scale[i] / v, shift[i] / v);
                     break;
             }

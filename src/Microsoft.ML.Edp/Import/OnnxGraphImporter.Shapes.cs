@@ -22,8 +22,13 @@ internal sealed partial class OnnxGraphImporter
     private void Gather(OnnxNodeReader n)
     {
         n.AllowOnly("axis");
+        if (ReadAny(n, 0, "data") is MapValue or PooledValue)
+        {
+            GatherChannels(n);
+            return;
+        }
         if (ReadAny(n, 0, "data") is not ShapeValue { Scalar: false } shape)
-            throw n.Fail("gathers from a tensor; only gathering from a shape computed by Shape (for a Reshape's target) is supported");
+            throw n.Fail("gathers from a tensor; only gathering channels of a map (axis 1) and gathering from a shape computed by Shape (for a Reshape's target) are supported");
         if (n.Int("axis", 0) != 0)
             throw n.Fail($"gathers along axis {n.Int("axis", 0)} of a shape; a shape has only axis 0");
         var proto = ConstantProto(n, 1, "indices");

@@ -145,7 +145,7 @@ internal sealed partial class OnnxGraphImporter
         "Conv", "BatchNormalization", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Pad", "MaxPool",
         "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Softmax",
         "LogSoftmax", "ArgMax", "Dropout", "Identity", "Constant", "Cast to FLOAT",
-        "Concat of maps on channels", "ReduceMean over height and width", "Split and Slice on channels", "Transpose of a channel shuffle",
+        "Concat of maps on channels", "ReduceMean over height and width", "Split, Slice and Gather on channels", "Transpose of a channel shuffle",
         "Shape, Gather, Unsqueeze and Concat computing a Reshape's target",
     ];
 

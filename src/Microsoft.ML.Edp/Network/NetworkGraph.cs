@@ -172,8 +172,9 @@ internal sealed record ActivationLayer(string Name, string Input, Activation Kin
 
 /// <summary>x * Scale[c] + Shift[c] per channel, fixed: an imported model's input normalisation (Sub, Div, Mul or Add by
 /// constants applied to the image), kept apart from the first conv because folding it in would change the padding; or an
-/// imported BatchNorm that follows no conv of its own (DenseNet's on each Concat), at its running statistics. A zero
-/// channel does not stay zero through it, so the layers whose channels reach it are not pruned.</summary>
+/// imported BatchNorm that follows no conv of its own (DenseNet's on each Concat), at its running statistics, or such a
+/// step written as Mul and Add (how this library exports it). A zero channel does not stay zero through it, so the
+/// layers whose channels reach it are not pruned.</summary>
 internal sealed record ChannelAffineLayer(string Name, string Input, float[] Scale, float[] Shift) : LayerNode(Name, [Input])
 {
     public override long[] OutputShape(IReadOnlyList<long[]> inputs)
