@@ -72,11 +72,22 @@ public static class FamiliesBenchmark
         return models;
     }
 
+    /// <summary>What families.json holds.</summary>
+    private sealed record Results(MachineInfo Machine, string Hardware, string Settings, List<Row> Rows);
+
     public static void Run(BenchmarkArguments args)
     {
+        string name = CompressionBenchmark.ResultsName("families", args);
+        if (args.Render)
+        {
+            // The tables again from the JSON, running nothing.
+            var saved = JsonSerializer.Deserialize<Results>(File.ReadAllText(Path.Combine(args.ResultsDirectory, name + ".json")), new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+            File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".md"), Markdown(args, saved.Machine, saved.Hardware, saved.Settings, saved.Rows));
+            return;
+        }
         var data = Prepare(args);
         args = data.Args;
-        string name = CompressionBenchmark.ResultsName("families", args), workDir = Path.Combine(args.ResultsDirectory, "runs", name);
+        string workDir = Path.Combine(args.ResultsDirectory, "runs", name);
         Directory.CreateDirectory(workDir);
         Console.WriteLine($"Families benchmark: {data.Settings}.");
         var images = FamilyRun.Images(data.Test, FaithfulImages, args.ImageSize);
@@ -95,10 +106,10 @@ public static class FamiliesBenchmark
             rows.Add(new Row(model, import, fit));
         }
 
-        var machine = MachineInfo.Current();
-        var md = Markdown(args, machine, data.Settings, rows);
+        var results = new Results(MachineInfo.Current(), Hardware.Current.ToString(), data.Settings, rows);
+        var md = Markdown(args, results.Machine, results.Hardware, results.Settings, rows);
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".json"), JsonSerializer.Serialize(
-            new { machine, hardware = Hardware.Current.ToString(), settings = data.Settings, rows }, new JsonSerializerOptions { WriteIndented = true }));
+            new { machine = results.Machine, hardware = results.Hardware, settings = results.Settings, rows }, new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(Path.Combine(args.ResultsDirectory, name + ".md"), md);
         Console.WriteLine(md);
     }
@@ -124,18 +135,19 @@ public static class FamiliesBenchmark
         return fit with { Failure = fit.Failure?.Replace(data.Args.ResultsDirectory, "results").Replace(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "~") };
     }
 
-    private static string Markdown(BenchmarkArguments args, MachineInfo machine, string settings, List<Row> rows)
+    private static string Markdown(BenchmarkArguments args, MachineInfo machine, string hardware, string settings, List<Row> rows)
     {
         var c = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
         md.AppendLine(c, $"# CNN families: import, faithfulness and a short compression{(args.Quick ? " (quick)" : "")}").AppendLine();
         md.AppendLine(machine.ToMarkdown(args.Threads)).AppendLine();
-        md.Append(c, $"Scoring machine: {Hardware.Current}. Settings: {settings}. ")
+        md.Append(c, $"Scoring machine: {hardware}. Settings: {settings}. ")
             .Append("Each family is written as torch.onnx.export writes torchvision's model at opset 13 in eval mode (the test ONNX builder's `OnnxFamilyModels`: torchvision's layers, widths, strides and pools, random weights, BN as nodes); files from `--onnx-dir` are read as they are. ")
             .Append(c, $"Faithful: the largest |difference| between the imported network (compressed-aware blocks, before any training) and ONNX Runtime on the file, over {FaithfulImages} test images, beside the largest |output|. ")
             .Append("Compress: `CompressEdp` with its defaults (TargetMacsRatio 0.5, the measured latency proof) on Fashion-MNIST resized bilinearly and repeated over 3 channels, in ImageNet's (x - mean) / std, from the random weights at the from-scratch learning rate (a file's weights at the imported default); ")
             .Append("one child process per model. MACs kept: after Pruning & Merging over the plain network with the fitted 10-class head. Test accuracy: the exported model in ONNX Runtime, and in brackets the trained network before Pruning & Merging, on the test images (the fit's validation set). Speed-up: the report's measured ONNX Runtime latency of the compressed model against the plain network's export, interleaved, median. ")
-            .AppendLine("The machine is shared with other work, so times are indicative only; a run this short measures whether a family compresses, not how well it can.").AppendLine();
+            .Append("The machine is shared with other work, so times are indicative only. ")
+            .AppendLine("A run this short, far below the schedule's MinSelectionSteps and MinRecoverySteps (each fit warns so), measures whether a family imports, compresses and runs faster, not how accurate it can be; the accuracies are of random weights after a few dozen steps.").AppendLine();
         md.AppendLine("| model | source | imported | faithful: max diff (largest output) | MACs before | MACs kept | params kept | test accuracy (before PM) | speed-up, batch 1 | speed-up, batch 64 | fit time | note |");
         md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var (model, import, fit) in rows)
