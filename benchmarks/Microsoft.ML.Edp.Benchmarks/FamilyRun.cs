@@ -101,11 +101,7 @@ public static class FamilyRun
         var args = data.Args;
         var ml = new MLContext(seed: 1);
         // Warnings too, as the other benchmarks log them: a run too short for its schedule, a speed-up far below the prediction.
-        ml.Log += (_, e) =>
-        {
-            if (e.Source.Contains("EdpCompress") && e.Kind is Runtime.ChannelMessageKind.Info or Runtime.ChannelMessageKind.Warning)
-                Console.WriteLine($"[{Path.GetFileNameWithoutExtension(path)}]{(e.Kind == Runtime.ChannelMessageKind.Warning ? " warning:" : "")} {e.Message}");
-        };
+        SingleRun.LogFit(ml, Path.GetFileNameWithoutExtension(path));
         var options = new EdpCompressOptions
         {
             OnnxModelPath = path, ImageChannels = 3, ImageHeight = args.ImageSize, ImageWidth = args.ImageSize,

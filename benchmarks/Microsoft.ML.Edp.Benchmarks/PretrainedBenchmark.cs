@@ -143,7 +143,7 @@ public static class PretrainedBenchmark
     {
         var (args, model, train, test, settings) = (setup.Args, setup.Model, setup.Train, setup.Test, setup.Settings);
         var ml = new MLContext(seed: 1);
-        ml.Log += (_, e) => { if (e.Source.Contains("EdpCompress") && e.Kind == Runtime.ChannelMessageKind.Info) Console.WriteLine($"[{config.Name} seed {seed}] {e.Message}"); };
+        SingleRun.LogFit(ml, $"{config.Name} seed {seed}");
         int size = args.ImageSize;
         var trainView = RgbImages.Load(ml, train, size, PixelEncoding.ResNet18Featurizer);
         var testView = RgbImages.Load(ml, test, size, PixelEncoding.ResNet18Featurizer);

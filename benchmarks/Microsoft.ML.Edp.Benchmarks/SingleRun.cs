@@ -7,16 +7,19 @@ namespace Microsoft.ML.Edp.Benchmarks;
 /// <summary>One training run in its own process, so that peak RSS belongs to that run alone.</summary>
 public static class SingleRun
 {
+    /// <summary>Writes the fit's information and warnings to the console, each line tagged with <paramref name="tag"/>.
+    /// Warnings too: a run too short for its budget, or a measured speed-up far below the prediction, should show in
+    /// the log beside the figures it qualifies.</summary>
+    public static void LogFit(MLContext ml, string tag) => ml.Log += (_, e) =>
+    {
+        if (e.Source.Contains("EdpCompress") && e.Kind is Runtime.ChannelMessageKind.Info or Runtime.ChannelMessageKind.Warning)
+            Console.WriteLine($"[{tag}] {e.Message}");
+    };
+
     public static void Execute(RunConfig config, string resultPath, string dataDir, int epochs, int threads)
     {
         var ml = new MLContext(seed: 1);
-        // Warnings too: a run too short for its budget, or a measured speed-up far below the prediction, should show
-        // in the log beside the figures it qualifies.
-        ml.Log += (_, e) =>
-        {
-            if (e.Source.Contains("EdpCompress") && e.Kind is Runtime.ChannelMessageKind.Info or Runtime.ChannelMessageKind.Warning)
-                Console.WriteLine($"[{config.Name}]{(e.Kind == Runtime.ChannelMessageKind.Warning ? " warning:" : "")} {e.Message}");
-        };
+        LogFit(ml, config.Name);
         // DataRepeat > 1 streams the same images several times through a lazy enumerable: a larger data set that
         // takes no more memory to hold, so that any growth in RSS is the trainer's.
         var images = FashionMnist.Load(dataDir, "train", config.TrainImages ?? int.MaxValue);
