@@ -296,8 +296,8 @@ public sealed class EdpCompressOptions
 
     /// <summary>After the fit, time the exported model against the plain network's export in ONNX Runtime (with the session
     /// options ML.NET's <c>OnnxTransformer</c> uses, but with no thread spinning between runs, interleaved round by round, at <see cref="LatencyBatchSize"/>, 1 and
-    /// 64) and predict both from a latency table; the report holds both, and a measured speed-up far below the predicted
-    /// one is logged as a warning with its likely reason. The table is measured on this machine in seconds the first
+    /// 64) and predict both from a latency table; the report holds both, and a model measured slower than plain, or far
+    /// below its predicted speed-up, is logged as a warning with its likely reason. The table is measured on this machine in seconds the first
     /// time and cached per CPU model, ONNX Runtime version and network (or read from <see cref="LatencyTablePath"/>).
     /// False skips both. Default true.</summary>
     public bool MeasureLatency = true;

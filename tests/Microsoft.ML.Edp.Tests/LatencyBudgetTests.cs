@@ -165,6 +165,32 @@ public sealed class LatencyBudgetTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("ms, latency at batch 1)", e.Message);
     }
 
+    /// <summary>The proof's warning from given timings: a model measured slower than plain is warned about even where
+    /// the table predicted no gain (a MACs budget that kept pairs), naming the pairs and the latency budget that avoids
+    /// them; one close to its prediction is not; one far below it is.</summary>
+    [Fact]
+    public void TheProofWarnsWhenTheModelRunsSlowerThanPlainOrFarBelowItsPrediction()
+    {
+        using var net = new EdpNet(VggSmall());
+        var table = Blocked();
+        var pairs = Planned(net, Pruning(CostModel.Macs), ranks: new() { ["conv4"] = 8, ["conv6"] = 8 });
+        Assert.Contains(pairs, p => p.PairRank is not null);
+        EdpBatchLatency Timed(double predicted, double measured)
+            => new() { Batch = 1, PredictedPlainMilliseconds = 1, PredictedMilliseconds = 1 / predicted, MeasuredPlainMilliseconds = 1, MeasuredMilliseconds = 1 / measured };
+
+        var slower = LatencyProof.WarningFor(Timed(predicted: 1.0, measured: 0.85), pairs, table, "test", Machine);
+        output.WriteLine(slower);
+        Assert.NotNull(slower);
+        Assert.StartsWith("EDP: at batch 1 the compressed model ran slower than the plain one (0.85x as fast; the latency table predicted 1.00x)", slower);
+        Assert.Contains("run as basis and coefficient pairs", slower);
+        Assert.Contains("TargetLatencyRatio", slower);
+
+        Assert.Null(LatencyProof.WarningFor(Timed(predicted: 1.5, measured: 1.4), pairs, table, "test", Machine));
+        var farBelow = LatencyProof.WarningFor(Timed(predicted: 2.0, measured: 1.2), pairs, table, "test", Machine);
+        Assert.NotNull(farBelow);
+        Assert.StartsWith("EDP: at batch 1 the model ran 1.20x as fast as plain, far below the 2.00x", farBelow);
+    }
+
     /// <summary>Through the public API: a latency budget alone, with a given table and no timing, is met in predicted
     /// latency and stated in the report.</summary>
     [Fact]

@@ -35,14 +35,27 @@ internal static class LatencyProof
         foreach (var r in results)
         {
             info(string.Create(CultureInfo.InvariantCulture, $"EDP: ONNX Runtime at batch {r.Batch}: {r.MeasuredMilliseconds:F3} ms against {r.MeasuredPlainMilliseconds:F3} ms plain, {r.MeasuredSpeedup:F2}x measured, {r.PredictedSpeedup:F2}x predicted."));
-            if (r.MeasuredSpeedup < WarnBelowFractionOfPredicted * r.PredictedSpeedup)
-                warning(string.Create(CultureInfo.InvariantCulture,
-                    $"EDP: at batch {r.Batch} the model ran {r.MeasuredSpeedup:F2}x as fast as plain, far below the {r.PredictedSpeedup:F2}x the latency table predicted: ") + Reason(r, plans, table, loaded.Source, hardware));
+            if (WarningFor(r, plans, table, loaded.Source, hardware) is { } message)
+                warning(message);
         }
         return new EdpLatencyReport
         {
             ConvBlock = hardware.ConvBlock, OnnxRuntimeVersion = hardware.OnnxRuntimeVersion, TableSource = loaded.Source, TableCpu = table.Cpu, Batches = results,
         };
+    }
+
+    /// <summary>The warning one batch's timing calls for, or null: the compressed model ran slower than the plain one
+    /// (which a MACs or params budget can give where the table predicted no gain, so the prediction alone does not
+    /// catch it), or far below the speed-up the table predicted.</summary>
+    internal static string? WarningFor(EdpBatchLatency r, IReadOnlyList<LayerPlan> plans, LatencyTable table, string source, Hardware hardware)
+    {
+        var invariant = CultureInfo.InvariantCulture;
+        string? what = r.MeasuredSpeedup < 1
+            ? string.Create(invariant, $"EDP: at batch {r.Batch} the compressed model ran slower than the plain one ({r.MeasuredSpeedup:F2}x as fast; the latency table predicted {r.PredictedSpeedup:F2}x): ")
+            : r.MeasuredSpeedup < WarnBelowFractionOfPredicted * r.PredictedSpeedup
+                ? string.Create(invariant, $"EDP: at batch {r.Batch} the model ran {r.MeasuredSpeedup:F2}x as fast as plain, far below the {r.PredictedSpeedup:F2}x the latency table predicted: ")
+                : null;
+        return what is null ? null : what + Reason(r, plans, table, source, hardware);
     }
 
     /// <summary>What most likely kept the measured speed-up below the prediction, from what the fit knows.</summary>
@@ -59,7 +72,8 @@ internal static class LatencyProof
             reasons.Add($"{string.Join(", ", odd)} keep widths that are not multiples of the CPU's block of {table.ConvBlock}, which ONNX Runtime pads up or runs without its blocked kernels (leave ChannelMultiple unset to round to the block)");
         var pairs = plans.Where(p => p.PairRank is not null).Select(p => p.Name).ToList();
         if (pairs.Count > 0)
-            reasons.Add($"{string.Join(", ", pairs)} run as basis and coefficient pairs, two convs with a tensor written and read between them");
+            reasons.Add($"{string.Join(", ", pairs)} run as basis and coefficient pairs, two convs with a tensor written and read between them" +
+                " (a latency budget, TargetLatencyRatio, keeps a pair only where the table times it faster than the merged conv)");
         if (reasons.Count == 0)
             reasons.Add("the table times each layer alone, with its own layout reorders, while the whole network keeps ONNX Runtime's blocked layout between layers, so small layers' savings count for less");
         return string.Join("; ", reasons) + ".";
