@@ -132,7 +132,7 @@ public static class FamiliesBenchmark
         }
         var fit = JsonSerializer.Deserialize<FamilyRun.Fit>(File.ReadAllText(stem + ".json"))!;
         // An exception's message may name files under the results or the home folder; the committed results do not.
-        return fit with { Failure = fit.Failure?.Replace(data.Args.ResultsDirectory, "results").Replace(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "~") };
+        return fit with { Failure = fit.Failure is { } failure ? MachineInfo.WithoutHomeFolder(failure.Replace(data.Args.ResultsDirectory, "results")) : null };
     }
 
     private static string Markdown(BenchmarkArguments args, MachineInfo machine, string hardware, string settings, List<Row> rows)

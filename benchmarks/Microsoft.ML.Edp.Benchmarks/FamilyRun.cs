@@ -100,7 +100,6 @@ public static class FamilyRun
     {
         var args = data.Args;
         var ml = new MLContext(seed: 1);
-        // Warnings too, as the other benchmarks log them: a run too short for its schedule, a speed-up far below the prediction.
         SingleRun.LogFit(ml, Path.GetFileNameWithoutExtension(path));
         var options = new EdpCompressOptions
         {

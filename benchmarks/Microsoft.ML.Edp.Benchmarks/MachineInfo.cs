@@ -10,5 +10,8 @@ public sealed record MachineInfo(string Date, int Cores, string Cpu, string Os, 
         System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
 
+    /// <summary><paramref name="text"/> with this user's home folder written as ~: committed results name no home folder.</summary>
+    public static string WithoutHomeFolder(string text) => text.Replace(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "~");
+
     public string ToMarkdown(int threads) => $"Measured {Date} on {Cores} cores ({Cpu}), {Os}, {Runtime}; {threads} training threads.";
 }

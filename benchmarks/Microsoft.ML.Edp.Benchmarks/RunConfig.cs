@@ -64,6 +64,5 @@ public sealed record RunResult(
 
     /// <summary>This result with the user's home folder written as ~: the report names the latency table's file in the
     /// user's cache, and committed results name no home folder.</summary>
-    public RunResult WithoutHomeFolder()
-        => this with { ReportMarkdown = ReportMarkdown.Replace(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "~") };
+    public RunResult WithoutHomeFolder() => this with { ReportMarkdown = MachineInfo.WithoutHomeFolder(ReportMarkdown) };
 }
