@@ -13,7 +13,7 @@ public static class SingleRun
     public static void LogFit(MLContext ml, string tag) => ml.Log += (_, e) =>
     {
         if (e.Source.Contains("EdpCompress") && e.Kind is Runtime.ChannelMessageKind.Info or Runtime.ChannelMessageKind.Warning)
-            Console.WriteLine($"[{tag}] {e.Message}");
+            Console.WriteLine($"[{tag}]{(e.Kind == Runtime.ChannelMessageKind.Warning ? " warning:" : "")} {e.Message}");
     };
 
     public static void Execute(RunConfig config, string resultPath, string dataDir, int epochs, int threads)
