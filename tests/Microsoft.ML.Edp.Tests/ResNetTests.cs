@@ -56,6 +56,62 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
         Assert.Equal(["classifier", "s3b2_conv1", "s3b3_conv1"], couplings.Single(c => c.Layer.Name == "s3b3_conv2").Consumers.Select(r => r.Name).Order());
     }
 
+    /// <summary>Every other channel of each residual stream zeroed in all its members (the stem plain, as with
+    /// ExcludeFirstAndLast) is removed from every member and every reader at threshold 0, and the outputs stay exact
+    /// after surgery and through ONNX.</summary>
+    [Fact]
+    public void AStreamZeroedInEveryMemberNarrowsThemAllAndKeepsOutputsExact()
+    {
+        var options = Options();
+        options.ExcludeFirstAndLast = true;
+        var graph = Architectures.Build(TestData.Settings(options).Network, 10);
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using var net = new EdpNet(graph);
+        using (no_grad())
+        {
+            foreach (var bn in net.Norms.Values)
+            {
+                bn.weight!.uniform_(0.5, 1.5);
+                bn.bias!.uniform_(-0.3, 0.3);
+                bn.running_mean!.uniform_(-0.3, 0.3);
+                bn.running_var!.uniform_(0.5, 2);
+            }
+        }
+        net.eval();
+        var streams = ResidualStream.Of(graph);
+        Assert.Equal(3, streams.Count);
+        var atZero = new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm);
+        var even = streams.ToDictionary(s => s.Owner!, s => GroupSelection.All(s.Members[0].Layer.Outputs).Where(c => c % 2 == 0).ToArray());
+        GroupZeroing.Apply(net, PruningPlanner.Plan(net, atZero, even.ToDictionary(e => e.Key, e => new KeptGroups(e.Value, null))));
+        var plans = PruningPlanner.Plan(net, atZero).ToDictionary(p => p.Name);
+
+        var couplings = ChannelCoupling.Analyse(graph).ToDictionary(c => c.Layer.Name);
+        foreach (var stream in streams)
+        {
+            var kept = even[stream.Owner!];
+            Assert.All(stream.Members, m => Assert.Equal(kept, plans[m.Layer.Name].KeptOutputs));
+            Assert.All(couplings[stream.Owner!].Consumers, r => Assert.Equal(kept, plans[r.Name].KeptInputs));
+        }
+        Assert.Equal(4, plans["stem"].KeptOutputs.Length);
+        Assert.Equal(4, plans["s1b1_conv1"].KeptInputs.Length);
+        Assert.Equal(16, plans["classifier"].KeptInputs.Length);
+
+        var pruned = PruneAndMerge.Apply(net, [.. plans.Values]);
+        var images = randn(6, 1, 28, 28);
+        using var noGrad = no_grad();
+        var expected = net.forward(images);
+        var reference = ReferenceRunner.Logits(pruned, images);
+        using var scorer = new OnnxScorer(OnnxModelWriter.Write(pruned, new Dictionary<string, string>()));
+        var ort = scorer.Logits(images.data<float>().ToArray(), 6, 1, 28, 28);
+        double pruneDiff = (expected - reference).abs().max().item<float>();
+        double onnxDiff = ort.Zip(reference.data<float>().ToArray(), (a, b) => Math.Abs(a - b)).Max();
+        output.WriteLine($"max |net - pruned| {pruneDiff:G3}, max |ORT - TorchSharp| {onnxDiff:G3}, logits spread {expected.std().item<float>():G3}");
+        Assert.True(expected.std().item<float>() > 1e-3, "the logits must differ, or exactness proves nothing");
+        Assert.InRange(pruneDiff, 0, 1e-4);
+        Assert.InRange(onnxDiff, 0, 1e-4);
+    }
+
     [Fact]
     public void TrainedResNetPrunesBlocksAndStreamsAndReproducesItsOutputsInOnnx()
     {
