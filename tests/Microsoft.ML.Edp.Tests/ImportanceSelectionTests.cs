@@ -21,7 +21,7 @@ public class ImportanceSelectionTests
             bn.weight!.copy_(tensor(new float[] { 4, 0, 1 }));
             bn.bias!.copy_(tensor(new float[] { 0, 0, 0 }));
         }
-        var prox = new ProximalGroupLasso([new("c", cab, true, bn)]);
+        var prox = new ProximalGroupLasso([new("c", cab, true, ChannelUnits.Singles(cab.OutChannels), bn)]);
         // Keep channels 0 and 2 and both basis filters: only channel 1 (row norm 2) is shrunk, by 0.5 to 0.75 of it.
         prox.Target(new Dictionary<string, KeptGroups> { ["c"] = new([0, 2], null) });
         prox.Step(rankShrink: 1, channelShrink: 0.5);
@@ -42,7 +42,7 @@ public class ImportanceSelectionTests
         }
         // Gradients of a loss that is linear in each parameter: dL/dA = [[1,1],[1,1]], dL/dgamma = 1, dL/dbeta = 2.
         (cab.coefficients.sum() + bn.weight!.sum() + 2 * bn.bias!.sum()).backward();
-        var importance = new GroupImportance([new("c", cab, true, bn)]);
+        var importance = new GroupImportance([new("c", cab, true, ChannelUnits.Singles(cab.OutChannels), bn)]);
         importance.Accumulate();
         var (rank, channel) = importance.Of(0);
         // Columns: (1 + 3)^2, (2 + 4)^2. Rows: (1 + 2 + 0.5 * 1 + 1 * 2)^2 and (3 + 4 + 2 * 1 - 1 * 2)^2.

@@ -58,6 +58,10 @@ public class OnnxFamilyImportTests(ITestOutputHelper output)
             net.Layers.Select(l => l is ConvLayer c ? c with { Compressed = c.Groups == 1 } : l is LinearLayer f ? f with { Compressed = true } : l).ToList(),
             net.Output, OnnxFamilyModels.Classes);
         OnnxImportPatternTests.TrustConvolutions(graph, Images, output.WriteLine);
+        // Every residual sum of these families adds conv outputs (after BN) or other sums: each joins a stream whose
+        // channels may be removed.
+        var streamed = ChannelCoupling.Analyse(graph).Where(c => c.Stream is not null).SelectMany(c => c.Stream!.Sums).ToHashSet();
+        Assert.All(graph.Layers.OfType<AddLayer>(), sum => Assert.Contains(sum.Name, streamed));
 
         using var scope = NewDisposeScope();
         using var edp = new EdpNet(graph);

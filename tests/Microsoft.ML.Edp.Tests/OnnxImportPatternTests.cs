@@ -64,7 +64,7 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
         // Drop every other unit of channels of each layer that may lose channels (a channel, or the channels a grouped
         // conv ties), and the last basis filter of every layer.
         var prunable = ChannelCoupling.Analyse(graph).Where(c => c.Prunable).Select(c => c.Layer.Name).ToHashSet();
-        var units = LayerGroups.Of(net).Where(g => g.HasChannelGroups).ToDictionary(g => g.Name, g => g.Units!);
+        var units = LayerGroups.Of(net).Where(g => g.HasChannelGroups).ToDictionary(g => g.Name, g => g.Units);
         var plans = ZeroedAndReplanned(net, p => units.TryGetValue(p.Name, out var u) ? p.KeptOutputs.Where(c => u.UnitOf[c] % 2 == 0).ToArray() : p.KeptOutputs,
             p => p.KeptRank is { } rank ? rank[..^1] : null);
         var (surgery, export, expected) = PruneAndCompare(net, plans, $"{name}: prunable {string.Join(", ", prunable)}");
@@ -170,12 +170,18 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
         ["channel-shuffle"] = ["features_0_Conv", "features_3_Conv", "features_6_Conv", "features_8_Conv"],
         ["slice"] = ["features_0_Conv"],
         ["split"] = ["features_0_Conv", "features_3_Conv", "features_6_Conv"],
+        // Every producer of each residual stream and every conv reading it: the stem with the identity block's second
+        // conv, and the projection shortcut with the second conv of its block and the linear bottleneck's projection.
+        ["residual"] = ["features_0_Conv", "block1_conv1_Conv", "block1_conv2_Conv", "block2_conv1_Conv", "block2_conv2_Conv",
+            "block2_shortcut_Conv", "block3_expand_Conv", "block3_project_Conv"],
     };
 
-    /// <summary>Grouped convs whose groups read fewer channels after pruning, their outputs kept.</summary>
+    /// <summary>Layers that read fewer channels after pruning beyond those a narrowed producer feeds alone: grouped convs
+    /// whose groups read fewer, their outputs kept, and every reader of a residual stream.</summary>
     private static readonly Dictionary<string, string[]> ExpectedNarrowedInputs = new()
     {
         ["grouped-conv"] = ["features_3_Conv"],
+        ["residual"] = ["block1_conv1_Conv", "block2_conv1_Conv", "block2_shortcut_Conv", "block3_expand_Conv", "head_fc"],
     };
 
     /// <summary>Runs the backend self-check a fit runs on the graph's convolutions, so that TorchSharp's side is computed

@@ -14,6 +14,7 @@ internal static class OnnxPatternModels
         "asymmetric-pads", "same-padding", "explicit-pad", "ceil-mode", "count-include-pad", "whole-map-average",
         "input-normalisation", "sigmoid", "hard-sigmoid", "hard-swish", "silu", "leaky-relu", "clip", "float16-weights", "mixed",
         "depthwise", "concat-depthwise", "grouped-conv", "grouped-block", "dense-concat", "pre-activation", "fire-concat", "squeeze-excitation", "reduce-mean-excitation", "channel-shuffle", "slice", "split",
+        "residual",
     ];
 
     public static OnnxTestModels.Model Build(string name, long opset, int seed = 11)
@@ -48,6 +49,7 @@ internal static class OnnxPatternModels
             "channel-shuffle" => ChannelShuffle(b),
             "slice" => SliceChannels(b),
             "split" => SplitChannels(b),
+            "residual" => Residual(b),
             _ => throw new ArgumentException($"No pattern model '{name}'.", nameof(name)),
         };
         return new OnnxTestModels.Model($"{name}-opset{opset}", b.Build(x, 10), x);
@@ -261,6 +263,24 @@ internal static class OnnxPatternModels
         var x = b.Relu(b.Conv(Input, 1, 16, 3, pad: 1));
         x = b.Node("Slice", "/Slice", [x, b.IntInitializer("/slice.starts", 4), b.IntInitializer("/slice.ends", -2), b.IntInitializer("/slice.axes", 1), b.IntInitializer("/slice.steps", 1)]);
         return Head(b, b.Relu(b.Conv(x, 10, 16, 3, stride: 2)));
+    }
+
+    /// <summary>Residual sums as ResNet and MobileNetV2 write them: a basic block on an identity shortcut, one with a
+    /// strided 1x1 projection shortcut, and a linear bottleneck whose sum has no ReLU after it. The last convs of each
+    /// branch have small weights, so that the sums do not grow block by block.</summary>
+    private static string Residual(OnnxModelBuilder b)
+    {
+        var x = Stem(b);
+        var h = b.Relu(b.BatchNorm(b.Conv(x, 8, 8, 3, pad: 1, name: "/block1/conv1/Conv"), 8));
+        h = b.BatchNorm(b.Conv(h, 8, 8, 3, pad: 1, name: "/block1/conv2/Conv", gain: 0.5), 8);
+        x = b.Relu(b.Node("Add", "/block1/Add", [h, x]));
+        h = b.Relu(b.BatchNorm(b.Conv(x, 8, 16, 3, stride: 2, pad: 1, name: "/block2/conv1/Conv"), 16));
+        h = b.BatchNorm(b.Conv(h, 16, 16, 3, pad: 1, name: "/block2/conv2/Conv", gain: 0.5), 16);
+        var shortcut = b.BatchNorm(b.Conv(x, 8, 16, 1, stride: 2, name: "/block2/shortcut/Conv"), 16);
+        x = b.Relu(b.Node("Add", "/block2/Add", [h, shortcut]));
+        h = b.Clip(b.BatchNorm(b.Conv(x, 16, 32, 1, name: "/block3/expand/Conv"), 32), 0, 6);
+        h = b.BatchNorm(b.Conv(h, 32, 16, 1, name: "/block3/project/Conv", gain: 0.5), 16);
+        return Head(b, b.Node("Add", "/block3/Add", [h, x]));
     }
 
     /// <summary>All of the above in one network, for a real compression run.</summary>

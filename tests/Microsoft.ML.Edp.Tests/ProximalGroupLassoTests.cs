@@ -20,7 +20,7 @@ public class ProximalGroupLassoTests
             bn.bias!.copy_(tensor(new float[] { 0, 0, 0 }));
         }
         // Row norms: 5 (3 with gamma 4), ~0.0707, 0. Shrink 0.5 keeps row 0 scaled by 1 - 0.5/5 = 0.9.
-        new ProximalGroupLasso([new("c", cab, true, bn)]).Step(rankShrink: 0, channelShrink: 0.5);
+        new ProximalGroupLasso([new("c", cab, true, ChannelUnits.Singles(cab.OutChannels), bn)]).Step(rankShrink: 0, channelShrink: 0.5);
         var a = cab.coefficients.data<float>().ToArray();
         Assert.Equal(new[] { 2.7f, 0, 0, 0, 0, 0 }, a, new FloatTolerance(1e-6f));
         Assert.Equal(new[] { 3.6f, 0, 0 }, bn.weight!.data<float>().ToArray(), new FloatTolerance(1e-6f));
@@ -34,7 +34,7 @@ public class ProximalGroupLassoTests
         using (no_grad())
             cab.coefficients.copy_(tensor(new float[] { 3, 0.1f, 4, 0 }, [2, 2]));
         // Column norms 5 and 0.1; shrink 1 scales column 0 by 0.8 and zeroes column 1.
-        new ProximalGroupLasso([new("c", cab, false)]).Step(rankShrink: 1, channelShrink: 1);
+        new ProximalGroupLasso([new("c", cab, false, ChannelUnits.Singles(cab.OutChannels))]).Step(rankShrink: 1, channelShrink: 1);
         Assert.Equal(new[] { 2.4f, 0, 3.2f, 0 }, cab.coefficients.data<float>().ToArray(), new FloatTolerance(1e-6f));
     }
 
@@ -44,7 +44,7 @@ public class ProximalGroupLassoTests
         using var cab = CompressedWeight.FromWeight("c", zeros(4, 1, 1, 1), EdpCoefficientInit.Identity);
         using (no_grad())
             cab.coefficients.copy_(tensor(new float[] { 10, 0, 0, 0 }, [4, 1]));
-        new ProximalGroupLasso([new("c", cab, false)], weights: [new(Rank: [2f])]).Step(rankShrink: 1, channelShrink: 0);
+        new ProximalGroupLasso([new("c", cab, false, ChannelUnits.Singles(cab.OutChannels))], weights: [new(Rank: [2f])]).Step(rankShrink: 1, channelShrink: 0);
         Assert.Equal(8f, cab.coefficients[0, 0].item<float>(), 1e-5f); // 10 * (1 - 1 * 2 / 10)
     }
 
@@ -52,7 +52,7 @@ public class ProximalGroupLassoTests
     public void FrozenPatternKeepsZeroGroupsZeroAndStopsShrinking()
     {
         using var cab = CompressedWeight.FromWeight("c", zeros(2, 2, 1, 1), EdpCoefficientInit.Identity);
-        var prox = new ProximalGroupLasso([new("c", cab, false)]);
+        var prox = new ProximalGroupLasso([new("c", cab, false, ChannelUnits.Singles(cab.OutChannels))]);
         using (no_grad())
             cab.coefficients.copy_(tensor(new float[] { 3, 0, 4, 0 }, [2, 2]));
         prox.Freeze();

@@ -33,22 +33,87 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
     }
 
     [Fact]
-    public void OnlyChannelsInsideABlockArePrunable()
+    public void EachStageIsOneResidualStreamAndEveryConvIsPrunable()
     {
         var graph = Architectures.Build(TestData.Settings(new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20 }).Network, 10);
         var couplings = ChannelCoupling.Analyse(graph);
-        var prunable = couplings.Where(c => c.Prunable).Select(c => c.Layer.Name).ToList();
-        Assert.Equal(9, prunable.Count);
-        Assert.All(prunable, name => Assert.EndsWith("_conv1", name));
+        // Only the classifier, whose classes are the output, keeps its width.
+        Assert.Equal(["classifier"], couplings.Where(c => !c.Prunable).Select(c => c.Layer.Name));
         var first = couplings.Single(c => c.Layer.Name == "s1b1_conv1");
+        Assert.Null(first.Stream);
         Assert.Equal(["s1b1_conv2"], first.Consumers.Select(c => c.Name));
         Assert.Equal("s1b1_conv1_bn", first.Norm!.Name);
-        // The stem feeds a residual sum as well as a conv: its channels are coupled across the stage.
-        Assert.False(couplings.Single(c => c.Layer.Name == "stem").Prunable);
+        // The stem and the second convs of stage 1 add into one stream, carried on by the identity shortcuts; stage 2
+        // starts a new one at its projection shortcut. The members share one group per channel and every reader.
+        var stage1 = couplings.Where(c => c.Stream is not null && c.Stream.Members.Any(m => m.Layer.Name == "stem")).ToList();
+        Assert.Equal(["stem", "s1b1_conv2", "s1b2_conv2", "s1b3_conv2"], stage1.Select(c => c.Layer.Name));
+        Assert.All(stage1, c => Assert.Same(stage1[0].Stream, c.Stream));
+        Assert.Equal("stem", stage1[0].Stream!.Owner);
+        Assert.Equal(["s1b1_add", "s1b2_add", "s1b3_add"], stage1[0].Stream!.Sums.Order());
+        Assert.All(stage1, c => Assert.Equal(["s1b1_conv1", "s1b2_conv1", "s1b3_conv1", "s2b1_conv1", "s2b1_shortcut"], c.Consumers.Select(r => r.Name).Order()));
+        var stage2 = couplings.Single(c => c.Layer.Name == "s2b1_shortcut").Stream!;
+        Assert.Equal(["s2b1_conv2", "s2b1_shortcut", "s2b2_conv2", "s2b3_conv2"], stage2.Members.Select(m => m.Layer.Name));
+        Assert.Equal(["classifier", "s3b2_conv1", "s3b3_conv1"], couplings.Single(c => c.Layer.Name == "s3b3_conv2").Consumers.Select(r => r.Name).Order());
+    }
+
+    /// <summary>Every other channel of each residual stream zeroed in all its members (the stem plain, as with
+    /// ExcludeFirstAndLast) is removed from every member and every reader at threshold 0, and the outputs stay exact
+    /// after surgery and through ONNX.</summary>
+    [Fact]
+    public void AStreamZeroedInEveryMemberNarrowsThemAllAndKeepsOutputsExact()
+    {
+        var options = Options();
+        options.ExcludeFirstAndLast = true;
+        var graph = Architectures.Build(TestData.Settings(options).Network, 10);
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using var net = new EdpNet(graph);
+        using (no_grad())
+        {
+            foreach (var bn in net.Norms.Values)
+            {
+                bn.weight!.uniform_(0.5, 1.5);
+                bn.bias!.uniform_(-0.3, 0.3);
+                bn.running_mean!.uniform_(-0.3, 0.3);
+                bn.running_var!.uniform_(0.5, 2);
+            }
+        }
+        net.eval();
+        var streams = ResidualStream.Of(graph);
+        Assert.Equal(3, streams.Count);
+        var atZero = new PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm);
+        var even = streams.ToDictionary(s => s.Owner!, s => GroupSelection.All(s.Members[0].Layer.Outputs).Where(c => c % 2 == 0).ToArray());
+        GroupZeroing.Apply(net, PruningPlanner.Plan(net, atZero, even.ToDictionary(e => e.Key, e => new KeptGroups(e.Value, null))));
+        var plans = PruningPlanner.Plan(net, atZero).ToDictionary(p => p.Name);
+
+        var couplings = ChannelCoupling.Analyse(graph).ToDictionary(c => c.Layer.Name);
+        foreach (var stream in streams)
+        {
+            var kept = even[stream.Owner!];
+            Assert.All(stream.Members, m => Assert.Equal(kept, plans[m.Layer.Name].KeptOutputs));
+            Assert.All(couplings[stream.Owner!].Consumers, r => Assert.Equal(kept, plans[r.Name].KeptInputs));
+        }
+        Assert.Equal(4, plans["stem"].KeptOutputs.Length);
+        Assert.Equal(4, plans["s1b1_conv1"].KeptInputs.Length);
+        Assert.Equal(16, plans["classifier"].KeptInputs.Length);
+
+        var pruned = PruneAndMerge.Apply(net, [.. plans.Values]);
+        var images = randn(6, 1, 28, 28);
+        using var noGrad = no_grad();
+        var expected = net.forward(images);
+        var reference = ReferenceRunner.Logits(pruned, images);
+        using var scorer = new OnnxScorer(OnnxModelWriter.Write(pruned, new Dictionary<string, string>()));
+        var ort = scorer.Logits(images.data<float>().ToArray(), 6, 1, 28, 28);
+        double pruneDiff = (expected - reference).abs().max().item<float>();
+        double onnxDiff = ort.Zip(reference.data<float>().ToArray(), (a, b) => Math.Abs(a - b)).Max();
+        output.WriteLine($"max |net - pruned| {pruneDiff:G3}, max |ORT - TorchSharp| {onnxDiff:G3}, logits spread {expected.std().item<float>():G3}");
+        Assert.True(expected.std().item<float>() > 1e-3, "the logits must differ, or exactness proves nothing");
+        Assert.InRange(pruneDiff, 0, 1e-4);
+        Assert.InRange(onnxDiff, 0, 1e-4);
     }
 
     [Fact]
-    public void TrainedResNetPrunesInsideBlocksAndReproducesItsOutputsInOnnx()
+    public void TrainedResNetPrunesBlocksAndStreamsAndReproducesItsOutputsInOnnx()
     {
         using var net = TrainedNetFixture.Train(Options());
         var plans = PruningPlanner.Plan(net, new PruningSettings(0, EdpChannelGroup.BatchNorm));
@@ -56,7 +121,10 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
             output.WriteLine($"{p.Name}: in {p.KeptInputs.Length} out {p.KeptOutputs.Length} rank {p.KeptRank?.Length} merged {p.Merged}");
         Assert.Contains(plans, p => p.Name.EndsWith("_conv1") && p.KeptOutputs.Length < p.OriginalShape[0]);
         Assert.Contains(plans, p => p.KeptRank is { } r && r.Length < Math.Min(p.OriginalShape[0], p.OriginalShape.Skip(1).Aggregate(1L, (a, b) => a * b)));
-        Assert.All(plans.Where(p => !p.Name.EndsWith("_conv1")), p => Assert.Equal(p.OriginalShape[0], p.KeptOutputs.Length));
+        // A residual stream keeps the same channels in every member, or its sums could not add them.
+        var planOf = plans.ToDictionary(p => p.Name);
+        foreach (var stream in ResidualStream.Of(net.Graph))
+            Assert.All(stream.Members, m => Assert.Equal(planOf[stream.Members[0].Layer.Name].KeptOutputs, planOf[m.Layer.Name].KeptOutputs));
 
         var graph = PruneAndMerge.Apply(net, plans);
         Assert.Contains(graph.Layers, l => l is AddLayer);

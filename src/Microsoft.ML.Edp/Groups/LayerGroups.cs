@@ -8,18 +8,22 @@ namespace Microsoft.ML.Edp.Groups;
 /// and what Pruning &amp; Merging removes together (Torch-Pruning's <c>Group</c>, for the two kinds a CAB has).</summary>
 /// <remarks>Rank groups are the columns of A. Channel groups are the rows of A together with that channel's BN gamma
 /// and beta (and the layer's own bias, if any), so that a removed channel emits exactly zero after BN and ReLU, not a
-/// constant. Layers whose channels are coupled to others (a classifier's classes, a residual sum) have no channel
-/// groups (<see cref="ChannelCoupling.Prunable"/>).</remarks>
+/// constant. Layers whose channels are coupled to others that cannot go with them (a classifier's classes, the graph
+/// output) have no channel groups (<see cref="ChannelCoupling.Prunable"/>). The members of a residual stream share one
+/// channel group per channel: its owner's (<see cref="ResidualStream.Owner"/>) holds every other member's rows, BN and
+/// bias as followers, and the others have rank groups only.</remarks>
 /// <param name="Name">The layer's name.</param>
 /// <param name="Weight">The block: its coefficients A carry both kinds of group.</param>
-/// <param name="HasChannelGroups">Whether the layer's output channels may be removed.</param>
+/// <param name="HasChannelGroups">Whether the layer holds channel groups: its output channels may be removed, and
+/// with those of its residual stream's other members where it owns the stream's groups.</param>
+/// <param name="Units">The units channel groups are tied in: each one's norm and importance are its unit's (every
+/// channel its own without channel groups).</param>
 /// <param name="Norm">The BN whose gamma and beta join the channel groups.</param>
 /// <param name="Bias">The layer's own bias, which joins the channel groups.</param>
-/// <param name="Followers">The depthwise and other grouped convs on the layer's channels: each channel's filter, bias
-/// and BN gamma and beta join the channel's group.</param>
-/// <param name="Units">The units channel groups are tied in: each one's norm and importance are its unit's.</param>
-internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool HasChannelGroups, BatchNorm? Norm = null, Parameter? Bias = null,
-    IReadOnlyList<Follower>? Followers = null, ChannelUnits? Units = null)
+/// <param name="Followers">The depthwise and other grouped convs on the layer's channels, and the other members of its
+/// residual stream: each channel's filter (or row of A), bias and BN gamma and beta join the channel's group.</param>
+internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool HasChannelGroups, ChannelUnits Units, BatchNorm? Norm = null,
+    Parameter? Bias = null, IReadOnlyList<Follower>? Followers = null)
 {
     /// <summary>Every compressed-aware block of the network with its groups, in graph order.</summary>
     public static IReadOnlyList<LayerGroups> Of(EdpNet net)
@@ -31,20 +35,23 @@ internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool Ha
         var weighted = net.Weighted[coupling.Layer.Name];
         if (weighted.weight is not CompressedWeight cab)
             return null;
-        if (!coupling.Prunable)
-            return new LayerGroups(coupling.Layer.Name, cab, false);
-        return new LayerGroups(coupling.Layer.Name, cab, true, coupling.Norm is { } norm ? net.Norms[norm.Name] : null, weighted.bias,
-            coupling.Followers.Select(f => Follower.Of(net, f.Conv, f.Norm, f.Positions)).ToList(), coupling.Units);
+        if (!coupling.Prunable || coupling.Stream is { } s && s.Owner != coupling.Layer.Name)
+            return new LayerGroups(coupling.Layer.Name, cab, false, ChannelUnits.Singles(cab.OutChannels));
+        var followers = coupling.Followers.Select(f => Follower.Of(net, f.Conv, f.Norm, f.Positions))
+            .Concat(coupling.Stream?.Members.Where(m => m.Layer.Name != coupling.Layer.Name).Select(m => Follower.Member(net, m.Layer, m.Norm)) ?? []);
+        return new LayerGroups(coupling.Layer.Name, cab, true, coupling.Units, coupling.Norm is { } norm ? net.Norms[norm.Name] : null, weighted.bias,
+            followers.ToList());
     }
 
     /// <summary>Each channel's value summed over its unit (<see cref="ChannelUnits.Tied"/>).</summary>
-    public Tensor Tied(Tensor perChannel) => Units?.Tied(perChannel) ?? perChannel;
+    public Tensor Tied(Tensor perChannel) => Units.Tied(perChannel);
 }
 
 /// <summary>The part of a depthwise or other grouped conv that joins its producer's channel groups: producer channel c
 /// is the conv's channel <c>Positions[i]</c> where <c>Channels[i]</c> is c (past a Concat, Split, Slice or shuffle), and
 /// each one's filter, bias and BN gamma and beta join that channel's group. Producer channels that do not reach the
-/// conv have no part in it.</summary>
+/// conv have no part in it. Another member of a residual stream joins its owner's groups the same way, channel for
+/// channel, with its rows of A (or of its weight, for a plain layer) as the filter.</summary>
 internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? Norm, long[] Channels, long[] Positions, long Count)
 {
     /// <summary>The tensors of a grouped conv, which is always a plain layer, and of its BN; <paramref name="positions"/>
@@ -56,6 +63,21 @@ internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? No
             : throw new InvalidOperationException($"The grouped conv '{conv.Name}' must be a plain layer.");
         var channels = Enumerable.Range(0, positions.Length).Where(c => positions[c] >= 0).Select(c => (long)c).ToArray();
         return new Follower(weight, layer.bias, norm is null ? null : net.Norms[norm.Name], channels, [.. channels.Select(c => positions[c])], positions.Length);
+    }
+
+    /// <summary>The tensors of a member of a residual stream other than its owner: its coefficients A (its weight, for a
+    /// plain layer), bias and BN, channel c at c.</summary>
+    public static Follower Member(EdpNet net, WeightLayer member, BatchNormLayer? norm)
+    {
+        var layer = net.Weighted[member.Name];
+        var rows = layer.weight switch
+        {
+            CompressedWeight cab => cab.coefficients,
+            PlainWeight plain => plain.weight,
+            _ => throw new InvalidOperationException($"Layer '{member.Name}' has a weight of an unknown kind."),
+        };
+        long[] channels = GroupSelection.All(member.Outputs);
+        return new Follower(rows, layer.bias, norm is null ? null : net.Norms[norm.Name], channels, channels, channels.Length);
     }
 
     /// <summary>The squared norm of each channel's part: the filter (unless <paramref name="affineOnly"/>, as the
@@ -78,7 +100,7 @@ internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? No
     }
 
     /// <summary>Multiplies each channel's filter by <paramref name="rows"/>.</summary>
-    public void ScaleFilters(Tensor rows) => Weight.mul_(Factors(rows).view(-1, 1, 1, 1));
+    public void ScaleFilters(Tensor rows) => Weight.mul_(Factors(rows).view([-1, .. Enumerable.Repeat(1L, (int)Weight.dim() - 1)]));
 
     /// <summary>Multiplies each channel's bias and BN gamma and beta by <paramref name="rows"/>.</summary>
     public void ScaleAffine(Tensor rows)

@@ -14,6 +14,7 @@ internal static class PruningPlanner
         var graph = net.Graph;
         var shapes = graph.Shapes();
         var couplings = ChannelCoupling.Analyse(graph).ToDictionary(c => c.Layer.Name);
+        var selected = couplings.Values.ToDictionary(c => c.Layer.Name, c => Selected(net, c, settings, chosen?.GetValueOrDefault(c.Layer.Name) ?? default));
         // The kept channels of every value: a layer's kept outputs flow through the channel-wise ops to its readers.
         var kept = new Dictionary<string, long[]> { [NetworkGraph.InputName] = GroupSelection.All(graph.InChannels) };
         var plans = new List<LayerPlan>();
@@ -21,14 +22,10 @@ internal static class PruningPlanner
         {
             if (couplings.TryGetValue(layer.Name, out var coupling))
             {
-                long outChannels = shapes[layer.Name][0];
-                var fixedGroups = chosen?.GetValueOrDefault(layer.Name) ?? default;
-                // A layer whose groups are all chosen needs no norms: the budget's selection plans dozens of times an update.
-                var (outputs, rank) = fixedGroups is { Outputs: { } o, Rank: { } r } ? (o, r)
-                    : LayerGroups.Of(net, coupling) is { } groups
-                        ? Select(groups, outChannels, settings)
-                        : (GroupSelection.All(outChannels), null);
-                (outputs, rank) = (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
+                var (outputs, rank) = selected[layer.Name];
+                // A member of a residual stream keeps the channels the stream's owner keeps, which may come later.
+                if (coupling.Stream?.Owner is { } owner)
+                    outputs = selected[owner].Outputs;
                 if (coupling.Follows is { } gated)
                     outputs = kept[gated];
                 int perChannel = (net.Weighted[layer.Name].bias is null ? 0 : 1) + (coupling.Norm is null ? 0 : 2);
@@ -41,6 +38,18 @@ internal static class PruningPlanner
                 kept[layer.Name] = Passed(layer, kept, shapes);
         }
         return plans;
+    }
+
+    /// <summary>The groups one layer keeps: those <paramref name="fixedGroups"/> names, else those its norms keep (every
+    /// channel of a layer without channel groups, and no rank for a plain layer).</summary>
+    private static (long[] Outputs, long[]? Rank) Selected(EdpNet net, ChannelCoupling coupling, PruningSettings settings, KeptGroups fixedGroups)
+    {
+        // A layer whose groups are all chosen needs no norms: the budget's selection plans dozens of times an update.
+        var (outputs, rank) = fixedGroups is { Outputs: { } o, Rank: { } r } ? (o, r)
+            : LayerGroups.Of(net, coupling) is { } groups
+                ? Select(groups, coupling.Layer.Outputs, settings)
+                : (GroupSelection.All(coupling.Layer.Outputs), null);
+        return (fixedGroups.Outputs ?? outputs, fixedGroups.Rank ?? rank);
     }
 
     /// <summary>The kept channels of every value of <paramref name="graph"/> under <paramref name="plans"/>, by name.</summary>
@@ -60,9 +69,17 @@ internal static class PruningPlanner
         ConcatLayer c => Concatenated(c, kept, shapes),
         ChannelSelectLayer s => Selected(s, kept[s.Input]),
         ChannelGateLayer => kept[layer.Input],
+        AddLayer sum => Summed(sum, kept),
         { PassesChannels: true } => kept[layer.Input],
         _ => GroupSelection.All(shapes[layer.Name][0]),
     };
+
+    /// <summary>The kept channels of a residual sum: those of both its inputs, which a residual stream keeps alike (and
+    /// every channel elsewhere).</summary>
+    private static long[] Summed(AddLayer sum, Dictionary<string, long[]> kept)
+        => kept[sum.Left].SequenceEqual(kept[sum.Right]) ? kept[sum.Left]
+            : throw new InvalidOperationException($"The residual sum '{sum.Name}' would add channels [{string.Join(", ", kept[sum.Left])}] of '{sum.Left}' " +
+                $"to channels [{string.Join(", ", kept[sum.Right])}] of '{sum.Right}'; both inputs of a sum must keep the same channels.");
 
     /// <summary>The kept channels of each part, at the part's offset in the concatenation.</summary>
     private static long[] Concatenated(ConcatLayer concat, Dictionary<string, long[]> kept, IReadOnlyDictionary<string, long[]> shapes)

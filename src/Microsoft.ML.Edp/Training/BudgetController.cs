@@ -79,7 +79,7 @@ internal sealed class BudgetController
         if (FirstUnreachable(asked, reachable) is (var target, var floor))
             throw new ArgumentOutOfRangeException(target.Option, target.Value,
                 $"{target.Option} is {target.Value}, but this network cannot go below {target.Describe(floor)}: every layer keeps at least one channel and one basis filter, " +
-                "and plain (uncompressed) layers and channels feeding a residual sum or the classifier keep their width" +
+                "and plain (uncompressed) layers (but those in a residual stream with a compressed layer) and the classifier's classes keep their width" +
                 (pruning.Multiple > 1 ? $"; with {nameof(EdpCompressOptions.ChannelMultiple)} = {pruning.Multiple}, a layer keeps at least that many (1 allows fewer)" : "") +
                 $". Ask for at least that, or set {target.Option} to null to train with the fixed penalties.");
         var targets = asked.Zip(reachable, (a, r) => new Target(a.Cost, r.Full, a.Ratio)).ToList();

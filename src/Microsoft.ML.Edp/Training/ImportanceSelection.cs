@@ -58,7 +58,7 @@ internal static class ImportanceSelection
             // unit's estimate; it carries the cost of all of them.
             if (channel is not null)
             {
-                var units = Units(layers[i]);
+                var units = layers[i].Units;
                 scored.AddRange(units.FirstChannels().Select((c, u) => (new Group(i, true, u), channel[c] / (cost.Channel * units.Size(u)))));
             }
         }
@@ -76,7 +76,7 @@ internal static class ImportanceSelection
             // Dropped groups in ranking order, so the last ones are the best to give back.
             List<int> Dropped(bool channel) => ranked.Take(count).Where(g => g.Layer == i && g.IsChannel == channel).Select(g => g.Index).ToList();
             var outputs = layer.HasChannelGroups
-                ? Kept(Units(layer), Dropped(true), pruning.Multiple)
+                ? Kept(layer.Units, Dropped(true), pruning.Multiple)
                 : GroupSelection.All(layer.Weight.OutChannels);
             chosen[layer.Name] = new KeptGroups(outputs, Kept(ChannelUnits.Singles(layer.Weight.Rank), Dropped(false), pruning.Multiple));
         }
@@ -92,6 +92,4 @@ internal static class ImportanceSelection
     /// (<see cref="ChannelUnits.Complete"/>).</summary>
     private static long[] Kept(ChannelUnits units, List<int> dropped, int multiple)
         => units.Complete(Enumerable.Range(0, units.Count).Except(dropped), Enumerable.Reverse(dropped).ToList(), multiple);
-
-    private static ChannelUnits Units(LayerGroups layer) => layer.Units ?? ChannelUnits.Singles(layer.Weight.OutChannels);
 }

@@ -15,7 +15,7 @@ internal static class PenaltyWeights
     public static IReadOnlyList<ShrinkWeights>? For(IReadOnlyList<LayerGroups> layers, NetworkGraph graph, EdpPenaltyWeighting weighting)
     {
         var weights = ByWeighting(layers, graph, weighting);
-        return layers.Any(l => l.Units is { } u && u.Count < u.UnitOf.Length)
+        return layers.Any(l => l.Units.Count < l.Units.UnitOf.Length)
             ? [.. layers.Select((l, i) => UnitScaled(weights?[i] ?? new ShrinkWeights(), l))]
             : weights;
     }
@@ -25,8 +25,7 @@ internal static class PenaltyWeights
     /// Shrunk by w alone, a unit of 4 kept its whole width through a fit that took single channels away.</summary>
     private static ShrinkWeights UnitScaled(ShrinkWeights weights, LayerGroups layer)
     {
-        if (layer.Units is not { } units)
-            return weights;
+        var units = layer.Units;
         var channel = weights.Channel ?? Fill(units.UnitOf.Length, 1);
         return weights with { Channel = [.. channel.Select((w, c) => w * MathF.Sqrt(units.Size(units.UnitOf[c])))] };
     }

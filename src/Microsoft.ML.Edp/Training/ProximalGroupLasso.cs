@@ -52,7 +52,9 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpC
                 if (channelGroup == EdpChannelGroup.BatchNorm && layer.Norm is not null)
                 {
                     GroupZeroing.ScaleAffine(layer, factor);
-                    a.mul_(factor.gt(0).to(a.dtype).unsqueeze(1));
+                    // A removed channel's rows go to zero everywhere, so that it emits zero even in a member of the
+                    // layer's residual stream (or a follower) with no BN of its own.
+                    GroupZeroing.Scale(layer, factor.gt(0).to(a.dtype), null);
                 }
                 else
                     GroupZeroing.Scale(layer, factor, null);

@@ -28,8 +28,8 @@ internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
 
     /// <summary>The milliseconds one group saves on average as its layer shrinks from its plain shape to one group.
     /// A time falls in steps of the CPU's block, not channel by channel, so the average over the whole range ranks
-    /// layers by what shrinking them can win. A channel saves its share of its layer's output axis, of every
-    /// reader's input axis and of every depthwise conv that follows it; a basis filter saves only where the pair beats the merged layer, since PM runs the faster
+    /// layers by what shrinking them can win. A channel saves its share of its layer's output axis (of every member's,
+    /// for a channel of a residual stream), of every reader's input axis and of every depthwise conv that follows it; a basis filter saves only where the pair beats the merged layer, since PM runs the faster
     /// of the two.</summary>
     public override IReadOnlyDictionary<string, GroupCost> Groups(NetworkGraph graph)
     {
@@ -44,7 +44,8 @@ internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
             double rank = s.Compressed
                 ? PerGroup(Math.Min(merged, Time(s.Name, s.InChannels, s.OutChannels, s.MaxRank)), Math.Min(merged, Time(s.Name, s.InChannels, s.OutChannels, 1)), s.MaxRank)
                 : Negligible;
-            double own = PerGroup(merged, Time(s.Name, s.InChannels, 1, null), s.OutChannels);
+            double Own(LayerSite m) => PerGroup(Time(m.Name, m.InChannels, m.OutChannels, null), Time(m.Name, m.InChannels, 1, null), m.OutChannels);
+            double own = coupling.Stream?.Members.Sum(m => Own(sites[m.Layer.Name])) ?? Own(s);
             double readers = coupling.Consumers.Select(c => sites[c.Name])
                 .Sum(r => PerGroup(Time(r.Name, r.InChannels, r.OutChannels, null), Time(r.Name, 1, r.OutChannels, null), r.InChannels));
             // A depthwise conv that follows the layer's channels loses one of its own with each (the table reads it
