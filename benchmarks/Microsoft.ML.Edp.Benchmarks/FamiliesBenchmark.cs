@@ -14,7 +14,8 @@ namespace Microsoft.ML.Edp.Benchmarks;
 /// output is compared with ONNX Runtime's on the file; then CompressEdp fits it with its defaults (half the MACs, the
 /// latency proof) for a short run on Fashion-MNIST read as 3-channel images in ImageNet's encoding, in a child process
 /// per model, and the table gives the MACs kept, the test accuracy and the measured ONNX Runtime speed-up over the
-/// plain export at batch 1 and 64.</summary>
+/// plain export at batch 1 and 64; beside it, the accuracy of a plain fit of the same network (same data, steps and
+/// learning rate, no compression), so that a low accuracy can be told apart as the compression's or the family's.</summary>
 public static class FamiliesBenchmark
 {
     public const int BatchSize = 32;
@@ -31,7 +32,9 @@ public static class FamiliesBenchmark
         public string Source => Path is null ? "builder (random weights)" : System.IO.Path.GetFileName(Path);
     }
 
-    public sealed record Row(Model Model, FamilyRun.Import Import, FamilyRun.Fit? Fit);
+    /// <summary>One model's import, its compressed fit and its plain fit (null where it was not imported, or in results
+    /// written before plain fits were run).</summary>
+    public sealed record Row(Model Model, FamilyRun.Import Import, FamilyRun.Fit? Fit, FamilyRun.Fit? Plain = null);
 
     /// <summary>The invocation's arguments with its default epochs, the data and the settings every fit records.</summary>
     public sealed record Data(BenchmarkArguments Args, List<FashionMnistImage> Train, IReadOnlyList<FashionMnistImage> Test, string Settings);
@@ -100,10 +103,13 @@ public static class FamiliesBenchmark
                 File.WriteAllBytes(path, OnnxFamilyModels.Build(model.Name).Bytes);
             var import = FamilyRun.CheckImport(File.ReadAllBytes(path), model.Name, args.ImageSize, images, args.Threads);
             Console.WriteLine($"[{model.Name}] " + (import.Imported ? $"imported, {import.Layers} layers, max |difference| from ONNX Runtime {import.MaxDifference:E2} (largest |output| {import.LargestOutput:F2})" : $"refused: {import.Refusal}"));
-            var fit = import.Imported ? Compress(model, path, Path.Combine(workDir, model.Name + "-fit"), data) : null;
+            var plain = import.Imported ? FitInChild(model, path, Path.Combine(workDir, model.Name + "-plain"), data, compress: false) : null;
+            if (plain is not null)
+                Console.WriteLine($"[{model.Name}] plain: " + (plain.Failure ?? $"test accuracy {plain.TestAccuracy:P2}, fit {plain.FitSeconds:F0} s"));
+            var fit = import.Imported ? FitInChild(model, path, Path.Combine(workDir, model.Name + "-fit"), data, compress: true) : null;
             if (fit is not null)
                 Console.WriteLine($"[{model.Name}] " + (fit.Failure ?? $"MACs kept {(double)fit.MacsAfter / fit.MacsBefore:P1}, test accuracy {fit.TestAccuracy:P2}, speed-up {fit.Speedup1:F2}x at batch 1, {fit.Speedup64:F2}x at 64, fit {fit.FitSeconds:F0} s"));
-            rows.Add(new Row(model, import, fit));
+            rows.Add(new Row(model, import, fit, plain));
         }
 
         var results = new Results(MachineInfo.Current(), Hardware.Current.ToString(), data.Settings, rows);
@@ -114,9 +120,10 @@ public static class FamiliesBenchmark
         Console.WriteLine(md);
     }
 
-    /// <summary>The fit in a child process (<c>families-run</c>): the backend check's verdict is process-wide, and one
-    /// family's native failure should not end the others; --resume reuses a fit that succeeded with the same settings.</summary>
-    private static FamilyRun.Fit Compress(Model model, string path, string stem, Data data)
+    /// <summary>The fit, compressed or plain, in a child process (<c>families-run</c>): the backend check's verdict is
+    /// process-wide, and one family's native failure should not end the others; --resume reuses a fit that succeeded
+    /// with the same settings.</summary>
+    private static FamilyRun.Fit FitInChild(Model model, string path, string stem, Data data, bool compress)
     {
         if (data.Args.Resume && File.Exists(stem + ".json") && JsonSerializer.Deserialize<FamilyRun.Fit>(File.ReadAllText(stem + ".json")) is { } done
             && done.Settings == data.Settings && done.Failure is null)
@@ -124,7 +131,7 @@ public static class FamiliesBenchmark
         File.Delete(stem + ".json");
         try
         {
-            SingleRun.InChild($"The fit of '{model.Name}'", "families-run", path, (model.Path is null).ToString(), stem, JsonSerializer.Serialize(data.Args));
+            SingleRun.InChild($"The {(compress ? "" : "plain ")}fit of '{model.Name}'", "families-run", path, (model.Path is null).ToString(), stem, JsonSerializer.Serialize(data.Args), compress.ToString());
         }
         catch (InvalidOperationException e) when (!File.Exists(stem + ".json"))
         {
@@ -145,24 +152,26 @@ public static class FamiliesBenchmark
             .Append("Each family is written as torch.onnx.export writes torchvision's model at opset 13 in eval mode (the test ONNX builder's `OnnxFamilyModels`: torchvision's layers, widths, strides and pools, random weights, BN as nodes); files from `--onnx-dir` are read as they are. ")
             .Append(c, $"Faithful: the largest |difference| between the imported network (compressed-aware blocks, before any training) and ONNX Runtime on the file, over {FaithfulImages} test images, beside the largest |output|. ")
             .Append("Compress: `CompressEdp` with its defaults (TargetMacsRatio 0.5, the measured latency proof) on Fashion-MNIST resized bilinearly and repeated over 3 channels, in ImageNet's (x - mean) / std, from the random weights at the from-scratch learning rate (a file's weights at the imported default); ")
-            .Append("one child process per model. MACs kept: after Pruning & Merging over the plain network with the fitted 10-class head. Test accuracy: the exported model in ONNX Runtime, and in brackets the trained network before Pruning & Merging, on the test images (the fit's validation set). Speed-up: the report's measured ONNX Runtime latency of the compressed model against the plain network's export, interleaved, median. ")
+            .Append("one child process per model. Plain: a fit of the same network with plain layers (`Compress = false`: no budget, no Pruning & Merging), same data, steps, learning rate and seed, in a child process of its own; its test accuracy is its export's in ONNX Runtime. MACs kept: after Pruning & Merging over the plain network with the fitted 10-class head. Test accuracy: the exported model in ONNX Runtime, and in brackets the trained network before Pruning & Merging, on the test images (the fit's validation set). Speed-up: the report's measured ONNX Runtime latency of the compressed model against the plain network's export, interleaved, median. ")
             .Append("The machine is shared with other work, so times are indicative only. ")
             .AppendLine("A run this short, far below the schedule's MinSelectionSteps and MinRecoverySteps (each fit warns so), measures whether a family imports, compresses and runs faster, not how accurate it can be; the accuracies are of random weights after a few dozen steps.").AppendLine();
-        md.AppendLine("| model | source | imported | faithful: max diff (largest output) | MACs before | MACs kept | params kept | test accuracy (before PM) | speed-up, batch 1 | speed-up, batch 64 | fit time | note |");
-        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-        foreach (var (model, import, fit) in rows)
+        md.AppendLine("| model | source | imported | faithful: max diff (largest output) | MACs before | MACs kept | params kept | plain: test accuracy | compressed: test accuracy (before PM) | speed-up, batch 1 | speed-up, batch 64 | fit time (plain) | note |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var (model, import, fit, plain) in rows)
         {
             string faithful = import.MaxDifference is { } d ? $"{d:0.0E+0} ({import.LargestOutput:F2})" : "-";
             string Speedup(double? s) => s is { } v ? $"{v:F2}x" : "-";
-            string note = import.Refusal ?? fit?.Failure ?? "";
+            string note = string.Join("; ", new[] { import.Refusal, fit?.Failure, plain?.Failure is { } p ? "plain fit: " + p : null }.OfType<string>());
+            string plainAccuracy = plain is { Failure: null } ? string.Create(c, $"{plain.TestAccuracy:P2}") : "-";
+            string plainTime = plain is { Failure: null } ? string.Create(c, $" ({plain.FitSeconds:F0} s)") : "";
             md.Append(c, $"| {model.Name} | {model.Source} | {(import.Imported ? "yes" : "no")} | {faithful} | ");
             md.AppendLine(fit is { Failure: null } f
-                ? string.Create(c, $"{f.MacsBefore:N0} | {(double)f.MacsAfter / f.MacsBefore:P1} | {(double)f.ParamsAfter / f.ParamsBefore:P1} | {f.TestAccuracy:P2} ({f.TestAccuracyBeforePruning:P2}) | {Speedup(f.Speedup1)} | {Speedup(f.Speedup64)} | {f.FitSeconds:F0} s | {note.Replace("|", "\\|")} |")
-                : $"- | - | - | - | - | - | - | {note.Replace("|", "\\|")} |");
+                ? string.Create(c, $"{f.MacsBefore:N0} | {(double)f.MacsAfter / f.MacsBefore:P1} | {(double)f.ParamsAfter / f.ParamsBefore:P1} | {plainAccuracy} | {f.TestAccuracy:P2} ({f.TestAccuracyBeforePruning:P2}) | {Speedup(f.Speedup1)} | {Speedup(f.Speedup64)} | {f.FitSeconds:F0} s{plainTime} | {note.Replace("|", "\\|")} |")
+                : $"- | - | - | {plainAccuracy} | - | - | - | - | {note.Replace("|", "\\|")} |");
         }
         md.AppendLine().AppendLine("Predicted speed-ups (the latency table's) beside the measured ones, the compressed export's largest |logit difference| from the float64 reference (the fit's export check), and the training backend:").AppendLine();
         md.AppendLine("| model | predicted, batch 1 | measured, batch 1 | predicted, batch 64 | measured, batch 64 | export check | learning rate | training backend |").AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
-        foreach (var (model, _, fit) in rows.Where(r => r.Fit is { Failure: null }))
+        foreach (var (model, _, fit, _) in rows.Where(r => r.Fit is { Failure: null }))
             md.AppendLine(c, $"| {model.Name} | {fit!.PredictedSpeedup1:F2}x | {fit.Speedup1:F2}x | {fit.PredictedSpeedup64:F2}x | {fit.Speedup64:F2}x | {fit.ExportDifference:0.0E+0} | {fit.LearningRate} | {fit.Backend} |");
         return md.ToString();
     }

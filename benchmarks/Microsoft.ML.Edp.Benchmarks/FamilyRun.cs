@@ -75,17 +75,18 @@ public static class FamilyRun
         return name;
     }
 
-    /// <summary>The child's side: <c>model-path scratch stem arguments-json</c>, "scratch" true for a model of random
-    /// weights; writes <c>stem.json</c> (a <see cref="Fit"/>), and the compressed model to <c>stem.onnx</c>.</summary>
+    /// <summary>The child's side: <c>model-path scratch stem arguments-json compress</c>, "scratch" true for a model of
+    /// random weights, "compress" false for the plain fit; writes <c>stem.json</c> (a <see cref="Fit"/>), and the model
+    /// to <c>stem.onnx</c>.</summary>
     public static void RunOne(string[] argv)
     {
         string path = argv[0], stem = argv[2];
-        bool scratch = bool.Parse(argv[1]);
+        bool scratch = bool.Parse(argv[1]), compress = bool.Parse(argv[4]);
         var data = FamiliesBenchmark.Prepare(JsonSerializer.Deserialize<BenchmarkArguments>(argv[3])!);
         Fit fit;
         try
         {
-            fit = Compress(path, scratch, data, stem + ".onnx");
+            fit = FitOne(path, scratch, compress, data, stem + ".onnx");
         }
         catch (Exception e)
         {
@@ -96,7 +97,9 @@ public static class FamilyRun
         File.WriteAllText(stem + ".json", JsonSerializer.Serialize(fit));
     }
 
-    private static Fit Compress(string path, bool scratch, FamiliesBenchmark.Data data, string onnxPath)
+    /// <summary>One fit: with <paramref name="compress"/> false, the plain baseline, the same network, data, steps and
+    /// learning rate with plain layers, no budget, no Pruning &amp; Merging and no latency proof.</summary>
+    private static Fit FitOne(string path, bool scratch, bool compress, FamiliesBenchmark.Data data, string onnxPath)
     {
         var args = data.Args;
         var ml = new MLContext(seed: 1);
@@ -107,6 +110,7 @@ public static class FamilyRun
             Epochs = args.Epochs, BatchSize = FamiliesBenchmark.BatchSize, NumberOfThreads = args.Threads, Seed = 1,
             // Random weights train at the from-scratch rate; a file's trained weights at the import's default.
             LearningRate = scratch ? EdpSettings.ScratchLearningRate : null,
+            Compress = compress, MeasureLatency = compress,
         };
         var train = RgbImages.Load(ml, data.Train, args.ImageSize, PixelEncoding.ImageNet);
         var toKey = ml.Transforms.Conversion.MapValueToKey("Label");

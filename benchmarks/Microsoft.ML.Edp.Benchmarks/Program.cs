@@ -14,7 +14,7 @@
 //   speedup name=model.onnx ...                         ORT speed-up of saved 28x28 models over plain VGG-S, interleaved
 //   run <config-json> <result-path> <data-dir> <epochs> <threads>   (internal: one training run)
 //   pretrained-run <config-json> <seed> <stem> <arguments-json>     (internal: one run of the pretrained benchmark)
-//   families-run <model-path> <scratch> <stem> <arguments-json>     (internal: one fit of the families benchmark)
+//   families-run <model-path> <scratch> <stem> <arguments-json> <compress>  (internal: one fit of the families benchmark)
 using Microsoft.ML.Edp.Benchmarks;
 
 var command = args.Length > 0 ? args[0] : "compression";

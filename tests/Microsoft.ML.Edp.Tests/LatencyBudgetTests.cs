@@ -63,6 +63,44 @@ public sealed class LatencyBudgetTests(ITestOutputHelper output) : IDisposable
         Assert.All(groups.Values, g => Assert.True(g.Rank > 0 && g.Channel > 0));
     }
 
+    /// <summary>A grouped conv whose groups read and write as many channels (ResNeXt's 3x3) loses whole groups with its
+    /// input: the table times it at its candidate group counts, predicts it faster with fewer, and a channel of the
+    /// conv that feeds it carries its share of a group's time, which a table of the plain widths alone gave as nothing.</summary>
+    [Fact]
+    public void AGroupedConvThatLosesWholeGroupsIsPredictedFasterAndItsProducerCarriesTheSaving()
+    {
+        var model = OnnxPatternModels.Build("grouped-block", 13);
+        var graph = Import.ImportedHead.Fit(Import.OnnxGraphImporter.Import(model.Bytes, model.Name, (1, 28, 28)), 10, compress: true, excludeFirstAndLast: false);
+        var grouped = LayerSite.Of(graph).Single(s => s.Groups > 1);
+        // 16 -> 16 in 4 groups of 4: whole groups, a block's worth (16) of channels at a step, or one group where a
+        // block is no wider than a group.
+        Assert.True(grouped.ChannelsFollowInput);
+        Assert.Equal([(8, 8), (16, 16)], LatencyProfiler.Shapes(grouped, 16).Select(p => (p.In, p.Out)));
+        Assert.Equal([4, 8, 12, 16], LatencyProfiler.GroupWidths(grouped, 4));
+
+        // Times in proportion to the MACs at each width: a grouped conv's filters read one group each.
+        static double Macs(LayerSite s, int c, int n, int? r)
+            => 1e-4 * (r is int rank ? rank * (c * s.Kernel * s.Kernel + n) : (double)n * c * s.Kernel * s.Kernel / (s.ChannelsFollowInput ? c / s.ChannelsPerGroup : s.Groups));
+        var table = Synthetic(graph, Macs);
+        Assert.Empty(table.Problems(LayerSite.Of(graph), 1));
+        var latency = new LatencyCost(table, 1);
+        using var net = new EdpNet(graph);
+        var plan = PruningPlanner.Plan(net, Pruning(latency)).Single(p => p.Name == grouped.Name);
+        // Two of the four groups kept: half the time, read off the table's points.
+        double full = latency.Layer(plan, 16, 16, null), half = latency.Layer(plan, 8, 8, null);
+        Assert.Equal(full / 2, half, 9);
+
+        // The conv that feeds it (8 -> 16, 1x1): each of its channels saves a quarter of what one group of the grouped
+        // conv costs, on top of its own share and its reader's; against a table of the grouped conv's plain widths only.
+        var producer = Assert.Single(ChannelCoupling.Analyse(graph), c => c.Followers.Any(f => f.Conv.Name == grouped.Name)).Layer.Name;
+        var plainWidths = table with { Layers = table.Layers.Select(l => l.Name != grouped.Name ? l : l with { Points = l.Points.Where(p => p.OutChannels == l.OutChannels).ToArray() }).ToArray() };
+        double perGroup = (table.Layer(grouped.Name, 16, 16, null, 1) - table.Layer(grouped.Name, 4, 4, null, 1)) / 3;
+        double saved = latency.Groups(graph)[producer].Channel - new LatencyCost(plainWidths, 1).Groups(graph)[producer].Channel;
+        output.WriteLine($"a group of {grouped.Name}: {perGroup:G4} ms; a channel of {producer} saves {saved:G4} ms more");
+        Assert.True(perGroup > 0);
+        Assert.Equal(perGroup / 4, saved, 9);
+    }
+
     /// <summary>The freeze cut of a latency budget, through the budget controller, against the fixed table: a few
     /// training steps give the Taylor estimates, then <see cref="BudgetController.Enforce"/> cuts.</summary>
     [Theory]

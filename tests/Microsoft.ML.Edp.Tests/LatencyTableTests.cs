@@ -151,11 +151,13 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>Imported models hold layers the built-in networks do not: the plain export and every layer model run, a
-    /// grouped conv is timed with its groups, and a measured table fits the network and predicts its pruned plans.</summary>
+    /// grouped conv is timed with its groups (one that loses whole groups at whole groups, in and out together), and a
+    /// measured table fits the network and predicts its pruned plans.</summary>
     [Theory]
     [InlineData("depthwise")]
     [InlineData("concat-depthwise")]
     [InlineData("grouped-conv")]
+    [InlineData("grouped-block")]
     [InlineData("squeeze-excitation")]
     [InlineData("channel-shuffle")]
     [InlineData("slice")]
@@ -172,8 +174,8 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
 
         var table = LatencyProfiler.Measure(graph, [1], Hardware.Current, output.WriteLine);
         Assert.Empty(table.Problems(sites, 1));
-        foreach (var site in sites.Where(s => s.IsDepthwise))
-            Assert.All(table.Layers.Single(l => l.Name == site.Name).Points, p => Assert.Equal(p.InChannels, p.OutChannels));
+        foreach (var site in sites.Where(s => s.ChannelsFollowInput))
+            Assert.All(table.Layers.Single(l => l.Name == site.Name).Points, p => Assert.True(p.InChannels == p.OutChannels && p.OutChannels % site.ChannelsPerGroup == 0, $"{site.Name} at {p.InChannels}->{p.OutChannels}"));
         using var net = new EdpNet(graph);
         var plans = Groups.PruningPlanner.Plan(net, new Groups.PruningSettings(0, EdpChannelGroup.CoefficientsAndBatchNorm));
         var predicted = new LatencyCost(table, 1);

@@ -37,4 +37,15 @@ internal static class LatencyTestTables
         var m = machine ?? Machine;
         return new LatencyTable(LatencyTable.CurrentFormat, m.Cpu, m.ConvBlock, m.OnnxRuntimeVersion, "2026-12-02 00:00 UTC", batches, PerBatch(0.02), layers);
     }
+
+    /// <summary>A table for any <paramref name="graph"/> on <see cref="Machine"/>, at batch 1, holding the shapes the
+    /// profiler would time (<see cref="LatencyProfiler.Shapes"/>) at <paramref name="milliseconds"/> each (site, input
+    /// width, output width, rank) instead of measured times.</summary>
+    public static LatencyTable Synthetic(NetworkGraph graph, Func<LayerSite, int, int, int?, double> milliseconds)
+    {
+        var layers = LayerSite.Of(graph).Select(s => new SiteLatency(s.Name, s.Signature, s.InChannels, s.OutChannels,
+            LatencyProfiler.Shapes(s, Machine.ConvBlock).Select(p => new LatencyPoint(p.In, p.Out, p.Rank, [milliseconds(s, p.In, p.Out, p.Rank)])).ToArray(),
+            s.ChannelsFollowInput)).ToArray();
+        return new LatencyTable(LatencyTable.CurrentFormat, Machine.Cpu, Machine.ConvBlock, Machine.OnnxRuntimeVersion, "2026-12-02 00:00 UTC", [1], [0.02], layers);
+    }
 }

@@ -29,8 +29,9 @@ internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
     /// <summary>The milliseconds one group saves on average as its layer shrinks from its plain shape to one group.
     /// A time falls in steps of the CPU's block, not channel by channel, so the average over the whole range ranks
     /// layers by what shrinking them can win. A channel saves its share of its layer's output axis (of every member's,
-    /// for a channel of a residual stream), of every reader's input axis and of every depthwise conv that follows it; a basis filter saves only where the pair beats the merged layer, since PM runs the faster
-    /// of the two.</summary>
+    /// for a channel of a residual stream), of every reader's input axis and of every grouped conv that follows it (a
+    /// depthwise conv, or one that loses whole groups, by its time at one group less, shared by the group's channels); a
+    /// basis filter saves only where the pair beats the merged layer, since PM runs the faster of the two.</summary>
     public override IReadOnlyDictionary<string, GroupCost> Groups(NetworkGraph graph)
     {
         var sites = LayerSite.Of(graph).ToDictionary(s => s.Name);
@@ -48,11 +49,10 @@ internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
             double own = coupling.Stream?.Members.Sum(m => Own(sites[m.Layer.Name])) ?? Own(s);
             double readers = coupling.Consumers.Select(c => sites[c.Name])
                 .Sum(r => PerGroup(Time(r.Name, r.InChannels, r.OutChannels, null), Time(r.Name, 1, r.OutChannels, null), r.InChannels));
-            // A depthwise conv that follows the layer's channels loses one of its own with each (the table reads it
-            // along its one width). Another grouped conv that follows is timed at its plain widths only, so by the
-            // table it saves nothing.
+            // A grouped conv that follows the layer's channels loses its own with them, a whole group at a time (the
+            // table reads it along its one width, down to one group): each channel saves its share of a group.
             double followers = coupling.Followers.Select(f => sites[f.Conv.Name])
-                .Sum(d => PerGroup(Time(d.Name, d.InChannels, d.OutChannels, null), Time(d.Name, 1, 1, null), d.OutChannels));
+                .Sum(d => PerGroup(Time(d.Name, d.InChannels, d.OutChannels, null), Time(d.Name, d.ChannelsPerGroup, d.ChannelsPerGroup, null), d.Groups) / d.ChannelsPerGroup);
             result[s.Name] = new GroupCost(rank, own + readers + followers);
         }
         return result;

@@ -22,7 +22,7 @@ internal static class LatencyProfiler
         {
             var shapes = Shapes(site, hardware.ConvBlock).ToList();
             var (points, siteOverhead) = Time(site, shapes, overhead, batches);
-            layers.Add(new SiteLatency(site.Name, site.Signature, site.InChannels, site.OutChannels, points, site.IsDepthwise));
+            layers.Add(new SiteLatency(site.Name, site.Signature, site.InChannels, site.OutChannels, points, site.ChannelsFollowInput));
             overheads.Add(siteOverhead);
         }
         var fixedCost = batches.Select((_, b) => OrtTimer.Median(overheads.Select(o => o[b]))).ToArray();
@@ -46,17 +46,18 @@ internal static class LatencyProfiler
     }
 
     /// <summary>The shapes a site is timed at: output widths at the plain input width, input widths at the plain
-    /// output width, and, for a compressed-aware block, the pair's ranks at the plain widths. A depthwise conv is timed
-    /// at equal input and output widths, a grouped conv at its plain widths only.</summary>
-    private static IEnumerable<(int In, int Out, int? Rank)> Shapes(LayerSite site, int block)
+    /// output width, and, for a compressed-aware block, the pair's ranks at the plain widths. A grouped conv whose
+    /// channels follow its input's (depthwise, ResNeXt's 3x3s) is timed at equal input and output widths of whole
+    /// groups (<see cref="GroupWidths"/>); another grouped conv at its plain widths only.</summary>
+    internal static IEnumerable<(int In, int Out, int? Rank)> Shapes(LayerSite site, int block)
     {
-        // A depthwise conv narrows with its input, in and out together. Another grouped conv is timed at its plain
-        // widths only: where its groups read and write as many channels it loses whole groups with its input, which the
-        // table then predicts as no faster.
+        // Such a conv narrows with its input, in and out together, a whole group at a time (the planner keeps its groups
+        // alike). Another grouped conv keeps its outputs and loses the same places in every group, which the table
+        // does not time: it predicts that as no faster.
         if (site.Groups > 1)
         {
-            foreach (int n in site.IsDepthwise ? Grid(site.OutChannels, block) : [site.OutChannels])
-                yield return (site.IsDepthwise ? n : site.InChannels, n, null);
+            foreach (int n in site.ChannelsFollowInput ? GroupWidths(site, block) : [site.OutChannels])
+                yield return (site.ChannelsFollowInput ? n : site.InChannels, n, null);
             yield break;
         }
         foreach (int n in Grid(site.OutChannels, block))
@@ -67,6 +68,12 @@ internal static class LatencyProfiler
             foreach (int r in Grid(site.MaxRank, block))
                 yield return (site.InChannels, site.OutChannels, r);
     }
+
+    /// <summary>The widths a conv that loses whole groups is timed at: the grid of <see cref="Grid"/> over its group
+    /// counts, in steps of as many groups as make a block (at least one), each group as wide as in the plain conv. For
+    /// a depthwise conv (one channel a group) that is the grid of its widths.</summary>
+    internal static IEnumerable<int> GroupWidths(LayerSite site, int block)
+        => Grid(site.Groups, Math.Max(1, block / site.ChannelsPerGroup)).Select(g => g * site.ChannelsPerGroup);
 
     /// <summary>Times every shape of one site and the fixed-cost model, round by round, so that a busy spell on a shared
     /// machine slows a site's shapes alike. Each shape's time is its fastest run less the fixed cost's fastest: other

@@ -10,8 +10,9 @@ namespace Microsoft.ML.Edp.Cost.Latency;
 internal sealed record LatencyPoint(int InChannels, int OutChannels, int? Rank, double[] Milliseconds);
 
 /// <summary>The timed shapes of one layer at its site: widths along each axis with the other at its plain value, and
-/// ranks at the plain widths; for a depthwise conv (<c>Depthwise</c>), equal input and output widths.</summary>
-internal sealed record SiteLatency(string Name, string Signature, int InChannels, int OutChannels, LatencyPoint[] Points, bool Depthwise = false);
+/// ranks at the plain widths; for a grouped conv whose channels follow its input's (<c>FollowsInput</c>: depthwise, or
+/// groups that read and write as many channels), equal input and output widths, whole groups of the plain width each.</summary>
+internal sealed record SiteLatency(string Name, string Signature, int InChannels, int OutChannels, LatencyPoint[] Points, bool FollowsInput = false);
 
 /// <summary>Inference latency of every conv and linear layer of one network on one machine, measured in ONNX Runtime,
 /// and the fixed cost of a run. It predicts the latency of any kept widths and ranks of that network.</summary>
@@ -22,7 +23,9 @@ internal sealed record SiteLatency(string Name, string Signature, int InChannels
 internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, string OnnxRuntimeVersion,
     string MeasuredUtc, int[] Batches, double[] OverheadMilliseconds, SiteLatency[] Layers)
 {
-    public const int CurrentFormat = 1;
+    /// <summary>2: grouped convs whose channels follow their input's are timed at their candidate group counts
+    /// (<see cref="SiteLatency.FollowsInput"/>, which format 1 named <c>depthwise</c> and set for depthwise convs only).</summary>
+    public const int CurrentFormat = 2;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -43,8 +46,9 @@ internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, strin
         var site = Site(name);
         int b = BatchIndex(batch);
         var plain = site.Points.Where(p => p.Rank is null).ToList();
-        // A depthwise conv's input and output widths are one width: one axis, not the product of two.
-        if (site.Depthwise)
+        // A depthwise conv's, or another grouped conv's that loses whole groups, input and output widths are one width:
+        // one axis, not the product of two.
+        if (site.FollowsInput)
             return Interpolate(plain.Where(p => p.InChannels == p.OutChannels), p => p.OutChannels, outChannels, b);
         double full = plain.Single(p => p.InChannels == site.InChannels && p.OutChannels == site.OutChannels).Milliseconds[b];
         double alongOut = Interpolate(plain.Where(p => p.InChannels == site.InChannels), p => p.OutChannels, outChannels, b);

@@ -8,8 +8,13 @@ namespace Microsoft.ML.Edp.Cost.Latency;
 internal sealed record LayerSite(string Name, bool IsConv, bool Compressed, int InChannels, int OutChannels, int Kernel, int Stride,
     int Padding, int Height, int Width, ReluLayer? Relu, PoolLayer? Pool, int Groups = 1)
 {
-    /// <summary>One filter per channel: its kept widths are its input's, in and out together.</summary>
-    public bool IsDepthwise => Groups > 1 && Groups == InChannels && Groups == OutChannels;
+    /// <summary>A grouped conv whose groups read and write as many channels (depthwise convs, ResNeXt's and RegNet's 3x3
+    /// convs), as <see cref="ConvLayer.ChannelsFollowInput"/> says of the layer: pruning takes whole groups from it, in
+    /// and out together, so its kept widths are one width, a multiple of <see cref="ChannelsPerGroup"/>.</summary>
+    public bool ChannelsFollowInput => Groups > 1 && InChannels == OutChannels;
+
+    /// <summary>The input channels each group reads.</summary>
+    public int ChannelsPerGroup => InChannels / Groups;
 
     /// <summary>The largest rank a compressed-aware block of this layer has (its basis is capped at the fan-in).</summary>
     public int MaxRank => Math.Min(OutChannels, InChannels * Kernel * Kernel);

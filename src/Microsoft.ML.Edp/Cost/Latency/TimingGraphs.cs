@@ -61,16 +61,18 @@ internal static class TimingGraphs
     private static WeightLayer Weighted(LayerSite site, string name, string input, int inChannels, int outChannels, bool coefficients, Random random, bool bias)
     {
         int kernel = coefficients ? 1 : site.Kernel;
+        // A conv that loses whole groups keeps its groups' width at every width it is timed at; another grouped conv is
+        // only timed at its plain widths.
+        int groups = site.ChannelsFollowInput ? inChannels / site.ChannelsPerGroup : site.Groups;
         // Uniform in +-1/sqrt(fan-in), as PyTorch initialises, so activations stay in range and no run meets denormals.
-        double bound = 1 / Math.Sqrt(inChannels / (site.IsDepthwise ? inChannels : site.Groups) * kernel * kernel);
+        double bound = 1 / Math.Sqrt(inChannels / groups * kernel * kernel);
         float Draw() => (float)((random.NextDouble() * 2 - 1) * bound);
         var b = bias ? new DenseTensor([outChannels], Values(outChannels, Draw)) : null;
         if (!site.IsConv)
             return LinearLayer.Of(name, input, new DenseTensor([outChannels, inChannels], Values(outChannels * inChannels, Draw)), b);
         if (coefficients)
             return ConvLayer.Of(name, input, new DenseTensor([outChannels, inChannels, 1, 1], Values(outChannels * inChannels, Draw)), b, 1, 0);
-        // A depthwise conv keeps one filter per channel at every width; another grouped conv is only timed at its plain widths.
-        int groups = site.IsDepthwise ? inChannels : site.Groups, groupIn = inChannels / groups;
+        int groupIn = inChannels / groups;
         var weight = new DenseTensor([outChannels, groupIn, kernel, kernel], Values(outChannels * groupIn * kernel * kernel, Draw));
         return ConvLayer.Of(name, input, weight, b, site.Stride, site.Padding, groups);
     }
