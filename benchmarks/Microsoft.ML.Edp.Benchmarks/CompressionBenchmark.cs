@@ -30,6 +30,10 @@ public static class CompressionBenchmark
     /// <summary>The default budget distilling from a moving average of its own weights (decay 0.99), kept to the end.</summary>
     public static readonly RunConfig HalfDistilledEma = HalfDistilledThroughRecovery with { Name = "edp-budget-0.5-distil-ema", DistillationEmaDecay = 0.99 };
 
+    /// <summary>The default budget with the penalty ramp at half its length (0.15): the cost reaches the target
+    /// earlier and the network trains longer on the structure it keeps, the freeze where it was.</summary>
+    public static readonly RunConfig HalfEarlyRamp = Half with { Name = "edp-budget-0.5-ramp0.15", RampFraction = 0.15 };
+
     /// <summary>The obvious alternative to compressing: the same layout, narrower, trained from scratch. For VGG-S,
     /// block-friendly widths at 47.7% of the MACs, and the 0.7x widths at 48.3%; VGG-M doubles them. For the ResNets,
     /// stages of 16, 16, 32 channels (each stage costs about a third of the plain net; this keeps the first whole and a
@@ -51,7 +55,7 @@ public static class CompressionBenchmark
     {
         var plain = new RunConfig("plain", Compress: false);
         var narrow = args.Quick ? Narrow(args.Architecture).Take(1) : Narrow(args.Architecture);
-        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma] : [Half])
+        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp] : [Half])
             : args.Quick ? [Half, Quarter]
             : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded] : [Half, Quarter];
         return ForInvocation(new[] { plain }.Concat(narrow).Concat(edp), args);
