@@ -31,8 +31,10 @@ public static class CompressionBenchmark
     public static readonly RunConfig HalfDistilledEma = HalfDistilledThroughRecovery with { Name = "edp-budget-0.5-distil-ema", DistillationEmaDecay = 0.99 };
 
     /// <summary>The default budget with the penalty ramp at half its length (0.15): the cost reaches the target
-    /// earlier and the network trains longer on the structure it keeps, the freeze where it was.</summary>
+    /// earlier and the network trains longer on the structure it keeps, the freeze where it was; and with a longer,
+    /// gentler ramp (0.5) that reaches the target only at the freeze.</summary>
     public static readonly RunConfig HalfEarlyRamp = Half with { Name = "edp-budget-0.5-ramp0.15", RampFraction = 0.15 };
+    public static readonly RunConfig HalfLateRamp = Half with { Name = "edp-budget-0.5-ramp0.5", RampFraction = 0.5 };
 
     /// <summary>The obvious alternative to compressing: the same layout, narrower, trained from scratch. For VGG-S,
     /// block-friendly widths at 47.7% of the MACs, and the 0.7x widths at 48.3%; VGG-M doubles them. For the ResNets,
@@ -55,7 +57,7 @@ public static class CompressionBenchmark
     {
         var plain = new RunConfig("plain", Compress: false);
         var narrow = args.Quick ? Narrow(args.Architecture).Take(1) : Narrow(args.Architecture);
-        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp] : [Half])
+        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp] : [Half])
             : args.Quick ? [Half, Quarter]
             : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded] : [Half, Quarter];
         return ForInvocation(new[] { plain }.Concat(narrow).Concat(edp), args);
