@@ -22,6 +22,20 @@ public static class CompressionBenchmark
     public static readonly RunConfig HalfUnrounded = Half with { Name = "edp-budget-0.5-x1", ChannelMultiple = 1 };
     public static readonly RunConfig QuarterUnrounded = Quarter with { Name = "edp-budget-0.25-x1", ChannelMultiple = 1 };
 
+    /// <summary>The default budget distilling from the network before the cut (alpha 0.5, T 4): the teacher released at
+    /// the freeze, or kept through the recovery.</summary>
+    public static readonly RunConfig HalfDistilled = Half with { Name = "edp-budget-0.5-distil", DistillationWeight = 0.5 };
+    public static readonly RunConfig HalfDistilledThroughRecovery = HalfDistilled with { Name = "edp-budget-0.5-distil-recovery", DistillThroughRecovery = true };
+
+    /// <summary>The default budget distilling from a moving average of its own weights (decay 0.99), kept to the end.</summary>
+    public static readonly RunConfig HalfDistilledEma = HalfDistilledThroughRecovery with { Name = "edp-budget-0.5-distil-ema", DistillationEmaDecay = 0.99 };
+
+    /// <summary>The default budget with the penalty ramp at half its length (0.15): the cost reaches the target
+    /// earlier and the network trains longer on the structure it keeps, the freeze where it was; and with a longer,
+    /// gentler ramp (0.5) that reaches the target only at the freeze.</summary>
+    public static readonly RunConfig HalfEarlyRamp = Half with { Name = "edp-budget-0.5-ramp0.15", RampFraction = 0.15 };
+    public static readonly RunConfig HalfLateRamp = Half with { Name = "edp-budget-0.5-ramp0.5", RampFraction = 0.5 };
+
     /// <summary>The obvious alternative to compressing: the same layout, narrower, trained from scratch. For VGG-S,
     /// block-friendly widths at 47.7% of the MACs, and the 0.7x widths at 48.3%; VGG-M doubles them. For the ResNets,
     /// stages of 16, 16, 32 channels (each stage costs about a third of the plain net; this keeps the first whole and a
@@ -37,13 +51,13 @@ public static class CompressionBenchmark
 
     /// <summary>The configurations of one invocation, the plain run first, then the narrow nets from scratch. The short
     /// regime (--short, --train-images) runs only these and the default budget (on VGG-S also unrounded, to compare
-    /// with the 0.7x net at its own alignment): its question is whether compressing beats training the narrow net.
+    /// with the 0.7x net at its own alignment, and distilled): its question is whether compressing beats training the narrow net.
     /// --quick, a smoke run, takes one narrow net and the two budgets.</summary>
     public static RunConfig[] Configs(BenchmarkArguments args)
     {
         var plain = new RunConfig("plain", Compress: false);
         var narrow = args.Quick ? Narrow(args.Architecture).Take(1) : Narrow(args.Architecture);
-        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded] : [Half])
+        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp] : [Half])
             : args.Quick ? [Half, Quarter]
             : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded] : [Half, Quarter];
         return ForInvocation(new[] { plain }.Concat(narrow).Concat(edp), args);

@@ -32,6 +32,7 @@ public sealed record RunConfig(
         o.TargetMacsRatio = TargetMacsRatio;
         o.TargetLatencyRatio = TargetLatencyRatio;
         if (LatencyBatchSize is { } b) o.LatencyBatchSize = b;
+        if (DistillationWeight is { } d) (o.DistillationWeight, o.DistillThroughRecovery, o.DistillationEmaDecay) = (d, DistillThroughRecovery, DistillationEmaDecay);
         return o;
     }
 
@@ -45,6 +46,16 @@ public sealed record RunConfig(
     /// <summary>The scoring batch the latency budget is predicted at (<see cref="EdpCompressOptions.LatencyBatchSize"/>);
     /// null keeps the default, 1.</summary>
     public int? LatencyBatchSize { get; init; }
+
+    /// <summary>Knowledge distillation from the network before the cut (<see cref="EdpCompressOptions.DistillationWeight"/>);
+    /// null keeps the default, off.</summary>
+    public double? DistillationWeight { get; init; }
+
+    /// <summary>With <see cref="DistillationWeight"/>, the teacher stays through the recovery instead of going at the freeze.</summary>
+    public bool DistillThroughRecovery { get; init; }
+
+    /// <summary>With <see cref="DistillationWeight"/>, above 0: the teacher is a moving average of the weights with this decay.</summary>
+    public double DistillationEmaDecay { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this);
     public static RunConfig FromJson(string json) => JsonSerializer.Deserialize<RunConfig>(json)!;

@@ -341,4 +341,28 @@ public sealed class EdpCompressOptions
     /// <summary>Advanced. Keep the first conv and the classifier as plain layers.</summary>
     [EditorBrowsable(EditorBrowsableState.Advanced)]
     public bool ExcludeFirstAndLast = false;
+
+    /// <summary>Advanced. Knowledge distillation while the network is cut: the weight alpha of the teacher's soft targets in the
+    /// loss (1 - alpha) CE(labels) + alpha T^2 KL(softmax(teacher / T) || softmax(student / T)), T being
+    /// <see cref="DistillationTemperature"/>. The teacher is a frozen copy of the network taken while it is still dense
+    /// (when the penalty ramp reaches a tenth of its height); it costs one more forward pass per step and one copy of
+    /// the weights until the sparsity pattern freezes, when it is released. Needs a penalty ramp
+    /// (<see cref="PenaltyRampFraction"/> above 0) and <see cref="Compress"/>; ignored on a plain network. Default 0:
+    /// off: on short runs, where it was measured, every teacher the run can afford without training a second network
+    /// lost accuracy (docs/results.md).</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public double DistillationWeight = 0;
+
+    /// <summary>Advanced. The temperature T that softens the teacher's and the network's distributions when
+    /// <see cref="DistillationWeight"/> is above 0. Default 4.</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public double DistillationTemperature = 4;
+
+    /// <summary>Internal, for the benchmarks: the distillation teacher stays through the recovery after the freeze,
+    /// to the end of training, instead of being released at the freeze.</summary>
+    internal bool DistillThroughRecovery = false;
+
+    /// <summary>Internal, for the benchmarks: above 0, the distillation teacher is an exponential moving average of the
+    /// network's weights with this decay, from the first step, instead of a snapshot.</summary>
+    internal double DistillationEmaDecay = 0;
 }

@@ -26,6 +26,11 @@ internal static class EdpOptionsValidation
         Check(o.PenaltyHoldFraction is > 0 and <= 1, nameof(o.PenaltyHoldFraction), "a fraction in (0, 1]", o.PenaltyHoldFraction);
         Check(o.MinSelectionSteps >= 0, nameof(o.MinSelectionSteps), "an integer >= 0", o.MinSelectionSteps);
         Check(o.MinRecoverySteps >= 0, nameof(o.MinRecoverySteps), "an integer >= 0", o.MinRecoverySteps);
+        Check(o.DistillationWeight is >= 0 and <= 1, nameof(o.DistillationWeight), "a weight in [0, 1]", o.DistillationWeight);
+        // The teacher is the network while it is still dense, which without a ramp it is only before the first step.
+        Check(o.DistillationWeight == 0 || o.PenaltyRampFraction > 0, nameof(o.DistillationWeight),
+            $"0 with {nameof(o.PenaltyRampFraction)} = 0 (the teacher is taken while the penalties ramp in)", o.DistillationWeight);
+        Check(o.DistillationTemperature is > 0 and < double.PositiveInfinity, nameof(o.DistillationTemperature), "a positive temperature", o.DistillationTemperature);
         Check(o.PruneThreshold is >= 0 and < 1, nameof(o.PruneThreshold), "a fraction in [0, 1)", o.PruneThreshold);
         // Widths for another architecture than the one chosen would be silently ignored: reject them instead.
         if (o.Architecture == EdpArchitecture.CustomVgg)

@@ -27,7 +27,9 @@ internal sealed record EdpSettings(
         double learningRate = o.LearningRate ?? (OnnxNetworkSource.IsGiven(network) ? ImportedLearningRate : ScratchLearningRate);
         return new(network,
             new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,
-                o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting, o.BatchNormRecalibrationBatches),
+                o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting,
+                new DistillationSettings(o.Compress ? o.DistillationWeight : 0, o.DistillationTemperature, o.DistillThroughRecovery, o.DistillationEmaDecay),
+                o.BatchNormRecalibrationBatches),
             new ScheduleSettings(learningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction, o.MinSelectionSteps, o.MinRecoverySteps),
             o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null || o.TargetLatencyRatio is not null || o.TargetLatencyMilliseconds is not null)
                 ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.TargetLatencyRatio, o.TargetLatencyMilliseconds, o.BudgetPenalty) : null,

@@ -18,8 +18,14 @@ internal sealed class CompressedWeight : LayerWeight
 
     private CompressedWeight(string name, Tensor a, Tensor b, long[] shape) : base(name)
     {
-        coefficients = nn.Parameter(a.contiguous());
-        basis = nn.Parameter(b.contiguous());
+        // The factors are this block's own (made for it below): the parameters take their storage, and the factors'
+        // handles go, so that disposing the network frees every tensor it made.
+        using (a)
+        using (b)
+        {
+            coefficients = nn.Parameter(a.contiguous());
+            basis = nn.Parameter(b.contiguous());
+        }
         _shape = shape;
         RegisterComponents();
     }
@@ -35,7 +41,7 @@ internal sealed class CompressedWeight : LayerWeight
     /// because rank(W) &lt;= c*k*k.</remarks>
     public static CompressedWeight FromWeight(string name, Tensor weight, EdpCoefficientInit init)
     {
-        long n = weight.shape[0], fanIn = weight[0].numel();
+        long n = weight.shape[0], fanIn = weight.numel() / n;
         if (n > fanIn)
             return FromSvd(name, weight, fanIn);
         Tensor a, b;

@@ -27,7 +27,8 @@ internal sealed class PlainWeight : LayerWeight
 
     public PlainWeight(string name, Tensor initial) : base(name)
     {
-        weight = nn.Parameter(initial.detach().clone());
+        using var detached = initial.detach();
+        weight = nn.Parameter(detached.clone());
         RegisterComponents();
     }
 

@@ -27,7 +27,7 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
         {
             weight = !compressed ? new PlainWeight("weight", initial)
                 : given is null ? CompressedWeight.FromWeight("weight", initial, init)
-                : CompressedWeight.FromSvd("weight", initial, Math.Min(shape[0], initial[0].numel()));
+                : CompressedWeight.FromSvd("weight", initial, Math.Min(shape[0], initial.numel() / shape[0]));
         }
         catch (InvalidOperationException e)
         {

@@ -36,8 +36,9 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
         var shuffleSeeds = new SeedSequence(_training.Seed);
         var epochs = new List<EdpEpochReport>();
         var checkpoints = new TrainingCheckpoints(settings, net.Graph, rows, log, latency?.Table);
+        using var distillation = new Distillation(_training.Distillation);
         int firstEpoch = 1;
-        if (checkpoints.Resume(net, optimizer, prox, budget) is { } resumed)
+        if (checkpoints.Resume(net, optimizer, prox, budget, teacher => distillation.Restore(net, teacher, device, settings.Network.CoefficientInit)) is { } resumed)
         {
             (firstEpoch, step) = (resumed.Epoch + 1, resumed.Step);
             shuffleSeeds.SkipTo(resumed.ShuffleDraws);
@@ -57,12 +58,21 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
                 double done = (double)at / totalSteps;
                 if (!prox.IsFrozen && penalties.FrozenAt(at))
                     Freeze(net, prox, budget, at, penalties);
+                // Outside the step's dispose scope: the teacher outlives the step, and its release is at once.
+                if (distillation.EndsAt(at, penalties))
+                    ReleaseTeacher(distillation, at, "the freeze");
+                if (distillation.TakesAt(at, penalties, prox.Groups.Count > 0))
+                {
+                    distillation.Take(net, device, settings.Network.CoefficientInit);
+                    log($"distillation: teacher taken at step {at} of {penalties.Total} (penalty ramp {penalties.RampAt(at):0.###}), " +
+                        $"{(_training.Distillation.ThroughRecovery ? "kept to the end of training" : "released at the freeze")}.");
+                }
                 double lr = _schedule.LearningRateAt(done);
                 using (var scope = NewDisposeScope())
                 {
                     var (x, y) = ToTensors(batch, c, h, w);
                     var logits = net.forward(x);
-                    var loss = nn.functional.cross_entropy(logits, y);
+                    var loss = distillation.Loss(logits, y, x);
                     optimizer.zero_grad();
                     loss.backward();
                     if (!prox.IsFrozen)
@@ -73,6 +83,7 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
                     double ramp = penalties.RampAt(at);
                     double strength = lr * ramp * (budget?.Update(net, ramp) ?? 1);
                     prox.Step(strength * _training.RankPenalty, strength * _training.ChannelPenalty);
+                    distillation.Follow(net, at);
                     float batchLoss = loss.item<float>();
                     if (!float.IsFinite(batchLoss))
                         throw new InvalidOperationException(
@@ -93,11 +104,13 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
             epochs.Add(report);
             log($"epoch {epoch}/{_training.Epochs}: loss {report.Loss:F4}, train accuracy {report.Accuracy:P2}, {report.Seconds:F1} s, " +
                 $"live MACs {report.LiveMacs:N0}{(budget is null ? "" : $", budget penalty x{budget.Multiplier:0.###}")}; rank/width {string.Join<EdpLayerProgress>(" ", live)}");
-            checkpoints.Save(net, optimizer, prox, budget, epoch, step, shuffleSeeds.Draws, epochs);
+            checkpoints.Save(net, optimizer, prox, budget, distillation.State, epoch, step, shuffleSeeds.Draws, epochs);
             progress?.Invoke(new EdpProgress(epoch, _training.Epochs, batchIndex, report.Loss, report.Accuracy, true, report.LiveMacs, live));
         }
         if (!prox.IsFrozen)
             Freeze(net, prox, budget, step, penalties);
+        if (distillation.HasTeacher)
+            ReleaseTeacher(distillation, step, "the end of training");
         BatchNormRecalibration.Run(net, stream, _training.BatchNormRecalibrationBatches, _training.Seed, device);
         return epochs;
     }
@@ -108,6 +121,12 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
             log($"sparsity pattern frozen at step {step} of {penalties.Total} (penalty ramp {penalties.Ramp} steps); {penalties.Total - step} steps recover on the final structure.");
         budget?.Enforce(net, log);
         prox.Freeze();
+    }
+
+    private void ReleaseTeacher(Distillation distillation, long step, string when)
+    {
+        distillation.Release();
+        log($"distillation: teacher released at step {step} ({when}).");
     }
 
     /// <summary>Fraction of images whose argmax of <paramref name="logits"/> is the label.</summary>

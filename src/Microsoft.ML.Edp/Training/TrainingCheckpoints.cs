@@ -21,6 +21,7 @@ internal sealed class TrainingCheckpoints
     private const string BudgetState = "budget.state";
     private const string TargetMaskPrefix = "prox.target.";
     private const string ImportancePrefix = "budget.importance.";
+    private const string TeacherPrefix = "distillation.teacher.";
     private readonly string? _path;
     private readonly bool _resume;
     private readonly string _fingerprint;
@@ -40,8 +41,10 @@ internal sealed class TrainingCheckpoints
 
     /// <summary>With <see cref="CheckpointSettings.Resume"/> and a checkpoint on disk, restores the
     /// network, the optimizer, libtorch's generator, the sparsity masks and the budget controller, and returns the
-    /// progress to continue from; otherwise null (training starts from scratch).</summary>
-    public CheckpointProgress? Resume(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, BudgetController? budget)
+    /// progress to continue from; otherwise null (training starts from scratch). A checkpoint written while a
+    /// distillation teacher was held gives its weights to <paramref name="restoreTeacher"/>.</summary>
+    public CheckpointProgress? Resume(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, BudgetController? budget,
+        Action<IReadOnlyDictionary<string, Tensor>> restoreTeacher)
     {
         if (_path is null || !_resume)
             return null;
@@ -69,6 +72,9 @@ internal sealed class TrainingCheckpoints
                 budget.Restore(extra[BudgetState].data<double>().ToArray());
                 budget.Importance?.Restore(WithPrefix(extra, ImportancePrefix));
             }
+            var teacher = WithPrefix(extra, TeacherPrefix);
+            if (teacher.Count > 0)
+                restoreTeacher(teacher);
         }
         finally
         {
@@ -79,14 +85,17 @@ internal sealed class TrainingCheckpoints
         return progress;
     }
 
-    /// <summary>Writes the state at the end of an epoch, replacing the previous checkpoint atomically.</summary>
-    public void Save(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, BudgetController? budget, int epoch, long step, int shuffleDraws, IReadOnlyList<EdpEpochReport> epochs)
+    /// <summary>Writes the state at the end of an epoch, replacing the previous checkpoint atomically, with the
+    /// distillation <paramref name="teacher"/>'s weights while one is held.</summary>
+    public void Save(nn.Module net, OptimizerHelper optimizer, ProximalGroupLasso prox, BudgetController? budget,
+        IReadOnlyDictionary<string, Tensor>? teacher, int epoch, long step, int shuffleDraws, IReadOnlyList<EdpEpochReport> epochs)
     {
         if (_path is null)
             return;
         var extra = Prefixed(prox.FrozenMasks, FrozenMaskPrefix)
             .Concat(Prefixed(prox.TargetMasks, TargetMaskPrefix))
             .Concat(Prefixed(budget?.Importance?.State, ImportancePrefix))
+            .Concat(Prefixed(teacher, TeacherPrefix))
             .ToDictionary(e => e.Key, e => e.Value);
         using var budgetState = budget is null ? null : tensor(budget.State);
         if (budgetState is not null)

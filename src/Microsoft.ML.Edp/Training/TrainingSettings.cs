@@ -4,10 +4,10 @@ namespace Microsoft.ML.Edp.Training;
 
 /// <summary>What the training stage computes with: the passes and order over the data, SGD and the group penalties.
 /// BN recalibration runs after the last epoch, so a resumed run may change its batch count, which is left out of a
-/// checkpoint's fingerprint.</summary>
+/// checkpoint's fingerprint. <c>Distillation</c> changes the loss, so it joins the fingerprint.</summary>
 internal sealed record TrainingSettings(
     int Epochs, int BatchSize, int Seed, int ShuffleBufferSize, double Momentum, double WeightDecay,
-    double RankPenalty, double ChannelPenalty, EdpPenaltyWeighting PenaltyWeighting,
+    double RankPenalty, double ChannelPenalty, EdpPenaltyWeighting PenaltyWeighting, DistillationSettings Distillation,
     [property: JsonIgnore] int BatchNormRecalibrationBatches);
 
 /// <summary>How the learning rate and the penalties move over training.</summary>
