@@ -44,8 +44,15 @@ public class OnnxImportCompressionTests(ITestOutputHelper output)
         Assert.True(report.MacsAfter < 0.9 * report.MacsBefore, $"MACs {report.MacsBefore} -> {report.MacsAfter}: not smaller.");
         Assert.True(report.ParamsAfter < report.ParamsBefore, $"Params {report.ParamsBefore} -> {report.ParamsAfter}: not smaller.");
         // The coupled pattern models are 4 to 24 channels wide: after this short fit they classify far above chance
-        // (10%) but below the wider models (measured 53.1% to 62.4%).
-        Assert.InRange(accuracy, name is "squeeze-excitation-opset13" or "dense-concat-opset13" or "depthwise-opset13" or "channel-shuffle-opset13" or "grouped-block-opset13" or "split-opset13" ? 0.45 : 0.70, 1.0);
+        // (10%) but below the wider models (measured 53.1% to 62.4%). The 8-wide ResNet loses channels of its residual
+        // streams too, down to 45% of its MACs (measured 68.1%).
+        double floor = name switch
+        {
+            "squeeze-excitation-opset13" or "dense-concat-opset13" or "depthwise-opset13" or "channel-shuffle-opset13" or "grouped-block-opset13" or "split-opset13" => 0.45,
+            "resnet-opset11" => 0.60,
+            _ => 0.70,
+        };
+        Assert.InRange(accuracy, floor, 1.0);
         // Pruning & Merging of the imported graph costs (almost) nothing: it removes only what training zeroed.
         Assert.InRange(report.ValidationAccuracyAfterPruning!.Value - report.ValidationAccuracyBeforePruning!.Value, -0.02, 1.0);
     }
