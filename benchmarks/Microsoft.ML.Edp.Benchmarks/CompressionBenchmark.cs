@@ -36,6 +36,12 @@ public static class CompressionBenchmark
     public static readonly RunConfig HalfEarlyRamp = Half with { Name = "edp-budget-0.5-ramp0.15", RampFraction = 0.15 };
     public static readonly RunConfig HalfLateRamp = Half with { Name = "edp-budget-0.5-ramp0.5", RampFraction = 0.5 };
 
+    /// <summary>The default budget choosing groups by importance normalised within each layer, and rounded to 8
+    /// channels, not 16: measured, not adopted (docs/results.md).</summary>
+    public static readonly RunConfig HalfLayerNormalized = Half with { Name = "edp-budget-0.5-layernorm", LayerNormalizedImportance = true };
+    public static readonly RunConfig HalfMultiple8 = Half with { Name = "edp-budget-0.5-x8", ChannelMultiple = 8 };
+    public static readonly RunConfig HalfLayerNormalized8 = HalfLayerNormalized with { Name = "edp-budget-0.5-layernorm-x8", ChannelMultiple = 8 };
+
     /// <summary>The obvious alternative to compressing: the same layout, narrower, trained from scratch. For VGG-S,
     /// block-friendly widths at 47.7% of the MACs, and the 0.7x widths at 48.3%; VGG-M doubles them. For the ResNets,
     /// stages of 16, 16, 32 channels (each stage costs about a third of the plain net; this keeps the first whole and a
@@ -57,9 +63,9 @@ public static class CompressionBenchmark
     {
         var plain = new RunConfig("plain", Compress: false);
         var narrow = args.Quick ? Narrow(args.Architecture).Take(1) : Narrow(args.Architecture);
-        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp] : [Half])
+        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp, HalfLayerNormalized, HalfMultiple8, HalfLayerNormalized8] : [Half])
             : args.Quick ? [Half, Quarter]
-            : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded] : [Half, Quarter];
+            : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded, HalfLayerNormalized] : [Half, Quarter];
         return ForInvocation(new[] { plain }.Concat(narrow).Concat(edp), args);
     }
 

@@ -33,8 +33,12 @@ public sealed record RunConfig(
         o.TargetLatencyRatio = TargetLatencyRatio;
         if (LatencyBatchSize is { } b) o.LatencyBatchSize = b;
         if (DistillationWeight is { } d) (o.DistillationWeight, o.DistillThroughRecovery, o.DistillationEmaDecay) = (d, DistillThroughRecovery, DistillationEmaDecay);
+        o.LayerNormalizedImportance = LayerNormalizedImportance;
         return o;
     }
+
+    /// <summary>The budget ranks groups by importance normalised per layer (<see cref="EdpCompressOptions.LayerNormalizedImportance"/>).</summary>
+    public bool LayerNormalizedImportance { get; init; }
 
     /// <summary>A latency budget (<see cref="EdpCompressOptions.TargetLatencyRatio"/>), predicted from the table
     /// measured on this machine; set <see cref="TargetMacsRatio"/> to null beside it to budget latency alone.</summary>

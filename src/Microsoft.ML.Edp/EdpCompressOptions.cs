@@ -365,4 +365,8 @@ public sealed class EdpCompressOptions
     /// <summary>Internal, for the benchmarks: above 0, the distillation teacher is an exponential moving average of the
     /// network's weights with this decay, from the first step, instead of a snapshot.</summary>
     internal double DistillationEmaDecay = 0;
+
+    /// <summary>Internal, for the benchmarks: a budget ranks groups by importance divided by the sum over its layer's
+    /// groups of that kind (Molchanov et al., ICLR 2017), per unit of cost.</summary>
+    internal bool LayerNormalizedImportance = false;
 }

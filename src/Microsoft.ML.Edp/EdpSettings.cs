@@ -32,7 +32,7 @@ internal sealed record EdpSettings(
                 o.BatchNormRecalibrationBatches),
             new ScheduleSettings(learningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction, o.MinSelectionSteps, o.MinRecoverySteps),
             o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null || o.TargetLatencyRatio is not null || o.TargetLatencyMilliseconds is not null)
-                ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.TargetLatencyRatio, o.TargetLatencyMilliseconds, o.BudgetPenalty) : null,
+                ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.TargetLatencyRatio, o.TargetLatencyMilliseconds, o.BudgetPenalty, o.LayerNormalizedImportance) : null,
             new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),
             new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
             new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint),

@@ -96,6 +96,27 @@ public class ImportanceSelectionTests
     }
 
     [Fact]
+    public void LayerNormalizedRankingNoLongerSparesALayerForItsScaleAlone()
+    {
+        var options = new EdpCompressOptions { TargetMacsRatio = 0.8, ChannelMultiple = 1 };
+        // conv6's estimates are all 100x the others', with a spread inside it like every other layer's.
+        var (net, layers, importance, full) = VggWithImportance(options, (layer, channel) =>
+            Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank))
+                .Select(j => (layer.Name == "conv6" ? 100f : 1f) * (1 + j)).ToArray());
+        using var _ = net;
+        var costs = GroupCosts.Of(net.Graph);
+        Dictionary<string, KeptGroups> Chosen(bool normalized) => ImportanceSelection.Choose(net, layers, importance, costs,
+            TestData.Settings(options).Pruning, plans => Macs(plans) <= 0.8 * full, normalized);
+
+        var raw = Chosen(false);
+        Assert.Equal(64, raw["conv6"].Outputs!.Length);                     // raw: its scale spares it
+        var normalized = Chosen(true);
+        Assert.True(Macs(PruningPlanner.Plan(net, new PruningSettings(0, options.ChannelGroup), normalized)) <= 0.8 * full);
+        Assert.InRange(normalized["conv6"].Outputs!.Length, 1, 63);         // normalised: it is ranked as any other
+        Assert.DoesNotContain(0L, normalized["conv6"].Outputs!);            // and its least important channel goes first
+    }
+
+    [Fact]
     public void SelectionRoundsKeptChannelsUpToTheMultiple()
     {
         var options = new EdpCompressOptions { TargetMacsRatio = 0.6, ChannelMultiple = 8 };

@@ -41,6 +41,7 @@ internal sealed class BudgetController
     private readonly ProximalGroupLasso _prox;
     private readonly GroupImportance? _importance;
     private readonly IReadOnlyDictionary<string, GroupCost>? _groupCosts;
+    private readonly bool _layerNormalized;
     private int _calls;
     private double _strength;
 
@@ -48,9 +49,9 @@ internal sealed class BudgetController
     /// that to keep.</summary>
     private sealed record Target(CostModel Cost, double Full, double Ratio);
 
-    private BudgetController(IReadOnlyList<Target> targets, EdpBudgetPenalty penalty, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, LayerCost full, int interval)
+    private BudgetController(IReadOnlyList<Target> targets, EdpBudgetPenalty penalty, bool layerNormalized, PruningSettings pruning, EdpNet net, ProximalGroupLasso prox, LayerCost full, int interval)
     {
-        (_targets, _pruning, _prox, _full, _interval) = (targets, pruning, prox, full, interval);
+        (_targets, _pruning, _prox, _full, _interval, _layerNormalized) = (targets, pruning, prox, full, interval, layerNormalized);
         // Shrinking every group, the strength starts low, since each step also shrinks what the network keeps.
         // Shrinking only the chosen groups harms nothing else, so they shrink at full strength from the start.
         // Groups are ranked per unit of the first target's cost: latency, else MACs, else parameters.
@@ -84,7 +85,7 @@ internal sealed class BudgetController
                 $". Ask for at least that, or set {target.Option} to null to train with the fixed penalties.");
         var targets = asked.Zip(reachable, (a, r) => new Target(a.Cost, r.Full, a.Ratio)).ToList();
         var full = plain.Aggregate(default(LayerCost), (sum, p) => sum + p.Before);
-        return new BudgetController(targets, budget.Penalty, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
+        return new BudgetController(targets, budget.Penalty, budget.LayerNormalizedImportance, pruning, net, prox, full, (int)Math.Max(1, stepsPerEpoch / 100));
     }
 
     /// <summary>The largest of <paramref name="pruning"/>'s multiple and its halvings at which <paramref name="budget"/>
@@ -203,7 +204,7 @@ internal sealed class BudgetController
     /// <summary>The groups to remove now: as few of the least important as bring the cost onto the path at
     /// <paramref name="ramp"/> (1: the budget itself).</summary>
     private Dictionary<string, KeptGroups> Choose(EdpNet net, double ramp)
-        => ImportanceSelection.Choose(net, _prox.Groups, _importance!, _groupCosts!, _pruning, plans => Meets(plans, ramp));
+        => ImportanceSelection.Choose(net, _prox.Groups, _importance!, _groupCosts!, _pruning, plans => Meets(plans, ramp), _layerNormalized);
 
     /// <summary>Whether every target holds after <paramref name="plans"/>, or the path to it at <paramref name="ramp"/>.</summary>
     private bool Meets(IReadOnlyList<LayerPlan> plans, double ramp = 1)

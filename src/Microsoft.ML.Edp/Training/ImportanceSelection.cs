@@ -20,9 +20,9 @@ internal static class ImportanceSelection
     public static Dictionary<string, KeptGroups> Choose(
         EdpNet net, IReadOnlyList<LayerGroups> layers, GroupImportance importance,
         IReadOnlyDictionary<string, GroupCost> costs, PruningSettings pruning,
-        Func<IReadOnlyList<LayerPlan>, bool> meets)
+        Func<IReadOnlyList<LayerPlan>, bool> meets, bool layerNormalized = false)
     {
-        var ranked = Rank(layers, importance, costs);
+        var ranked = Rank(layers, importance, costs, layerNormalized);
         Dictionary<string, KeptGroups> Chosen(int count) => Keep(net, layers, ranked, count, pruning);
         bool Meets(int count) => meets(PruningPlanner.Plan(net, pruning, Chosen(count)));
         int lo = 0, hi = ranked.Count;
@@ -45,12 +45,20 @@ internal static class ImportanceSelection
 
     /// <summary>Every group, least important per unit of cost first; ties keep graph order.</summary>
     private static List<Group> Rank(IReadOnlyList<LayerGroups> layers, GroupImportance importance,
-        IReadOnlyDictionary<string, GroupCost> costs)
+        IReadOnlyDictionary<string, GroupCost> costs, bool layerNormalized)
     {
         var scored = new List<(Group Group, double Score)>();
+        float[]? Normalized(float[]? v)
+        {
+            if (!layerNormalized || v is null)
+                return v;
+            double sum = v.Sum(x => (double)x);
+            return sum > 0 ? v.Select(x => (float)(x / sum)).ToArray() : v;
+        }
         for (int i = 0; i < layers.Count; i++)
         {
             var (rank, channel) = importance.Of(i);
+            (rank, channel) = (Normalized(rank), Normalized(channel));
             var cost = costs[layers[i].Name];
             if (rank is not null)
                 scored.AddRange(rank.Select((v, j) => (new Group(i, false, j), v / cost.Rank)));
