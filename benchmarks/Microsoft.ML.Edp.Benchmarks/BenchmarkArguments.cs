@@ -5,10 +5,11 @@ namespace Microsoft.ML.Edp.Benchmarks;
 /// of a run already on disk; <see cref="Only"/>: run just these configurations (the table shows whatever is on disk).
 /// <see cref="ImageSize"/> and <see cref="TestImages"/>: the pretrained benchmark's image side and test images;
 /// <see cref="EpochsGiven"/>: --epochs was given, so that a benchmark with its own default epochs keeps it otherwise.
-/// <see cref="OnnxDirectory"/>: the families benchmark's folder of further *.onnx models.</summary>
+/// <see cref="OnnxDirectory"/>: the families benchmark's folder of further *.onnx models; <see cref="WarmupSteps"/>: its
+/// fits' <see cref="EdpCompressOptions.LearningRateWarmupSteps"/>.</summary>
 public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, string ResultsDirectory, EdpArchitecture Architecture = EdpArchitecture.VggSmall, bool Render = false,
     int Seeds = 3, int? TrainImages = null, bool Resume = false, string[]? Only = null, int ImageSize = 64, int TestImages = 2_000, bool EpochsGiven = false,
-    string? OnnxDirectory = null)
+    string? OnnxDirectory = null, int WarmupSteps = 0)
 {
     public static BenchmarkArguments Parse(string[] args)
     {
@@ -27,6 +28,7 @@ public sealed record BenchmarkArguments(bool Quick, int Epochs, int Threads, str
                 "--image-size" => a with { ImageSize = int.Parse(args[++i]) },
                 "--test-images" => a with { TestImages = int.Parse(args[++i]) },
                 "--onnx-dir" => a with { OnnxDirectory = args[++i] },
+                "--warmup-steps" => a with { WarmupSteps = int.Parse(args[++i]) },
                 "--epochs" => a with { Epochs = int.Parse(args[++i]), EpochsGiven = true },
                 "--threads" => a with { Threads = int.Parse(args[++i]) },
                 "--results" => a with { ResultsDirectory = args[++i] },

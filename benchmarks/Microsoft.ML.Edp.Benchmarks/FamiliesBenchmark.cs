@@ -49,7 +49,7 @@ public static class FamiliesBenchmark
         int testCount = args.Quick ? 100 : args.TestImages;
         var train = PretrainedBenchmark.Stratified(FashionMnist.Load(args.DataDirectory, "train"), perClass);
         var test = FashionMnist.Load(args.DataDirectory, "t10k", testCount);
-        string settings = $"{perClass} per class, {test.Count} test images{(args.Quick ? " of the embedded subset" : "")}, {args.ImageSize}x{args.ImageSize}, {args.Epochs} epoch{(args.Epochs == 1 ? "" : "s")}, batch {BatchSize}, {args.Threads} threads";
+        string settings = $"{perClass} per class, {test.Count} test images{(args.Quick ? " of the embedded subset" : "")}, {args.ImageSize}x{args.ImageSize}, {args.Epochs} epoch{(args.Epochs == 1 ? "" : "s")}, batch {BatchSize}{(args.WarmupSteps > 0 ? $", learning-rate warm-up {args.WarmupSteps} steps" : "")}, {args.Threads} threads";
         return new Data(args, train, test, settings);
     }
 

@@ -110,7 +110,7 @@ public static class FamilyRun
             Epochs = args.Epochs, BatchSize = FamiliesBenchmark.BatchSize, NumberOfThreads = args.Threads, Seed = 1,
             // Random weights train at the from-scratch rate; a file's trained weights at the import's default.
             LearningRate = scratch ? EdpSettings.ScratchLearningRate : null,
-            Compress = compress, MeasureLatency = compress,
+            Compress = compress, MeasureLatency = compress, LearningRateWarmupSteps = args.WarmupSteps,
         };
         var train = RgbImages.Load(ml, data.Train, args.ImageSize, PixelEncoding.ImageNet);
         var toKey = ml.Transforms.Conversion.MapValueToKey("Label");

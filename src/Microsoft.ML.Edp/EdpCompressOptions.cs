@@ -206,6 +206,12 @@ public sealed class EdpCompressOptions
     /// <summary>How the learning rate decays.</summary>
     public EdpLearningRateSchedule LearningRateSchedule = EdpLearningRateSchedule.Cosine;
 
+    /// <summary>Optimizer steps over which the learning rate rises linearly to the schedule's value at the start of
+    /// training. Default 0: no warm-up. A deep network from random weights (an untrained ResNet-50 export, say) can
+    /// diverge in its first steps at the from-scratch learning rate, its compressed-aware form more than its plain one;
+    /// a warm-up of an epoch or so prevents that.</summary>
+    public int LearningRateWarmupSteps = 0;
+
     /// <summary>SGD momentum.</summary>
     public double Momentum = 0.9;
 

@@ -26,6 +26,7 @@ internal static class EdpOptionsValidation
         Check(o.PenaltyHoldFraction is > 0 and <= 1, nameof(o.PenaltyHoldFraction), "a fraction in (0, 1]", o.PenaltyHoldFraction);
         Check(o.MinSelectionSteps >= 0, nameof(o.MinSelectionSteps), "an integer >= 0", o.MinSelectionSteps);
         Check(o.MinRecoverySteps >= 0, nameof(o.MinRecoverySteps), "an integer >= 0", o.MinRecoverySteps);
+        Check(o.LearningRateWarmupSteps >= 0, nameof(o.LearningRateWarmupSteps), "an integer >= 0", o.LearningRateWarmupSteps);
         Check(o.DistillationWeight is >= 0 and <= 1, nameof(o.DistillationWeight), "a weight in [0, 1]", o.DistillationWeight);
         // The teacher is the network while it is still dense, which without a ramp it is only before the first step.
         Check(o.DistillationWeight == 0 || o.PenaltyRampFraction > 0, nameof(o.DistillationWeight),

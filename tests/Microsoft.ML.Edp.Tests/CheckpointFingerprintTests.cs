@@ -34,6 +34,7 @@ public sealed class CheckpointFingerprintTests
         { "Training.Epochs", o => o.Epochs = 6 },
         { "Training.PenaltyWeighting", o => o.PenaltyWeighting = EdpPenaltyWeighting.Cost },
         { "Schedule.LearningRate", o => o.LearningRate = 0.051 },
+        { "Schedule.WarmupSteps", o => o.LearningRateWarmupSteps = 10 },
         { "Schedule.PenaltyHoldFraction", o => o.PenaltyHoldFraction = 0.5 },
         { "Budget.TargetParamsRatio", o => o.TargetParamsRatio = 0.7 },
         { "Budget.Penalty", o => o.BudgetPenalty = EdpBudgetPenalty.AllGroups },

@@ -35,6 +35,29 @@ public class ScheduleStepsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheWarmUpRaisesTheLearningRateLinearlyToTheSchedulesValueAndLeavesTheRestAlone()
+    {
+        var plain = Schedule(0.3, 0.4, 0, 0);
+        var warm = plain with { WarmupSteps = 10 };
+        Assert.Equal(plain.LearningRateAt(0, 100) / 10, warm.LearningRateAt(0, 100), 1e-12);
+        Assert.Equal(plain.LearningRateAt(4, 100) * 5 / 10, warm.LearningRateAt(4, 100), 1e-12);
+        Assert.Equal(plain.LearningRateAt(9, 100), warm.LearningRateAt(9, 100), 1e-12);
+        for (long step = 10; step < 100; step += 7)
+            Assert.Equal(plain.LearningRateAt(step, 100), warm.LearningRateAt(step, 100), 1e-12);
+        // Without a warm-up the first step runs at the peak rate, and the cosine schedule decays from it.
+        Assert.Equal(0.05, plain.LearningRateAt(0, 100), 1e-12);
+        Assert.True(plain.LearningRateAt(50, 100) < 0.05);
+    }
+
+    [Fact]
+    public void ANegativeWarmUpIsRefusedWithTheOptionNamed()
+    {
+        var error = Assert.ThrowsAny<ArgumentException>(() => EdpOptionsValidation.Validate(new EdpCompressOptions { LearningRateWarmupSteps = -1 }));
+        Assert.Contains(nameof(EdpCompressOptions.LearningRateWarmupSteps), error.Message);
+        Assert.Contains("-1", error.Message);
+    }
+
+    [Fact]
     public void TheTrainerFreezesAtTheStepTheScheduleNames()
     {
         // 3,000 images in batches of 32: 94 steps an epoch, 188 in all, enough for floors of 120 and 50. The 0.4 hold

@@ -55,7 +55,6 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
             foreach (var batch in stream.Read(new Random(shuffleSeeds.Next()), cancellation))
             {
                 long at = step++;
-                double done = (double)at / totalSteps;
                 if (!prox.IsFrozen && penalties.FrozenAt(at))
                     Freeze(net, prox, budget, at, penalties);
                 // Outside the step's dispose scope: the teacher outlives the step, and its release is at once.
@@ -67,7 +66,7 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
                     log($"distillation: teacher taken at step {at} of {penalties.Total} (penalty ramp {penalties.RampAt(at):0.###}), " +
                         $"{(_training.Distillation.ThroughRecovery ? "kept to the end of training" : "released at the freeze")}.");
                 }
-                double lr = _schedule.LearningRateAt(done);
+                double lr = _schedule.LearningRateAt(at, totalSteps);
                 using (var scope = NewDisposeScope())
                 {
                     var (x, y) = ToTensors(batch, c, h, w);

@@ -17,11 +17,16 @@ internal sealed record TrainingSettings(
 /// <param name="PenaltyHoldFraction">Fraction of training after which the sparsity pattern freezes.</param>
 /// <param name="MinSelectionSteps">Optimizer steps before the freeze, at least (see <see cref="InSteps"/>).</param>
 /// <param name="MinRecoverySteps">Optimizer steps after the freeze, at least, when the selection floor moves it.</param>
+/// <param name="WarmupSteps">Optimizer steps over which the learning rate rises linearly to the schedule's value.</param>
 internal sealed record ScheduleSettings(double LearningRate, EdpLearningRateSchedule LearningRateSchedule, double PenaltyRampFraction, double PenaltyHoldFraction,
-    int MinSelectionSteps, int MinRecoverySteps)
+    int MinSelectionSteps, int MinRecoverySteps, int WarmupSteps = 0)
 {
-    /// <summary>The learning rate at <paramref name="progress"/>, the fraction of all steps done.</summary>
-    public double LearningRateAt(double progress) => LearningRateSchedules.At(LearningRateSchedule, LearningRate, progress);
+    /// <summary>The learning rate at optimizer step <paramref name="step"/> (from 0) of <paramref name="totalSteps"/>:
+    /// the schedule's value at that fraction of the run, scaled by (step + 1) / <see cref="WarmupSteps"/> during the
+    /// warm-up.</summary>
+    public double LearningRateAt(long step, long totalSteps)
+        => LearningRateSchedules.At(LearningRateSchedule, LearningRate, (double)step / totalSteps)
+            * (step < WarmupSteps ? (step + 1.0) / WarmupSteps : 1);
 
     /// <summary>The penalty schedule of a run of <paramref name="totalSteps"/> optimizer steps. The ramp and the freeze
     /// are the fractions of the run, but a freeze that would come before <see cref="MinSelectionSteps"/> moves later
