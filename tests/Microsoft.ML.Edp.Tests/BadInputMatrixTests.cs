@@ -125,6 +125,7 @@ public sealed class BadInputMatrixTests : IDisposable
         ["NaN rank penalty"] = Option(o => o.RankPenalty = double.NaN, "RankPenalty", "a finite number >= 0", "NaN"),
         ["negative weight decay"] = Option(o => o.WeightDecay = -1e-4, "WeightDecay", "a finite number >= 0", "-0.0001"),
         ["learning rate 0"] = Option(o => o.LearningRate = 0, "LearningRate", "a positive number", "0"),
+        ["negative learning-rate warm-up"] = Option(o => o.LearningRateWarmupSteps = -1, "LearningRateWarmupSteps", "an integer >= 0", "-1"),
         ["prune threshold 1"] = Option(o => o.PruneThreshold = 1, "PruneThreshold", "a fraction in [0, 1)", "1"),
         ["hold fraction 0"] = Option(o => o.PenaltyHoldFraction = 0, "PenaltyHoldFraction", "a fraction in (0, 1]", "0"),
         ["ramp fraction above 1"] = Option(o => o.PenaltyRampFraction = 1.5, "PenaltyRampFraction", "a fraction in [0, 1]", "1.5"),

@@ -50,14 +50,6 @@ public class ScheduleStepsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ANegativeWarmUpIsRefusedWithTheOptionNamed()
-    {
-        var error = Assert.ThrowsAny<ArgumentException>(() => EdpOptionsValidation.Validate(new EdpCompressOptions { LearningRateWarmupSteps = -1 }));
-        Assert.Contains(nameof(EdpCompressOptions.LearningRateWarmupSteps), error.Message);
-        Assert.Contains("-1", error.Message);
-    }
-
-    [Fact]
     public void TheTrainerFreezesAtTheStepTheScheduleNames()
     {
         // 3,000 images in batches of 32: 94 steps an epoch, 188 in all, enough for floors of 120 and 50. The 0.4 hold
