@@ -42,6 +42,11 @@ public static class CompressionBenchmark
     public static readonly RunConfig HalfMultiple8 = Half with { Name = "edp-budget-0.5-x8", ChannelMultiple = 8 };
     public static readonly RunConfig HalfLayerNormalized8 = HalfLayerNormalized with { Name = "edp-budget-0.5-layernorm-x8", ChannelMultiple = 8 };
 
+    /// <summary>The default budget with the learning rate restarted at the freeze (learning-rate rewinding), from the
+    /// peak and from half of it.</summary>
+    public static readonly RunConfig HalfRestart = Half with { Name = "edp-budget-0.5-restart1", RecoveryLearningRate = 1 };
+    public static readonly RunConfig HalfRestartHalf = Half with { Name = "edp-budget-0.5-restart0.5", RecoveryLearningRate = 0.5 };
+
     /// <summary>The obvious alternative to compressing: the same layout, narrower, trained from scratch. For VGG-S,
     /// block-friendly widths at 47.7% of the MACs, and the 0.7x widths at 48.3%; VGG-M doubles them. For the ResNets,
     /// stages of 16, 16, 32 channels (each stage costs about a third of the plain net; this keeps the first whole and a
@@ -63,7 +68,7 @@ public static class CompressionBenchmark
     {
         var plain = new RunConfig("plain", Compress: false);
         var narrow = args.Quick ? Narrow(args.Architecture).Take(1) : Narrow(args.Architecture);
-        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp, HalfLayerNormalized, HalfMultiple8, HalfLayerNormalized8] : [Half])
+        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp, HalfLayerNormalized, HalfMultiple8, HalfLayerNormalized8, HalfRestart, HalfRestartHalf] : [Half, HalfRestart, HalfRestartHalf])
             : args.Quick ? [Half, Quarter]
             : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded, HalfLayerNormalized] : [Half, Quarter];
         return ForInvocation(new[] { plain }.Concat(narrow).Concat(edp), args);

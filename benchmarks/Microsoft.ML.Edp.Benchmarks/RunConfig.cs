@@ -34,11 +34,15 @@ public sealed record RunConfig(
         if (LatencyBatchSize is { } b) o.LatencyBatchSize = b;
         if (DistillationWeight is { } d) (o.DistillationWeight, o.DistillThroughRecovery, o.DistillationEmaDecay) = (d, DistillThroughRecovery, DistillationEmaDecay);
         o.LayerNormalizedImportance = LayerNormalizedImportance;
+        o.RecoveryLearningRate = RecoveryLearningRate;
         return o;
     }
 
     /// <summary>The budget ranks groups by importance normalised per layer (<see cref="EdpCompressOptions.LayerNormalizedImportance"/>).</summary>
     public bool LayerNormalizedImportance { get; init; }
+
+    /// <summary>Above 0, the learning rate restarts at the freeze from this fraction of its peak (<see cref="EdpCompressOptions.RecoveryLearningRate"/>).</summary>
+    public double RecoveryLearningRate { get; init; }
 
     /// <summary>A latency budget (<see cref="EdpCompressOptions.TargetLatencyRatio"/>), predicted from the table
     /// measured on this machine; set <see cref="TargetMacsRatio"/> to null beside it to budget latency alone.</summary>

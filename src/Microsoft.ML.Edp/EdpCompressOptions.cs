@@ -375,4 +375,9 @@ public sealed class EdpCompressOptions
     /// <summary>Internal, for the benchmarks: a budget ranks groups by importance divided by the sum over its layer's
     /// groups of that kind (Molchanov et al., ICLR 2017), per unit of cost.</summary>
     internal bool LayerNormalizedImportance = false;
+
+    /// <summary>Internal, for the benchmarks: above 0, the learning rate restarts at the freeze (learning-rate rewinding,
+    /// Renda et al., ICLR 2020): over the steps left, it follows <see cref="LearningRateSchedule"/> anew from this
+    /// fraction of the peak <see cref="LearningRate"/>. 0 continues the schedule of the whole run.</summary>
+    internal double RecoveryLearningRate = 0;
 }

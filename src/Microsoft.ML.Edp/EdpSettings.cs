@@ -30,7 +30,8 @@ internal sealed record EdpSettings(
                 o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting,
                 new DistillationSettings(o.Compress ? o.DistillationWeight : 0, o.DistillationTemperature, o.DistillThroughRecovery, o.DistillationEmaDecay),
                 o.BatchNormRecalibrationBatches),
-            new ScheduleSettings(learningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction, o.MinSelectionSteps, o.MinRecoverySteps, o.LearningRateWarmupSteps),
+            new ScheduleSettings(learningRate, o.LearningRateSchedule, o.PenaltyRampFraction, o.PenaltyHoldFraction, o.MinSelectionSteps, o.MinRecoverySteps, o.LearningRateWarmupSteps,
+                o.Compress ? o.RecoveryLearningRate : 0),
             o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null || o.TargetLatencyRatio is not null || o.TargetLatencyMilliseconds is not null)
                 ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.TargetLatencyRatio, o.TargetLatencyMilliseconds, o.BudgetPenalty, o.LayerNormalizedImportance) : null,
             new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),

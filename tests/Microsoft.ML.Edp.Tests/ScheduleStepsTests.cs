@@ -50,6 +50,22 @@ public class ScheduleStepsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ARecoveryRestartRunsTheScheduleAnewFromTheFreezeAndLeavesTheSelectionAlone()
+    {
+        // 100 steps, hold 0.4: the freeze at step 40 leaves 60 to recover.
+        var plain = Schedule(0.3, 0.4, 0, 0);
+        var restart = plain with { RecoveryRestart = 0.5 };
+        for (long step = 0; step < 40; step += 3)
+            Assert.Equal(plain.LearningRateAt(step, 100), restart.LearningRateAt(step, 100), 1e-12);
+        Assert.Equal(0.025, restart.LearningRateAt(40, 100), 1e-12);
+        Assert.Equal(plain.LearningRateAt(30, 60) / 2, restart.LearningRateAt(70, 100), 1e-12);
+        Assert.True(restart.LearningRateAt(99, 100) < restart.LearningRateAt(70, 100));
+        // A run that never freezes has nothing to restart.
+        var never = Schedule(0.3, 1, 0, 0) with { RecoveryRestart = 0.5 };
+        Assert.Equal(Schedule(0.3, 1, 0, 0).LearningRateAt(80, 100), never.LearningRateAt(80, 100), 1e-12);
+    }
+
+    [Fact]
     public void TheTrainerFreezesAtTheStepTheScheduleNames()
     {
         // 3,000 images in batches of 32: 94 steps an epoch, 188 in all, enough for floors of 120 and 50. The 0.4 hold

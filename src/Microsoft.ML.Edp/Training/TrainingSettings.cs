@@ -18,15 +18,22 @@ internal sealed record TrainingSettings(
 /// <param name="MinSelectionSteps">Optimizer steps before the freeze, at least (see <see cref="InSteps"/>).</param>
 /// <param name="MinRecoverySteps">Optimizer steps after the freeze, at least, when the selection floor moves it.</param>
 /// <param name="WarmupSteps">Optimizer steps over which the learning rate rises linearly to the schedule's value.</param>
+/// <param name="RecoveryRestart">Above 0, the schedule starts anew at the freeze, over the steps left, from this fraction
+/// of <paramref name="LearningRate"/>; 0 runs one schedule over the whole run.</param>
 internal sealed record ScheduleSettings(double LearningRate, EdpLearningRateSchedule LearningRateSchedule, double PenaltyRampFraction, double PenaltyHoldFraction,
-    int MinSelectionSteps, int MinRecoverySteps, int WarmupSteps = 0)
+    int MinSelectionSteps, int MinRecoverySteps, int WarmupSteps = 0, double RecoveryRestart = 0)
 {
     /// <summary>The learning rate at optimizer step <paramref name="step"/> (from 0) of <paramref name="totalSteps"/>:
     /// the schedule's value at that fraction of the run, scaled by (step + 1) / <see cref="WarmupSteps"/> during the
-    /// warm-up.</summary>
+    /// warm-up; with <see cref="RecoveryRestart"/>, after the freeze the schedule's value at that fraction of the
+    /// recovery instead.</summary>
     public double LearningRateAt(long step, long totalSteps)
-        => LearningRateSchedules.At(LearningRateSchedule, LearningRate, (double)step / totalSteps)
+    {
+        if (RecoveryRestart > 0 && InSteps(totalSteps) is { Recovery: > 0 } penalties && penalties.FrozenAt(step))
+            return LearningRateSchedules.At(LearningRateSchedule, LearningRate * RecoveryRestart, (double)(step - penalties.Hold) / penalties.Recovery);
+        return LearningRateSchedules.At(LearningRateSchedule, LearningRate, (double)step / totalSteps)
             * (step < WarmupSteps ? (step + 1.0) / WarmupSteps : 1);
+    }
 
     /// <summary>The penalty schedule of a run of <paramref name="totalSteps"/> optimizer steps. The ramp and the freeze
     /// are the fractions of the run, but a freeze that would come before <see cref="MinSelectionSteps"/> moves later
