@@ -177,7 +177,7 @@ public sealed class EdpCompressOptions
     /// latency table predicts it in ONNX Runtime at <see cref="LatencyBatchSize"/> (a table measured on this machine,
     /// or the one at <see cref="LatencyTablePath"/>). The least-important selection then ranks groups per millisecond
     /// they save, the freeze cut meets the predicted latency, and Pruning &amp; Merging keeps a basis and coefficient
-    /// pair only where the table says it runs faster than the merged layer. Needs <see cref="MeasureLatency"/> or
+    /// pair only where the table says it runs faster than the merged layer and it has fewer MACs. Needs <see cref="MeasureLatency"/> or
     /// <see cref="LatencyTablePath"/>. Beside <see cref="TargetMacsRatio"/>, both are met (set that to null to budget
     /// latency alone). Default null.</summary>
     public double? TargetLatencyRatio = null;
