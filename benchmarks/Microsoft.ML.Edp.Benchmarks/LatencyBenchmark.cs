@@ -17,7 +17,7 @@ public static class LatencyBenchmark
 {
     /// <summary>Latency budgets: a fraction of the plain network's latency at batch 1 (the PredictionEngine's batch),
     /// and half of it at batch 64.</summary>
-    public static readonly RunConfig LatencyBatch1 = new("edp-latency-0.6") { TargetLatencyRatio = 0.6 };
+    public static readonly RunConfig LatencyBatch1 = new("edp-latency-0.7") { TargetLatencyRatio = 0.7 };
     public static readonly RunConfig LatencyBatch64 = new("edp-latency-0.5-b64") { TargetLatencyRatio = 0.5, LatencyBatchSize = 64 };
 
     public static RunConfig[] Configs(BenchmarkArguments args)
@@ -139,7 +139,7 @@ public static class LatencyBenchmark
             targets.Add(new($"{run} ({what}): ORT speed-up >= {atLeast:F1}x at batch 1 and 64 (means)", $"{b1:F2}x and {b64:F2}x", b1 >= atLeast && b64 >= atLeast));
         }
         SpeedTarget(LatencyBatch64.Name, "TargetLatencyRatio 0.5 at batch 64", 1.8);
-        SpeedTarget(LatencyBatch1.Name, "TargetLatencyRatio 0.6 at batch 1, the lowest reachable there", 1.8);
+        SpeedTarget(LatencyBatch1.Name, "TargetLatencyRatio 0.7 at batch 1, near the lowest reachable there with pairs only where they have fewer MACs", 1.8);
         SpeedTarget(CompressionBenchmark.Half.Name, "the MACs default", 1.5);
         foreach (var run in new[] { LatencyBatch1.Name, LatencyBatch64.Name }.Where(n => runs.Any(r => r.Name == n)))
         {

@@ -29,6 +29,27 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void TimesAtTheBlocksMultiplesAreReadNonDecreasingInWidthAndOtherWidthsAsTimed()
+    {
+        // Block 16: 16 timed slower than 32 and 48 is noise and pools with them; 8 and 24 are not multiples and stay.
+        var fitted = LatencyTable.NonDecreasingAtBlocks([(8, 5.0), (16, 4.0), (24, 9.0), (32, 2.0), (48, 3.0), (64, 6.0)], 16);
+        Assert.Equal([(8, 5.0), (16, 3.0), (24, 9.0), (32, 3.0), (48, 3.0), (64, 6.0)], fitted);
+        Assert.Equal([(16, 1.0), (32, 2.0)], LatencyTable.NonDecreasingAtBlocks([(16, 1.0), (32, 2.0)], 16));
+
+        // Through a table: conv3's 16 output channels timed slower than its plain 32 are read as no slower than 32.
+        var table = Blocked();
+        var conv3 = table.Layers.Single(l => l.Name == "conv3");
+        var noisy = table with { Layers = table.Layers.Select(l => l != conv3 ? l : l with
+        {
+            Points = l.Points.Select(p => p is { Rank: null, InChannels: 16, OutChannels: 16 } ? p with { Milliseconds = [1.0] } : p).ToArray(),
+        }).ToArray() };
+        Assert.True(noisy.Layer("conv3", 16, 16, null, 1) <= noisy.Layer("conv3", 16, 32, null, 1));
+        Assert.True(table.Layer("conv3", 16, 16, null, 1) < table.Layer("conv3", 16, 32, null, 1));
+        // The plain shape is read as timed.
+        Assert.Equal(table.Layer("conv3", 16, 32, null, 1), noisy.Layer("conv3", 16, 32, null, 1));
+    }
+
+    [Fact]
     public void TheMergeRuleKeepsAPairOnlyWhereTheTableSaysItIsFaster()
     {
         var table = Blocked();

@@ -51,9 +51,14 @@ internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, strin
         if (site.FollowsInput)
             return Interpolate(plain.Where(p => p.InChannels == p.OutChannels), p => p.OutChannels, outChannels, b);
         double full = plain.Single(p => p.InChannels == site.InChannels && p.OutChannels == site.OutChannels).Milliseconds[b];
-        double alongOut = Interpolate(plain.Where(p => p.InChannels == site.InChannels), p => p.OutChannels, outChannels, b);
-        double alongIn = Interpolate(plain.Where(p => p.OutChannels == site.OutChannels), p => p.InChannels, inChannels, b);
-        double scale = full > 0 ? alongOut * alongIn / (full * full) : 1;
+        double Ratio(IEnumerable<LatencyPoint> axis, Func<LatencyPoint, int> width, int at, int plainWidth)
+        {
+            var points = axis.ToList();
+            double whole = Interpolate(points, width, plainWidth, b);
+            return whole > 0 ? Interpolate(points, width, at, b) / whole : 1;
+        }
+        double scale = Ratio(plain.Where(p => p.InChannels == site.InChannels), p => p.OutChannels, outChannels, site.OutChannels)
+            * Ratio(plain.Where(p => p.OutChannels == site.OutChannels), p => p.InChannels, inChannels, site.InChannels);
         if (rank is not int r)
             return full * scale;
         var pairs = site.Points.Where(p => p.Rank is not null).ToList();
@@ -125,10 +130,11 @@ internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, strin
             : throw new InvalidDataException($"The latency table holds no times at batch {batch}; it holds batches {string.Join(", ", Batches)}.");
 
     /// <summary>Linear interpolation of the times along one axis, held flat beyond the grid's ends: a width below the
-    /// smallest timed one is still padded up to a block, so it is no cheaper.</summary>
-    private static double Interpolate(IEnumerable<LatencyPoint> points, Func<LatencyPoint, int> axis, int x, int batch)
+    /// smallest timed one is still padded up to a block, so it is no cheaper. The times at the block's multiples are
+    /// read as a non-decreasing curve (<see cref="NonDecreasingAtBlocks"/>).</summary>
+    private double Interpolate(IEnumerable<LatencyPoint> points, Func<LatencyPoint, int> axis, int x, int batch)
     {
-        var sorted = points.GroupBy(axis).Select(g => (X: g.Key, Y: g.First().Milliseconds[batch])).OrderBy(p => p.X).ToList();
+        var sorted = NonDecreasingAtBlocks(points.GroupBy(axis).Select(g => (X: g.Key, Y: g.First().Milliseconds[batch])).OrderBy(p => p.X).ToList(), ConvBlock);
         if (sorted.Count == 0)
             throw new InvalidDataException("The latency table has no times along one of a layer's axes.");
         if (x <= sorted[0].X)
@@ -144,4 +150,30 @@ internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, strin
     }
 
     private static string F(double t) => t.ToString("G4", CultureInfo.InvariantCulture);
+    /// <summary><paramref name="sorted"/> (by width) with the times at multiples of <paramref name="block"/> replaced by
+    /// their closest non-decreasing fit (pooling adjacent violators into their mean). At those widths the kernels run the
+    /// same blocked layout, so fewer channels or a lower rank never take longer; a table that times them longer (layers
+    /// of microseconds, timed on a busy machine) timed noise, which would otherwise make narrow shapes look slow and
+    /// steer a budget. Widths between multiples keep their times: there ONNX Runtime may fall back to slower kernels.</summary>
+    internal static List<(int X, double Y)> NonDecreasingAtBlocks(List<(int X, double Y)> sorted, int block)
+    {
+        var at = Enumerable.Range(0, sorted.Count).Where(i => block > 0 && sorted[i].X % block == 0).ToList();
+        var pools = new List<(double Sum, int Count)>();
+        foreach (int i in at)
+        {
+            pools.Add((sorted[i].Y, 1));
+            while (pools.Count > 1 && pools[^2].Sum / pools[^2].Count > pools[^1].Sum / pools[^1].Count)
+            {
+                var (sum, count) = pools[^1];
+                pools.RemoveAt(pools.Count - 1);
+                pools[^1] = (pools[^1].Sum + sum, pools[^1].Count + count);
+            }
+        }
+        var result = sorted.ToList();
+        int k = 0;
+        foreach (var (sum, count) in pools)
+            for (int j = 0; j < count; j++, k++)
+                result[at[k]] = (sorted[at[k]].X, sum / count);
+        return result;
+    }
 }
