@@ -36,11 +36,10 @@ public static class CompressionBenchmark
     public static readonly RunConfig HalfEarlyRamp = Half with { Name = "edp-budget-0.5-ramp0.15", RampFraction = 0.15 };
     public static readonly RunConfig HalfLateRamp = Half with { Name = "edp-budget-0.5-ramp0.5", RampFraction = 0.5 };
 
-    /// <summary>The default budget choosing groups by importance normalised within each layer, and rounded to 8
-    /// channels, not 16: measured, not adopted (docs/results.md).</summary>
-    public static readonly RunConfig HalfLayerNormalized = Half with { Name = "edp-budget-0.5-layernorm", LayerNormalizedImportance = true };
+    /// <summary>The default budget choosing groups by their raw importance per unit of cost, as earlier versions did,
+    /// instead of importance normalised within each layer; and rounded to 8 channels, not 16 (docs/results.md).</summary>
+    public static readonly RunConfig HalfRawImportance = Half with { Name = "edp-budget-0.5-raw", RawImportance = true };
     public static readonly RunConfig HalfMultiple8 = Half with { Name = "edp-budget-0.5-x8", ChannelMultiple = 8 };
-    public static readonly RunConfig HalfLayerNormalized8 = HalfLayerNormalized with { Name = "edp-budget-0.5-layernorm-x8", ChannelMultiple = 8 };
 
     /// <summary>The default budget with the learning rate restarted at the freeze (learning-rate rewinding), from the
     /// peak and from half of it.</summary>
@@ -68,9 +67,9 @@ public static class CompressionBenchmark
     {
         var plain = new RunConfig("plain", Compress: false);
         var narrow = args.Quick ? Narrow(args.Architecture).Take(1) : Narrow(args.Architecture);
-        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp, HalfLayerNormalized, HalfMultiple8, HalfLayerNormalized8, HalfRestart, HalfRestartHalf] : [Half, HalfRestart, HalfRestartHalf])
+        RunConfig[] edp = args.TrainImages is not null ? (args.Architecture == EdpArchitecture.VggSmall ? [Half, HalfUnrounded, HalfDistilled, HalfDistilledThroughRecovery, HalfDistilledEma, HalfEarlyRamp, HalfLateRamp, HalfRawImportance, HalfMultiple8, HalfRestart, HalfRestartHalf] : [Half, HalfRestart, HalfRestartHalf])
             : args.Quick ? [Half, Quarter]
-            : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded, HalfLayerNormalized] : [Half, Quarter];
+            : args.Architecture == EdpArchitecture.VggSmall ? [Penalties, Half, Quarter, HalfUnrounded, QuarterUnrounded, HalfRawImportance] : [Half, Quarter];
         return ForInvocation(new[] { plain }.Concat(narrow).Concat(edp), args);
     }
 

@@ -33,13 +33,13 @@ public sealed record RunConfig(
         o.TargetLatencyRatio = TargetLatencyRatio;
         if (LatencyBatchSize is { } b) o.LatencyBatchSize = b;
         if (DistillationWeight is { } d) (o.DistillationWeight, o.DistillThroughRecovery, o.DistillationEmaDecay) = (d, DistillThroughRecovery, DistillationEmaDecay);
-        o.LayerNormalizedImportance = LayerNormalizedImportance;
+        if (RawImportance) o.LayerNormalizedImportance = false;
         o.RecoveryLearningRate = RecoveryLearningRate;
         return o;
     }
 
-    /// <summary>The budget ranks groups by importance normalised per layer (<see cref="EdpCompressOptions.LayerNormalizedImportance"/>).</summary>
-    public bool LayerNormalizedImportance { get; init; }
+    /// <summary>The budget ranks groups by their raw importance, not normalised per layer (<see cref="EdpCompressOptions.LayerNormalizedImportance"/>).</summary>
+    public bool RawImportance { get; init; }
 
     /// <summary>Above 0, the learning rate restarts at the freeze from this fraction of its peak (<see cref="EdpCompressOptions.RecoveryLearningRate"/>).</summary>
     public double RecoveryLearningRate { get; init; }

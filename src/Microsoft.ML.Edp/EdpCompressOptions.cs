@@ -373,8 +373,9 @@ public sealed class EdpCompressOptions
     internal double DistillationEmaDecay = 0;
 
     /// <summary>Internal, for the benchmarks: a budget ranks groups by importance divided by the sum over its layer's
-    /// groups of that kind (Molchanov et al., ICLR 2017), per unit of cost.</summary>
-    internal bool LayerNormalizedImportance = false;
+    /// groups of that kind (Molchanov et al., ICLR 2017), per unit of cost; false ranks the raw estimates per unit of
+    /// cost, as earlier versions did (docs/results.md compares the two).</summary>
+    internal bool LayerNormalizedImportance = true;
 
     /// <summary>Internal, for the benchmarks: above 0, the learning rate restarts at the freeze (learning-rate rewinding,
     /// Renda et al., ICLR 2020): over the steps left, it follows <see cref="LearningRateSchedule"/> anew from this

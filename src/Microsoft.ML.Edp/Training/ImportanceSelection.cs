@@ -5,8 +5,9 @@ namespace Microsoft.ML.Edp.Training;
 
 /// <summary>Chooses the groups a budget removes: the least important for the cost they carry, and as few as meet the
 /// cost asked for (<see cref="EdpBudgetPenalty.LeastImportant"/>).</summary>
-/// <remarks>Groups are ranked by their <see cref="GroupImportance"/> divided by the cost one group carries by the
-/// budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted latency, MACs or parameters), and the shortest
+/// <remarks>Groups are ranked by their <see cref="GroupImportance"/>, as a share of the sum over their layer's groups of
+/// the same kind (Molchanov et al., ICLR 2017: so that no layer is spared only because its estimates are large overall),
+/// divided by the cost one group carries by the budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted latency, MACs or parameters), and the shortest
 /// prefix of that ranking that meets the cost is taken. The
 /// prefix is found by bisection, since removing more never costs more. Channels a grouped conv ties in a unit
 /// (<see cref="ChannelUnits"/>) are one group. Each layer keeps at least one group of each kind, and one channel of
@@ -20,7 +21,7 @@ internal static class ImportanceSelection
     public static Dictionary<string, KeptGroups> Choose(
         EdpNet net, IReadOnlyList<LayerGroups> layers, GroupImportance importance,
         IReadOnlyDictionary<string, GroupCost> costs, PruningSettings pruning,
-        Func<IReadOnlyList<LayerPlan>, bool> meets, bool layerNormalized = false)
+        Func<IReadOnlyList<LayerPlan>, bool> meets, bool layerNormalized = true)
     {
         var ranked = Rank(layers, importance, costs, layerNormalized);
         Dictionary<string, KeptGroups> Chosen(int count) => Keep(net, layers, ranked, count, pruning);

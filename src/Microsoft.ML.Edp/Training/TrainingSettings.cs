@@ -85,7 +85,7 @@ internal readonly record struct PenaltySteps(long Total, long Ramp, long Hold, l
 /// <param name="Penalty">Which groups the budget's penalty shrinks.</param>
 /// <param name="LayerNormalizedImportance">Each layer's importance estimates are divided by their layer's sum, per kind, before the ranking.</param>
 internal sealed record BudgetSettings(double? TargetMacsRatio, double? TargetParamsRatio, double? TargetLatencyRatio, double? TargetLatencyMilliseconds, EdpBudgetPenalty Penalty,
-    bool LayerNormalizedImportance = false)
+    bool LayerNormalizedImportance = true)
 {
     /// <summary>Whether a target is latency, which needs a latency table and makes the table's cost the merge rule.</summary>
     public bool HasLatency => TargetLatencyRatio is not null || TargetLatencyMilliseconds is not null;
