@@ -50,7 +50,7 @@ public class ScheduleStepsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ARecoveryRestartRunsTheScheduleAnewFromTheFreezeAndLeavesTheSelectionAlone()
+    public void ARecoveryRestartRunsTheScheduleAnewFromTheFreezeAndLeavesTheStepsBeforeItAlone()
     {
         // 100 steps, hold 0.4: the freeze at step 40 leaves 60 to recover.
         var plain = Schedule(0.3, 0.4, 0, 0);

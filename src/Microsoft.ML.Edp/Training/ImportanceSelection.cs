@@ -7,9 +7,9 @@ namespace Microsoft.ML.Edp.Training;
 /// cost asked for (<see cref="EdpBudgetPenalty.LeastImportant"/>).</summary>
 /// <remarks>Groups are ranked by their <see cref="GroupImportance"/>, as a share of the sum over their layer's groups of
 /// the same kind (Molchanov et al., ICLR 2017: so that no layer is spared only because its estimates are large overall),
-/// divided by the cost one group carries by the budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted latency, MACs or parameters), and the shortest
-/// prefix of that ranking that meets the cost is taken. The
-/// prefix is found by bisection, since removing more never costs more. Channels a grouped conv ties in a unit
+/// divided by the cost one group carries by the budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted
+/// latency, MACs or parameters), and the shortest prefix of that ranking that meets the cost is taken. The prefix is
+/// found by bisection, since removing more never costs more. Channels a grouped conv ties in a unit
 /// (<see cref="ChannelUnits"/>) are one group. Each layer keeps at least one group of each kind, and one channel of
 /// every part a Split or Slice takes, and kept counts are rounded up to <see cref="PruningSettings.Multiple"/> with the
 /// best of the dropped groups. Basis filters of a layer whose kept pair still merges back into one conv (by the merge rule's cost)

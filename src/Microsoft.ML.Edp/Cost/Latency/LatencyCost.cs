@@ -24,7 +24,7 @@ internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
 
     /// <summary>The merge rule by measured cost (<see cref="LatencyTable.PairIsFaster"/>), for pairs with fewer MACs than
     /// the merged layer: one with more computes more and moves a tensor more, so a table that times it faster has
-    /// timed noise (seen on a 16-channel layer of VGG-S, whose pair at full rank measured 30 % faster).</summary>
+    /// timed noise (seen on the 16-channel layers of VGG-S, whose pairs at full rank it timed faster).</summary>
     public override bool PairIsCheaper(LayerPlan layer, long rank)
         => Macs.PairIsCheaper(layer, rank) && table.PairIsFaster(layer.Name, layer.KeptInputs.Length, layer.KeptOutputs.Length, (int)rank, batch);
 

@@ -150,6 +150,7 @@ internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, strin
     }
 
     private static string F(double t) => t.ToString("G4", CultureInfo.InvariantCulture);
+
     /// <summary><paramref name="sorted"/> (by width) with the times at multiples of <paramref name="block"/> replaced by
     /// their closest non-decreasing fit (pooling adjacent violators into their mean). At those widths the kernels run the
     /// same blocked layout, so fewer channels or a lower rank never take longer; a table that times them longer (layers
