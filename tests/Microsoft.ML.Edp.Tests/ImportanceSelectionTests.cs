@@ -117,6 +117,29 @@ public class ImportanceSelectionTests
     }
 
     [Fact]
+    public void ClosingTheLastGapMeetsTheBudgetAndCanKeepMoreThanTheShortestPrefix()
+    {
+        // With kept counts in blocks of 16, the prefix's last group can drop a whole block to close a small gap.
+        var options = new EdpCompressOptions { TargetMacsRatio = 0.5, ChannelMultiple = 16 };
+        int closer = 0;
+        for (int seed = 0; seed < 12; seed++)
+        {
+            var random = new Random(seed);
+            var (net, layers, importance, full) = VggWithImportance(options, (layer, channel)
+                => Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).Select(_ => (float)random.NextDouble()).ToArray());
+            using var _ = net;
+            var pruning = TestData.Settings(options).Pruning;
+            long Cut(Dictionary<string, KeptGroups> chosen) => Macs(PruningPlanner.Plan(net, pruning, chosen));
+            Dictionary<string, KeptGroups> Chosen(bool close) => ImportanceSelection.Choose(net, layers, importance, GroupCosts.Of(net.Graph), pruning,
+                plans => Macs(plans) <= 0.5 * full, closeLastGap: close);
+            long prefix = Cut(Chosen(false)), closed = Cut(Chosen(true));
+            Assert.True(closed <= 0.5 * full);
+            closer += closed > prefix ? 1 : 0;
+        }
+        Assert.True(closer > 0);
+    }
+
+    [Fact]
     public void SelectionRoundsKeptChannelsUpToTheMultiple()
     {
         var options = new EdpCompressOptions { TargetMacsRatio = 0.6, ChannelMultiple = 8 };
