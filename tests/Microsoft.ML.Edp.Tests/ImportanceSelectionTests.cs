@@ -50,8 +50,8 @@ public class ImportanceSelectionTests
         Assert.Equal(new[] { 30.25f, 49f }, channel!, new FloatTolerance(1e-4f));
     }
 
-    /// <summary>VGG-S with importance estimates set per group, and its plain MACs.</summary>
-    private static (EdpNet Net, IReadOnlyList<LayerGroups> Layers, GroupImportance Importance, long FullMacs) VggWithImportance(
+    /// <summary>The options' network (VGG-S unless they name another) with importance estimates set per group, and its plain MACs.</summary>
+    private static (EdpNet Net, IReadOnlyList<LayerGroups> Layers, GroupImportance Importance, long FullMacs) NetworkWithImportance(
         EdpCompressOptions options, Func<LayerGroups, bool, float[]> estimates)
     {
         var net = new EdpNet(Architectures.Build(TestData.Settings(options).Network, 10));
@@ -71,7 +71,7 @@ public class ImportanceSelectionTests
     {
         var options = new EdpCompressOptions { TargetMacsRatio = 0.8, ChannelMultiple = 1 };
         // Every group equally important except channel 5 of conv2 (nearly useless) and all of conv6 (more important).
-        var (net, layers, importance, full) = VggWithImportance(options, (layer, channel) =>
+        var (net, layers, importance, full) = NetworkWithImportance(options, (layer, channel) =>
         {
             var values = Enumerable.Repeat(layer.Name == "conv6" ? 100f : 1f, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).ToArray();
             if (channel && layer.Name == "conv2")
@@ -100,7 +100,7 @@ public class ImportanceSelectionTests
     {
         var options = new EdpCompressOptions { TargetMacsRatio = 0.8, ChannelMultiple = 1 };
         // conv6's estimates are all 100x the others', with a spread inside it like every other layer's.
-        var (net, layers, importance, full) = VggWithImportance(options, (layer, channel) =>
+        var (net, layers, importance, full) = NetworkWithImportance(options, (layer, channel) =>
             Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank))
                 .Select(j => (layer.Name == "conv6" ? 100f : 1f) * (1 + j)).ToArray());
         using var _ = net;
@@ -117,6 +117,26 @@ public class ImportanceSelectionTests
     }
 
     [Fact]
+    public void AResidualStreamWeighsOneShareForEveryLayerWhoseChannelsItRemoves()
+    {
+        // Every group of every layer equally important: each layer's shares are alike. A stream's channel removes the
+        // output channels of all its members (and the inputs of their readers), so it costs several times an inner
+        // channel; weighed as one layer it would go first, weighed as its members it goes after the inner channels.
+        var options = new EdpCompressOptions { Architecture = EdpArchitecture.ResNet20, TargetMacsRatio = 0.9, ChannelMultiple = 1 };
+        var (net, layers, importance, full) = NetworkWithImportance(options, (layer, channel)
+            => Enumerable.Repeat(1f, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).ToArray());
+        using var _ = net;
+        var streams = layers.Where(l => l.Followers is { Count: > 0 }).ToList();
+        Assert.Equal(["stem", "s2b1_conv2", "s3b1_conv2"], streams.Select(l => l.Name));   // each with its 3 other members
+        Assert.All(streams, l => Assert.Equal(3, l.Followers!.Count));
+        var chosen = ImportanceSelection.Choose(net, layers, importance, GroupCosts.Of(net.Graph), TestData.Settings(options).Pruning,
+            plans => Macs(plans) <= 0.9 * full);
+        Assert.True(Macs(PruningPlanner.Plan(net, TestData.Settings(options).Pruning, chosen)) <= 0.9 * full);
+        Assert.All(streams, l => Assert.Equal(l.Weight.OutChannels, chosen[l.Name].Outputs!.Length));
+        Assert.Contains(layers.Where(l => l.HasChannelGroups).Except(streams), l => chosen[l.Name].Outputs!.Length < l.Weight.OutChannels);
+    }
+
+    [Fact]
     public void ClosingTheLastGapMeetsTheBudgetAndCanKeepMoreThanTheShortestPrefix()
     {
         // With kept counts in blocks of 16, the prefix's last group can drop a whole block to close a small gap.
@@ -125,7 +145,7 @@ public class ImportanceSelectionTests
         for (int seed = 0; seed < 12; seed++)
         {
             var random = new Random(seed);
-            var (net, layers, importance, full) = VggWithImportance(options, (layer, channel)
+            var (net, layers, importance, full) = NetworkWithImportance(options, (layer, channel)
                 => Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).Select(_ => (float)random.NextDouble()).ToArray());
             using var _ = net;
             var pruning = TestData.Settings(options).Pruning;
@@ -144,7 +164,7 @@ public class ImportanceSelectionTests
     {
         var options = new EdpCompressOptions { TargetMacsRatio = 0.6, ChannelMultiple = 8 };
         var random = new Random(3);
-        var (net, layers, importance, full) = VggWithImportance(options, (layer, channel)
+        var (net, layers, importance, full) = NetworkWithImportance(options, (layer, channel)
             => Enumerable.Range(0, (int)(channel ? layer.Weight.OutChannels : layer.Weight.Rank)).Select(_ => (float)random.NextDouble()).ToArray());
         using var _ = net;
         var chosen = ImportanceSelection.Choose(net, layers, importance, GroupCosts.Of(net.Graph), TestData.Settings(options).Pruning,

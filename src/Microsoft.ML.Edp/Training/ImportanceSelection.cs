@@ -6,7 +6,9 @@ namespace Microsoft.ML.Edp.Training;
 /// <summary>Chooses the groups a budget removes: the least important for the cost they carry, and as few as meet the
 /// cost asked for (<see cref="EdpBudgetPenalty.LeastImportant"/>).</summary>
 /// <remarks>Groups are ranked by their <see cref="GroupImportance"/>, as a share of the sum over their layer's groups of
-/// the same kind (Molchanov et al., ICLR 2017: so that no layer is spared only because its estimates are large overall),
+/// the same kind (Molchanov et al., ICLR 2017: so that no layer is spared only because its estimates are large overall;
+/// channel groups that remove the output channels of several layers, a residual stream's or a layer's with its
+/// depthwise convs, have as many shares as layers),
 /// divided by the cost one group carries by the budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted
 /// latency, MACs or parameters), and the shortest prefix of that ranking that meets the cost is taken. The prefix is
 /// found by bisection, since removing more never costs more. On the budget itself (not on the path to it), the last step
@@ -90,17 +92,19 @@ internal static class ImportanceSelection
         IReadOnlyDictionary<string, GroupCost> costs, bool layerNormalized)
     {
         var scored = new List<(Group Group, double Score, double Importance)>();
-        float[]? Normalized(float[]? v)
+        float[]? Normalized(float[]? v, int layerCount)
         {
             if (!layerNormalized || v is null)
                 return v;
             double sum = v.Sum(x => (double)x);
-            return sum > 0 ? v.Select(x => (float)(x / sum)).ToArray() : v;
+            return sum > 0 ? v.Select(x => (float)(layerCount * x / sum)).ToArray() : v;
         }
         for (int i = 0; i < layers.Count; i++)
         {
             var (rank, channel) = importance.Of(i);
-            (rank, channel) = (Normalized(rank), Normalized(channel));
+            // Channel groups remove the output channels of their followers too (the other members of a residual stream,
+            // the depthwise convs on them): each of those layers counts for one share, as if each were normalised alone.
+            (rank, channel) = (Normalized(rank, 1), Normalized(channel, 1 + (layers[i].Followers?.Count ?? 0)));
             var cost = costs[layers[i].Name];
             if (rank is not null)
                 scored.AddRange(rank.Select((v, j) => (new Group(i, false, j), v / cost.Rank, (double)v)));
