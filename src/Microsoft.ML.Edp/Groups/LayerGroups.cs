@@ -22,8 +22,10 @@ namespace Microsoft.ML.Edp.Groups;
 /// <param name="Bias">The layer's own bias, which joins the channel groups.</param>
 /// <param name="Followers">The depthwise and other grouped convs on the layer's channels, and the other members of its
 /// residual stream: each channel's filter (or row of A), bias and BN gamma and beta join the channel's group.</param>
+/// <param name="StreamMembers">The compressed-aware and plain layers whose output channels the channel groups are: 1,
+/// or every member of the residual stream the layer owns.</param>
 internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool HasChannelGroups, ChannelUnits Units, BatchNorm? Norm = null,
-    Parameter? Bias = null, IReadOnlyList<Follower>? Followers = null)
+    Parameter? Bias = null, IReadOnlyList<Follower>? Followers = null, int StreamMembers = 1)
 {
     /// <summary>Every compressed-aware block of the network with its groups, in graph order.</summary>
     public static IReadOnlyList<LayerGroups> Of(EdpNet net)
@@ -40,7 +42,7 @@ internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool Ha
         var followers = coupling.Followers.Select(f => Follower.Of(net, f.Conv, f.Norm, f.Positions))
             .Concat(coupling.Stream?.Members.Where(m => m.Layer.Name != coupling.Layer.Name).Select(m => Follower.Member(net, m.Layer, m.Norm)) ?? []);
         return new LayerGroups(coupling.Layer.Name, cab, true, coupling.Units, coupling.Norm is { } norm ? net.Norms[norm.Name] : null, weighted.bias,
-            followers.ToList());
+            followers.ToList(), coupling.Stream?.Members.Count ?? 1);
     }
 
     /// <summary>Each channel's value summed over its unit (<see cref="ChannelUnits.Tied"/>).</summary>

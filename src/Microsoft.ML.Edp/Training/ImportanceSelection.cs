@@ -7,8 +7,7 @@ namespace Microsoft.ML.Edp.Training;
 /// cost asked for (<see cref="EdpBudgetPenalty.LeastImportant"/>).</summary>
 /// <remarks>Groups are ranked by their <see cref="GroupImportance"/>, as a share of the sum over their layer's groups of
 /// the same kind (Molchanov et al., ICLR 2017: so that no layer is spared only because its estimates are large overall;
-/// channel groups that remove the output channels of several layers, a residual stream's or a layer's with its
-/// depthwise convs, have as many shares as layers),
+/// a residual stream's channel groups, the output channels of all its members, have as many shares as members),
 /// divided by the cost one group carries by the budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted
 /// latency, MACs or parameters), and the shortest prefix of that ranking that meets the cost is taken. The prefix is
 /// found by bisection, since removing more never costs more. On the budget itself (not on the path to it), the last step
@@ -102,9 +101,10 @@ internal static class ImportanceSelection
         for (int i = 0; i < layers.Count; i++)
         {
             var (rank, channel) = importance.Of(i);
-            // Channel groups remove the output channels of their followers too (the other members of a residual stream,
-            // the depthwise convs on them): each of those layers counts for one share, as if each were normalised alone.
-            (rank, channel) = (Normalized(rank, 1), Normalized(channel, 1 + (layers[i].Followers?.Count ?? 0)));
+            // A residual stream's channel groups are the output channels of every member: each member counts for one
+            // share, as if each were normalised alone. A depthwise conv that follows a layer's channels has no groups of
+            // its own to normalise, and adds none.
+            (rank, channel) = (Normalized(rank, 1), Normalized(channel, layers[i].StreamMembers));
             var cost = costs[layers[i].Name];
             if (rank is not null)
                 scored.AddRange(rank.Select((v, j) => (new Group(i, false, j), v / cost.Rank, (double)v)));

@@ -83,7 +83,7 @@ internal readonly record struct PenaltySteps(long Total, long Ramp, long Hold, l
 /// <param name="TargetLatencyMilliseconds">The most milliseconds a run at the scoring batch may take, as the table
 /// predicts it, or null.</param>
 /// <param name="Penalty">Which groups the budget's penalty shrinks.</param>
-/// <param name="LayerNormalizedImportance">Each layer's importance estimates are divided by their layer's sum, per kind, before the ranking (channel groups that remove the output channels of several layers summing to that many).</param>
+/// <param name="LayerNormalizedImportance">Each layer's importance estimates are divided by their layer's sum, per kind, before the ranking (a residual stream's channel groups summing to its number of members).</param>
 internal sealed record BudgetSettings(double? TargetMacsRatio, double? TargetParamsRatio, double? TargetLatencyRatio, double? TargetLatencyMilliseconds, EdpBudgetPenalty Penalty,
     bool LayerNormalizedImportance = true)
 {
