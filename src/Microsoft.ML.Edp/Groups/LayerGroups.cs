@@ -22,8 +22,8 @@ namespace Microsoft.ML.Edp.Groups;
 /// <param name="Bias">The layer's own bias, which joins the channel groups.</param>
 /// <param name="Followers">The depthwise and other grouped convs on the layer's channels, and the other members of its
 /// residual stream: each channel's filter (or row of A), bias and BN gamma and beta join the channel's group.</param>
-/// <param name="StreamMembers">The compressed-aware and plain layers whose output channels the channel groups are: 1,
-/// or every member of the residual stream the layer owns.</param>
+/// <param name="StreamMembers">How many layers' output channels the channel groups remove: the layer's own (1), or, for
+/// the owner of a residual stream, every member's.</param>
 internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool HasChannelGroups, ChannelUnits Units, BatchNorm? Norm = null,
     Parameter? Bias = null, IReadOnlyList<Follower>? Followers = null, int StreamMembers = 1)
 {

@@ -91,12 +91,12 @@ internal static class ImportanceSelection
         IReadOnlyDictionary<string, GroupCost> costs, bool layerNormalized)
     {
         var scored = new List<(Group Group, double Score, double Importance)>();
-        float[]? Normalized(float[]? v, int layerCount)
+        float[]? Normalized(float[]? v, int shares)
         {
             if (!layerNormalized || v is null)
                 return v;
             double sum = v.Sum(x => (double)x);
-            return sum > 0 ? v.Select(x => (float)(layerCount * x / sum)).ToArray() : v;
+            return sum > 0 ? v.Select(x => (float)(shares * x / sum)).ToArray() : v;
         }
         for (int i = 0; i < layers.Count; i++)
         {
