@@ -34,12 +34,16 @@ public sealed record RunConfig(
         if (LatencyBatchSize is { } b) o.LatencyBatchSize = b;
         if (DistillationWeight is { } d) (o.DistillationWeight, o.DistillThroughRecovery, o.DistillationEmaDecay) = (d, DistillThroughRecovery, DistillationEmaDecay);
         if (RawImportance) o.LayerNormalizedImportance = false;
+        if (PlainEnds) o.ExcludeFirstAndLast = true;
         o.RecoveryLearningRate = RecoveryLearningRate;
         return o;
     }
 
     /// <summary>The budget ranks groups by their raw importance, not normalised per layer (<see cref="EdpCompressOptions.LayerNormalizedImportance"/>).</summary>
     public bool RawImportance { get; init; }
+
+    /// <summary>The first conv and the classifier train as plain layers (<see cref="EdpCompressOptions.ExcludeFirstAndLast"/>).</summary>
+    public bool PlainEnds { get; init; }
 
     /// <summary>Above 0, the learning rate restarts at the freeze from this fraction of its peak (<see cref="EdpCompressOptions.RecoveryLearningRate"/>).</summary>
     public double RecoveryLearningRate { get; init; }
