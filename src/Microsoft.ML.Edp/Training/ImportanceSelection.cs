@@ -58,17 +58,21 @@ internal static class ImportanceSelection
         foreach (var step in scored.Skip(before).GroupBy(s => (s.Group.Layer, s.Group.IsChannel)))
         {
             // The layer's next groups in ranking order, as many as make its kept count fall by one step.
-            var layer = layers[step.Key.Layer];
-            var units = step.Key.IsChannel ? layer.Units : ChannelUnits.Singles(layer.Weight.Rank);
-            List<int> Of(IEnumerable<Group> groups) => groups.Where(g => g.Layer == step.Key.Layer && g.IsChannel == step.Key.IsChannel).Select(g => g.Index).ToList();
-            int keptBefore = Kept(units, Of(prefix), pruning.Multiple).Length;
-            var extra = new List<(Group Group, double Score, double Importance)>();
-            foreach (var next in step)
+            var (index, isChannel) = step.Key;
+            var layer = layers[index];
+            var units = isChannel ? layer.Units : ChannelUnits.Singles(layer.Weight.Rank);
+            var dropped = prefix.Where(g => g.Layer == index && g.IsChannel == isChannel).Select(g => g.Index).ToList();
+            int keptBefore = Kept(units, dropped, pruning.Multiple).Length;
+            var extra = new List<Group>();
+            double loss = 0;
+            foreach (var (group, _, importance) in step)
             {
-                extra.Add(next);
-                if (Kept(units, Of(prefix.Concat(extra.Select(e => e.Group))), pruning.Multiple).Length < keptBefore)
+                extra.Add(group);
+                dropped.Add(group.Index);
+                loss += importance;
+                if (Kept(units, dropped, pruning.Multiple).Length < keptBefore)
                 {
-                    steps.Add((extra.Sum(e => e.Importance), [.. prefix, .. extra.Select(e => e.Group)]));
+                    steps.Add((loss, [.. prefix, .. extra]));
                     break;
                 }
             }
