@@ -36,6 +36,8 @@ public sealed record RunConfig(
         if (RawImportance) o.LayerNormalizedImportance = false;
         if (PlainEnds) o.ExcludeFirstAndLast = true;
         o.RecoveryLearningRate = RecoveryLearningRate;
+        o.CoefficientWeightDecay = CoefficientWeightDecay;
+        if (LearningRate is { } lr) o.LearningRate = lr;
         return o;
     }
 
@@ -68,6 +70,12 @@ public sealed record RunConfig(
 
     /// <summary>With <see cref="DistillationWeight"/>, above 0: the teacher is a moving average of the weights with this decay.</summary>
     public double DistillationEmaDecay { get; init; }
+
+    /// <summary>L2 weight decay on the coefficient matrices A (<see cref="EdpCompressOptions.CoefficientWeightDecay"/>); 0 by default.</summary>
+    public double CoefficientWeightDecay { get; init; }
+
+    /// <summary>The peak learning rate (<see cref="EdpCompressOptions.LearningRate"/>); null keeps the default.</summary>
+    public double? LearningRate { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this);
     public static RunConfig FromJson(string json) => JsonSerializer.Deserialize<RunConfig>(json)!;

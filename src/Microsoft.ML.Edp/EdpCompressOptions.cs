@@ -381,4 +381,8 @@ public sealed class EdpCompressOptions
     /// Renda et al., ICLR 2020): over the steps left, it follows <see cref="LearningRateSchedule"/> anew from this
     /// fraction of the peak <see cref="LearningRate"/>. 0 continues the schedule of the whole run.</summary>
     internal double RecoveryLearningRate = 0;
+
+    /// <summary>Internal, for the benchmarks: L2 weight decay on the coefficient matrices A, which otherwise carry only
+    /// the group penalties.</summary>
+    internal double CoefficientWeightDecay = 0;
 }

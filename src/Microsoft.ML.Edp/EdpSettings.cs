@@ -26,7 +26,7 @@ internal sealed record EdpSettings(
             o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath, o.ImportedNetworkRewrite);
         double learningRate = o.LearningRate ?? (OnnxNetworkSource.IsGiven(network) ? ImportedLearningRate : ScratchLearningRate);
         return new(network,
-            new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay,
+            new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay, o.CoefficientWeightDecay,
                 o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting,
                 new DistillationSettings(o.Compress ? o.DistillationWeight : 0, o.DistillationTemperature, o.DistillThroughRecovery, o.DistillationEmaDecay),
                 o.BatchNormRecalibrationBatches),

@@ -25,7 +25,7 @@ internal sealed class EdpTrainer(EdpSettings settings, Device device, Action<str
         var others = net.parameters().Where(p => !coefficients.Contains(p)).ToList();
         var groups = new List<SGD.ParamGroup> { new(others, new SGD.Options { weight_decay = _training.WeightDecay, momentum = _training.Momentum }) };
         if (coefficients.Count > 0)
-            groups.Add(new(coefficients, new SGD.Options { weight_decay = 0, momentum = _training.Momentum }));
+            groups.Add(new(coefficients, new SGD.Options { weight_decay = _training.CoefficientWeightDecay, momentum = _training.Momentum }));
         using var optimizer = optim.SGD(groups, _schedule.LearningRate, _training.Momentum);
         var prox = ProximalGroupLasso.For(net, _training.PenaltyWeighting, settings.Pruning.ChannelGroup);
 

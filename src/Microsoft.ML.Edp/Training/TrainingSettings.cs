@@ -6,7 +6,7 @@ namespace Microsoft.ML.Edp.Training;
 /// BN recalibration runs after the last epoch, so a resumed run may change its batch count, which is left out of a
 /// checkpoint's fingerprint. <c>Distillation</c> changes the loss, so it joins the fingerprint.</summary>
 internal sealed record TrainingSettings(
-    int Epochs, int BatchSize, int Seed, int ShuffleBufferSize, double Momentum, double WeightDecay,
+    int Epochs, int BatchSize, int Seed, int ShuffleBufferSize, double Momentum, double WeightDecay, double CoefficientWeightDecay,
     double RankPenalty, double ChannelPenalty, EdpPenaltyWeighting PenaltyWeighting, DistillationSettings Distillation,
     [property: JsonIgnore] int BatchNormRecalibrationBatches);
 
