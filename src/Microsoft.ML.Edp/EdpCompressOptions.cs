@@ -348,6 +348,14 @@ public sealed class EdpCompressOptions
     [EditorBrowsable(EditorBrowsableState.Advanced)]
     public bool ExcludeFirstAndLast = false;
 
+    /// <summary>Advanced. Whether the channels of a residual stream (the layers whose outputs meet in the same residual
+    /// sums) may be removed, from every member of the stream at once. Default true. False keeps every stream at its
+    /// width, so that only the channels inside blocks and the ranks of the convs are cut: the budget is then met by the
+    /// blocks alone, and what the stream carries from pretrained weights stays whole, which can keep more accuracy on a
+    /// short fine-tune of a pretrained network (docs/results.md).</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public bool PruneResidualStreams = true;
+
     /// <summary>Advanced. Knowledge distillation while the network is cut: the weight alpha of the teacher's soft targets in the
     /// loss (1 - alpha) CE(labels) + alpha T^2 KL(softmax(teacher / T) || softmax(student / T)), T being
     /// <see cref="DistillationTemperature"/>. The teacher is a frozen copy of the network taken while it is still dense

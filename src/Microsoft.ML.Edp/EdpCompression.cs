@@ -5,7 +5,6 @@ using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Data;
 using Microsoft.ML.Edp.Export;
 using Microsoft.ML.Edp.Groups;
-using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 using Microsoft.ML.Edp.Pruning;
 using Microsoft.ML.Edp.Training;
@@ -46,7 +45,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         TorchRuntime.Configure(_settings.Device.Threads, _settings.Training.Seed);
         var device = TorchRuntime.SelectDevice(_settings.Device.Device, _settings.Device.FallbackToCpu, warning);
         var network = settings.Network;
-        var graph = OnnxNetworkSource.IsGiven(network) ? OnnxNetworkSource.Load(network, schema.ClassCount) : Architectures.Build(network, schema.ClassCount);
+        var graph = settings.Graph(schema.ClassCount);
         var backend = BackendCheck.ForThisProcess(get_num_threads()).Ensure(
             ProbeShape.Of(graph, BatchSizes(scan.RowCount, validationRows)), device, info, warning);
         // Read (or measure) the latency table before training, so that a table that does not fit fails the fit at once.

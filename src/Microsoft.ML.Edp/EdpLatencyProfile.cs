@@ -2,7 +2,6 @@ using System.Text;
 using Microsoft.ML.Edp.Cost;
 using Microsoft.ML.Edp.Cost.Latency;
 using Microsoft.ML.Edp.Data;
-using Microsoft.ML.Edp.Import;
 using Microsoft.ML.Edp.Network;
 
 namespace Microsoft.ML.Edp;
@@ -25,7 +24,7 @@ public static class EdpLatencyProfile
         var image = InputImageShape.Given(options) ?? throw new ArgumentException(
             $"A latency profile has no data to infer the image shape from: expected {nameof(EdpCompressOptions.ImageChannels)}, {nameof(EdpCompressOptions.ImageHeight)} and {nameof(EdpCompressOptions.ImageWidth)} all set, found {options.ImageChannels?.ToString() ?? "null"}, {options.ImageHeight?.ToString() ?? "null"} and {options.ImageWidth?.ToString() ?? "null"}.", nameof(options));
         var settings = EdpSettings.From(options).WithImage(image);
-        var graph = OnnxNetworkSource.IsGiven(settings.Network) ? OnnxNetworkSource.Load(settings.Network, classes) : Architectures.Build(settings.Network, classes);
+        var graph = settings.Graph(classes);
         var hardware = Hardware.Current;
         var table = LatencyProfiler.Measure(graph, settings.Latency.Batches, hardware, log ?? (_ => { }));
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));

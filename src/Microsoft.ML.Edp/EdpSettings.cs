@@ -34,11 +34,17 @@ internal sealed record EdpSettings(
                 o.Compress ? o.RecoveryLearningRate : 0),
             o.Compress && (o.TargetMacsRatio is not null || o.TargetParamsRatio is not null || o.TargetLatencyRatio is not null || o.TargetLatencyMilliseconds is not null)
                 ? new BudgetSettings(o.TargetMacsRatio, o.TargetParamsRatio, o.TargetLatencyRatio, o.TargetLatencyMilliseconds, o.BudgetPenalty, o.LayerNormalizedImportance) : null,
-            new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple)),
+            new PruningSettings(o.Compress ? o.PruneThreshold : 0, o.ChannelGroup, Hardware.ChannelMultiple(o.ChannelMultiple), o.PruneResidualStreams),
             new DeviceSettings(o.NumberOfThreads, o.Device, o.FallbackToCpu),
             new CheckpointSettings(o.CheckpointDirectory, o.ResumeFromCheckpoint),
             new LatencySettings(o.MeasureLatency, o.LatencyBatchSize, o.LatencyTablePath));
     }
+
+    /// <summary>The network these settings train, for <paramref name="classes"/> classes: the imported model or the
+    /// built-in architecture, its residual streams prunable as <see cref="PruningSettings.ResidualStreams"/> says.</summary>
+    public NetworkGraph Graph(int classes)
+        => (OnnxNetworkSource.IsGiven(Network) ? OnnxNetworkSource.Load(Network, classes) : Architectures.Build(Network, classes))
+            with { PruneResidualStreams = Pruning.ResidualStreams };
 
     /// <summary>These settings for images of <paramref name="image"/>, the shape the data resolved.</summary>
     public EdpSettings WithImage(InputImageShape image) => this with { Network = Network with { Image = image } };

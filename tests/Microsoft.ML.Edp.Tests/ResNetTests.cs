@@ -112,6 +112,37 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
         Assert.InRange(onnxDiff, 0, 1e-4);
     }
 
+    /// <summary>With <see cref="EdpCompressOptions.PruneResidualStreams"/> off, a channel whose BN is zero in every
+    /// member of its stream stays in them all (only their rank may go), while a conv inside a block still loses such a
+    /// channel; with it on (the default), the stream loses it too.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AStreamLosesZeroChannelsOnlyWhenStreamsArePrunable(bool pruneStreams)
+    {
+        var options = Options();
+        options.PruneResidualStreams = pruneStreams;
+        var graph = TestData.Settings(options).Graph(10);
+        using var net = new EdpNet(graph);
+        var members = ResidualStream.Of(graph).SelectMany(s => s.Members).ToList();
+        Assert.Equal(12, members.Count);
+        using (no_grad())
+        {
+            foreach (var norm in members.Select(m => m.Norm!.Name).Append("s1b1_conv1_bn"))
+            {
+                var bn = net.Norms[norm];
+                for (int c = 0; c < bn.weight!.shape[0]; c += 2)
+                {
+                    bn.weight[c] = 0;
+                    bn.bias![c] = 0;
+                }
+            }
+        }
+        var plans = PruningPlanner.Plan(net, new PruningSettings(0, EdpChannelGroup.BatchNorm)).ToDictionary(p => p.Name);
+        Assert.Equal(4, plans["s1b1_conv1"].KeptOutputs.Length);
+        Assert.All(members, m => Assert.Equal(pruneStreams ? m.Layer.Outputs / 2 : m.Layer.Outputs, plans[m.Layer.Name].KeptOutputs.Length));
+    }
+
     [Fact]
     public void TrainedResNetPrunesBlocksAndStreamsAndReproducesItsOutputsInOnnx()
     {

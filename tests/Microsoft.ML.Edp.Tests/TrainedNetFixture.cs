@@ -47,7 +47,7 @@ public sealed class TrainedNetFixture : IDisposable
         var schema = EdpInputSchema.Validate(data.Schema, options);
         TorchRuntime.Configure(options.NumberOfThreads, options.Seed);
         var settings = TestData.Settings(options);
-        var net = new EdpNet(Architectures.Build(settings.Network, schema.ClassCount), options.CoefficientInit);
+        var net = new EdpNet(settings.Graph(schema.ClassCount), options.CoefficientInit);
         new EdpTrainer(settings, CPU, _ => { }).Train(net, new ImageBatchStream(data, schema, options.BatchSize, options.ShuffleBufferSize), TestData.Train.Count);
         net.eval();
         return net;

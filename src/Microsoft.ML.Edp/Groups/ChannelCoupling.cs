@@ -37,7 +37,7 @@ internal sealed record ChannelCoupling(WeightLayer Layer, BatchNormLayer? Norm, 
         => Cache.GetValue(graph, g =>
         {
             var streams = new Dictionary<string, ChannelCoupling>();
-            foreach (var stream in ResidualStream.Of(g))
+            foreach (var stream in g.PruneResidualStreams ? ResidualStream.Of(g) : [])
                 foreach (var coupling in OfStream(g, stream))
                     streams[coupling.Layer.Name] = coupling;
             return g.Layers.OfType<WeightLayer>().Select(l => streams.GetValueOrDefault(l.Name) ?? Of(g, l)).ToList();

@@ -253,6 +253,10 @@ internal sealed record NetworkGraph(int InChannels, int Height, int Width, IRead
 {
     public const string InputName = "input";
 
+    /// <summary>Whether a residual stream's channels may be removed, every member's at once; false keeps every stream
+    /// whole, so that only channels inside blocks and ranks go (<see cref="EdpCompressOptions.PruneResidualStreams"/>).</summary>
+    public bool PruneResidualStreams { get; init; } = true;
+
     /// <summary>The shape of every value without the batch dimension: [C, H, W] for maps, [F] for features. Also checks
     /// that the graph is well formed, so a bad description fails here and not deep inside training.</summary>
     public IReadOnlyDictionary<string, long[]> Shapes()
