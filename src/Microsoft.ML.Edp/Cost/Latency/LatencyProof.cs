@@ -49,8 +49,8 @@ internal static class LatencyProof
     }
 
     /// <summary>The warning one batch's timing calls for, or null: the compressed model ran slower than the plain one
-    /// beyond the timing's noise (which a MACs or params budget can give where the table predicted no gain, so the prediction alone does not
-    /// catch it), or far below the speed-up the table predicted.</summary>
+    /// beyond the timing's noise (which a MACs or params budget can give where the table predicted no gain, so the
+    /// prediction alone does not catch it), or far below the speed-up the table predicted.</summary>
     internal static string? WarningFor(EdpBatchLatency r, IReadOnlyList<LayerPlan> plans, LatencyTable table, string source, Hardware hardware)
     {
         var invariant = CultureInfo.InvariantCulture;
