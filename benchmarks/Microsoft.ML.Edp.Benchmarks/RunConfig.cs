@@ -35,6 +35,7 @@ public sealed record RunConfig(
         if (DistillationWeight is { } d) (o.DistillationWeight, o.DistillThroughRecovery, o.DistillationEmaDecay) = (d, DistillThroughRecovery, DistillationEmaDecay);
         if (RawImportance) o.LayerNormalizedImportance = false;
         if (PlainEnds) o.ExcludeFirstAndLast = true;
+        if (Decompose is { } decompose) o.Decompose = decompose;
         o.RecoveryLearningRate = RecoveryLearningRate;
         o.CoefficientWeightDecay = CoefficientWeightDecay;
         if (LearningRate is { } lr) o.LearningRate = lr;
@@ -46,6 +47,9 @@ public sealed record RunConfig(
 
     /// <summary>The first conv and the classifier train as plain layers (<see cref="EdpCompressOptions.ExcludeFirstAndLast"/>).</summary>
     public bool PlainEnds { get; init; }
+
+    /// <summary>False trains the compressed layers plain, with channel groups only (<see cref="EdpCompressOptions.Decompose"/>).</summary>
+    public bool? Decompose { get; init; }
 
     /// <summary>Above 0, the learning rate restarts at the freeze from this fraction of its peak (<see cref="EdpCompressOptions.RecoveryLearningRate"/>).</summary>
     public double RecoveryLearningRate { get; init; }

@@ -348,6 +348,15 @@ public sealed class EdpCompressOptions
     [EditorBrowsable(EditorBrowsableState.Advanced)]
     public bool ExcludeFirstAndLast = false;
 
+    /// <summary>Advanced. Whether each compressed conv and linear layer trains as a compressed-aware block, a basis
+    /// layer and a coefficient layer, so that it can end with a lower rank as well as fewer channels. Default true. False
+    /// trains them as plain layers whose output channels are the only groups: channel pruning alone, with the same
+    /// penalties, budgets and Pruning &amp; Merging. The block's form can cost accuracy where no rank of a layer runs
+    /// cheaper than the layer (narrow networks, and latency budgets on CPUs whose kernels favour whole convs), and such
+    /// a layer ends merged back into one conv anyway (docs/results.md).</summary>
+    [EditorBrowsable(EditorBrowsableState.Advanced)]
+    public bool Decompose = true;
+
     /// <summary>Advanced. Whether the channels of a residual stream (the layers whose outputs meet in the same residual
     /// sums) may be removed, from every member of the stream at once. Default true. False keeps every stream at its
     /// width, so that only the channels inside blocks and the ranks of the convs are cut: the budget is then met by the

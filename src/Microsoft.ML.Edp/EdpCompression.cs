@@ -54,7 +54,7 @@ internal sealed class EdpCompression(EdpCompressOptions options, Action<string> 
         WarnIfTooShort(scan.RowCount);
         // Under a latency budget the table's prediction at the scoring batch is the budget's cost and the merge rule's.
         var latencyCost = latencyTable is not null && _settings.Budget is { HasLatency: true } ? new LatencyCost(latencyTable.Table, _settings.Latency.ScoringBatch) : null;
-        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {schema.Shape} images, {ArchitectureName()} ({(network.Compress ? "compressed-aware blocks" : "plain layers")}), {get_num_threads()} threads on {device.type}, learning rate {settings.Schedule.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        info($"EDP: {scan.RowCount} training rows, {schema.ClassCount} classes, {schema.Shape} images, {ArchitectureName()} ({(!network.Compress ? "plain layers" : network.Decompose ? "compressed-aware blocks" : "plain layers with channel groups")}), {get_num_threads()} threads on {device.type}, learning rate {settings.Schedule.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
 
         using var net = new EdpNet(graph, network.CoefficientInit);
         settings = WithReachableMultiple(settings, net, latencyCost);

@@ -23,7 +23,7 @@ internal sealed record EdpSettings(
     public static EdpSettings From(EdpCompressOptions o)
     {
         var network = new NetworkSettings(InputImageShape.Given(o), o.Architecture, o.ConvWidths, o.ResNetWidths,
-            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.OnnxModel, o.OnnxModelPath, o.ImportedNetworkRewrite);
+            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.Decompose, o.OnnxModel, o.OnnxModelPath, o.ImportedNetworkRewrite);
         double learningRate = o.LearningRate ?? (OnnxNetworkSource.IsGiven(network) ? ImportedLearningRate : ScratchLearningRate);
         return new(network,
             new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay, o.CoefficientWeightDecay,
@@ -41,10 +41,17 @@ internal sealed record EdpSettings(
     }
 
     /// <summary>The network these settings train, for <paramref name="classes"/> classes: the imported model or the
-    /// built-in architecture, its residual streams prunable as <see cref="PruningSettings.ResidualStreams"/> says.</summary>
+    /// built-in architecture, its compressed layers factored as <see cref="NetworkSettings.Decompose"/> says and its
+    /// residual streams prunable as <see cref="PruningSettings.ResidualStreams"/> says.</summary>
     public NetworkGraph Graph(int classes)
-        => (OnnxNetworkSource.IsGiven(Network) ? OnnxNetworkSource.Load(Network, classes) : Architectures.Build(Network, classes))
-            with { PruneResidualStreams = Pruning.ResidualStreams };
+    {
+        var graph = OnnxNetworkSource.IsGiven(Network) ? OnnxNetworkSource.Load(Network, classes) : Architectures.Build(Network, classes);
+        return graph with
+        {
+            Layers = Network.Decompose ? graph.Layers : [.. graph.Layers.Select(l => l is WeightLayer w ? w with { Factored = false } : l)],
+            PruneResidualStreams = Pruning.ResidualStreams,
+        };
+    }
 
     /// <summary>These settings for images of <paramref name="image"/>, the shape the data resolved.</summary>
     public EdpSettings WithImage(InputImageShape image) => this with { Network = Network with { Image = image } };

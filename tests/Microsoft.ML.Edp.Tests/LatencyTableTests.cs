@@ -162,7 +162,7 @@ public sealed class LatencyTableTests(ITestOutputHelper output) : IDisposable
             Assert.True(plain.Run(2) >= 0);
         foreach (var site in sites)
         {
-            using var layer = new OrtTimer(Export.OnnxModelWriter.Write(TimingGraphs.Layer(site, site.InChannels, site.OutChannels, site.Compressed ? 8 : null), new Dictionary<string, string>()),
+            using var layer = new OrtTimer(Export.OnnxModelWriter.Write(TimingGraphs.Layer(site, site.InChannels, site.OutChannels, site.IsBlock ? 8 : null), new Dictionary<string, string>()),
                 site.InChannels, site.Height, site.Width);
             Assert.True(layer.Run(2) >= 0);
         }

@@ -29,7 +29,7 @@ internal static class LatencyTestTables
                 points.Add(new(s.InChannels, n, null, PerBatch(Plain(s.InChannels, n))));
             foreach (int c in new[] { 8, 11, 16, 24, 32, 48, 64 }.Where(c => c < s.InChannels))
                 points.Add(new(c, s.OutChannels, null, PerBatch(Plain(c, s.OutChannels))));
-            if (s.Compressed)
+            if (s.IsBlock)
                 foreach (int r in new[] { 4, 8, 16, 32, 48, 64 }.Where(r => r < s.MaxRank).Append(s.MaxRank))
                     points.Add(new(s.InChannels, s.OutChannels, r, PerBatch(Plain(s.InChannels, s.OutChannels) * r / s.MaxRank + 0.05)));
             return new SiteLatency(s.Name, s.Signature, s.InChannels, s.OutChannels, points.ToArray());

@@ -27,6 +27,30 @@ public class ProximalGroupLassoTests
         Assert.Equal(0, cab.coefficients[1].abs().sum().item<float>());
     }
 
+    /// <summary>A compressed layer that trains plain (<see cref="EdpCompressOptions.Decompose"/> false) has its filters as
+    /// channel groups, each with its BN, and no rank groups, so a rank shrink leaves it alone.</summary>
+    [Fact]
+    public void ChannelStepOnAPlainLayerShrinksWholeFiltersWithTheirBatchNorm()
+    {
+        using var plain = new PlainWeight("w", zeros(2, 1, 2, 2));
+        using var bn = nn.BatchNorm2d(2);
+        using (no_grad())
+        {
+            plain.weight.copy_(tensor(new float[] { 1, 1, 1, 1, 0.1f, 0, 0, 0 }, [2, 1, 2, 2]));
+            bn.weight!.copy_(tensor(new float[] { 1, 0.1f }));
+            bn.bias!.copy_(tensor(new float[] { 0, 0.1f }));
+        }
+        var prox = new ProximalGroupLasso([new("w", plain, true, ChannelUnits.Singles(2), bn)]);
+        prox.Step(rankShrink: 1, channelShrink: 0);
+        Assert.Equal(new[] { 1f, 1, 1, 1, 0.1f, 0, 0, 0 }, plain.weight.data<float>().ToArray());
+        // Filter 0 with its BN has norm sqrt(5); filter 1 sqrt(0.03), under the shrink 0.5.
+        prox.Step(rankShrink: 0, channelShrink: 0.5);
+        float scale = 1 - 0.5f / MathF.Sqrt(5);
+        Assert.Equal(new[] { scale, scale, scale, scale, 0, 0, 0, 0 }, plain.weight.data<float>().ToArray(), new FloatTolerance(1e-6f));
+        Assert.Equal(new[] { scale, 0 }, bn.weight!.data<float>().ToArray(), new FloatTolerance(1e-6f));
+        Assert.Equal(new[] { 0f, 0 }, bn.bias!.data<float>().ToArray());
+    }
+
     [Fact]
     public void RankStepShrinksColumnsOnly()
     {

@@ -58,13 +58,16 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
 
     /// <summary>Every other channel of each residual stream zeroed in all its members (the stem plain, as with
     /// ExcludeFirstAndLast) is removed from every member and every reader at threshold 0, and the outputs stay exact
-    /// after surgery and through ONNX.</summary>
-    [Fact]
-    public void AStreamZeroedInEveryMemberNarrowsThemAllAndKeepsOutputsExact()
+    /// after surgery and through ONNX, whether the members train as blocks or plain.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AStreamZeroedInEveryMemberNarrowsThemAllAndKeepsOutputsExact(bool decompose)
     {
         var options = Options();
         options.ExcludeFirstAndLast = true;
-        var graph = Architectures.Build(TestData.Settings(options).Network, 10);
+        options.Decompose = decompose;
+        var graph = TestData.Settings(options).Graph(10);
         using var scope = NewDisposeScope();
         manual_seed(3);
         using var net = new EdpNet(graph);
@@ -152,6 +155,28 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
             output.WriteLine($"{p.Name}: in {p.KeptInputs.Length} out {p.KeptOutputs.Length} rank {p.KeptRank?.Length} merged {p.Merged}");
         Assert.Contains(plans, p => p.Name.EndsWith("_conv1") && p.KeptOutputs.Length < p.OriginalShape[0]);
         Assert.Contains(plans, p => p.KeptRank is { } r && r.Length < Math.Min(p.OriginalShape[0], p.OriginalShape.Skip(1).Aggregate(1L, (a, b) => a * b)));
+        AssertStreamsAlikeAndExactAfterPruning(net, plans);
+    }
+
+    /// <summary>With <see cref="EdpCompressOptions.Decompose"/> false every layer trains plain, and the proximal step on
+    /// the filters still narrows blocks and streams; Pruning &amp; Merging keeps the outputs exact.</summary>
+    [Fact]
+    public void UndecomposedResNetPrunesChannelsOfPlainLayersAndReproducesItsOutputsInOnnx()
+    {
+        var options = Options();
+        options.Decompose = false;
+        using var net = TrainedNetFixture.Train(options);
+        Assert.All(net.Weighted.Values, w => Assert.IsType<PlainWeight>(w.weight));
+        var plans = PruningPlanner.Plan(net, new PruningSettings(0, EdpChannelGroup.BatchNorm));
+        foreach (var p in plans)
+            output.WriteLine($"{p.Name}: in {p.KeptInputs.Length} out {p.KeptOutputs.Length}");
+        Assert.All(plans, p => Assert.Null(p.KeptRank));
+        Assert.Contains(plans, p => p.Name.EndsWith("_conv1") && p.KeptOutputs.Length < p.OriginalShape[0]);
+        AssertStreamsAlikeAndExactAfterPruning(net, plans);
+    }
+
+    private void AssertStreamsAlikeAndExactAfterPruning(EdpNet net, IReadOnlyList<LayerPlan> plans)
+    {
         // A residual stream keeps the same channels in every member, or its sums could not add them.
         var planOf = plans.ToDictionary(p => p.Name);
         foreach (var stream in ResidualStream.Of(net.Graph))

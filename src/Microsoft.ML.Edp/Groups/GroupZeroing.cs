@@ -8,7 +8,7 @@ namespace Microsoft.ML.Edp.Groups;
 /// changing the outputs), or by the proximal step's shrink factors.</summary>
 internal static class GroupZeroing
 {
-    /// <summary>Zeroes what <paramref name="plans"/> drop in every compressed-aware block of <paramref name="net"/>.</summary>
+    /// <summary>Zeroes what <paramref name="plans"/> drop in every compressed layer of <paramref name="net"/>.</summary>
     public static void Apply(EdpNet net, IReadOnlyList<LayerPlan> plans)
     {
         using var noGrad = no_grad();
@@ -17,25 +17,24 @@ internal static class GroupZeroing
         {
             using var scope = NewDisposeScope();
             var plan = byName[layer.Name];
-            var a = layer.Weight.coefficients;
-            var rows = layer.HasChannelGroups ? Mask(a.shape[0], plan.KeptOutputs, a.device) : null;
-            Scale(layer, rows, Mask(a.shape[1], plan.KeptRank!, a.device));
+            var device = layer.Weight.Rows.device;
+            var rows = layer.HasChannelGroups ? Mask(layer.Weight.OutChannels, plan.KeptOutputs, device) : null;
+            Scale(layer, rows, layer.Weight.Columns is { } a ? Mask(a.shape[1], plan.KeptRank!, device) : null);
         }
     }
 
     /// <summary>Multiplies channel groups by <paramref name="rows"/> and rank groups by <paramref name="columns"/>.</summary>
     public static void Scale(LayerGroups layer, Tensor? rows, Tensor? columns)
     {
-        var a = layer.Weight.coefficients;
         if (rows is not null)
         {
-            a.mul_(rows.unsqueeze(1));
+            ScaleRows(layer.Weight.Rows, rows);
             ScaleAffine(layer, rows);
             foreach (var follower in layer.Followers ?? [])
                 follower.ScaleFilters(rows);
         }
         if (columns is not null)
-            a.mul_(columns.unsqueeze(0));
+            layer.Weight.Columns!.mul_(columns.unsqueeze(0));
     }
 
     /// <summary>Multiplies the BN gamma and beta and the bias of each channel group by <paramref name="rows"/>, leaving A.</summary>
@@ -50,6 +49,9 @@ internal static class GroupZeroing
         foreach (var follower in layer.Followers ?? [])
             follower.ScaleAffine(rows);
     }
+
+    /// <summary>Multiplies row i of <paramref name="weight"/> (a matrix or a conv's filters) by <paramref name="factors"/>[i].</summary>
+    public static void ScaleRows(Tensor weight, Tensor factors) => weight.mul_(factors.view([-1, .. Enumerable.Repeat(1L, (int)weight.dim() - 1)]));
 
     private static Tensor Mask(long size, long[] kept, Device device)
     {

@@ -4,16 +4,17 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Edp.Groups;
 
-/// <summary>The groups of one compressed-aware block: what the proximal step shrinks, what importance is measured on
-/// and what Pruning &amp; Merging removes together (Torch-Pruning's <c>Group</c>, for the two kinds a CAB has).</summary>
-/// <remarks>Rank groups are the columns of A. Channel groups are the rows of A together with that channel's BN gamma
+/// <summary>The groups of one compressed layer: what the proximal step shrinks, what importance is measured on and what
+/// Pruning &amp; Merging removes together (Torch-Pruning's <c>Group</c>, for the two kinds a CAB has).</summary>
+/// <remarks>Rank groups are the columns of A. Channel groups are the rows of A (of the weight, for a compressed layer
+/// that trains plain, <see cref="WeightLayer.Factored"/>, and has no rank groups) together with that channel's BN gamma
 /// and beta (and the layer's own bias, if any), so that a removed channel emits exactly zero after BN and ReLU, not a
 /// constant. Layers whose channels are coupled to others that cannot go with them (a classifier's classes, the graph
 /// output) have no channel groups (<see cref="ChannelCoupling.Prunable"/>). The members of a residual stream share one
 /// channel group per channel: its owner's (<see cref="ResidualStream.Owner"/>) holds every other member's rows, BN and
 /// bias as followers, and the others have rank groups only.</remarks>
 /// <param name="Name">The layer's name.</param>
-/// <param name="Weight">The block: its coefficients A carry both kinds of group.</param>
+/// <param name="Weight">The block, whose coefficients A carry both kinds of group, or the plain layer's weight.</param>
 /// <param name="HasChannelGroups">Whether the layer holds channel groups: its output channels may be removed, and
 /// with those of its residual stream's other members where it owns the stream's groups.</param>
 /// <param name="Units">The units channel groups are tied in: each one's norm and importance are its unit's (every
@@ -24,24 +25,26 @@ namespace Microsoft.ML.Edp.Groups;
 /// residual stream: each channel's filter (or row of A), bias and BN gamma and beta join the channel's group.</param>
 /// <param name="StreamMembers">How many layers' output channels the channel groups remove: the layer's own (1), or, for
 /// the owner of a residual stream, every member's.</param>
-internal sealed record LayerGroups(string Name, CompressedWeight Weight, bool HasChannelGroups, ChannelUnits Units, BatchNorm? Norm = null,
+internal sealed record LayerGroups(string Name, LayerWeight Weight, bool HasChannelGroups, ChannelUnits Units, BatchNorm? Norm = null,
     Parameter? Bias = null, IReadOnlyList<Follower>? Followers = null, int StreamMembers = 1)
 {
-    /// <summary>Every compressed-aware block of the network with its groups, in graph order.</summary>
+    /// <summary>Every compressed layer of the network that has groups, with its groups, in graph order.</summary>
     public static IReadOnlyList<LayerGroups> Of(EdpNet net)
         => ChannelCoupling.Analyse(net.Graph).Select(c => Of(net, c)).OfType<LayerGroups>().ToList();
 
-    /// <summary>The groups of one conv or linear layer; null for a plain layer, which has none.</summary>
+    /// <summary>The groups of one conv or linear layer; null for a layer that has none: one not compressed, or one that
+    /// trains plain without channel groups of its own.</summary>
     public static LayerGroups? Of(EdpNet net, ChannelCoupling coupling)
     {
         var weighted = net.Weighted[coupling.Layer.Name];
-        if (weighted.weight is not CompressedWeight cab)
+        var weight = weighted.weight;
+        if (!coupling.Layer.Compressed)
             return null;
         if (!coupling.Prunable || coupling.Stream is { } s && s.Owner != coupling.Layer.Name)
-            return new LayerGroups(coupling.Layer.Name, cab, false, ChannelUnits.Singles(cab.OutChannels));
+            return weight.Columns is null ? null : new LayerGroups(coupling.Layer.Name, weight, false, ChannelUnits.Singles(weight.OutChannels));
         var followers = coupling.Followers.Select(f => Follower.Of(net, f.Conv, f.Norm, f.Positions))
             .Concat(coupling.Stream?.Members.Where(m => m.Layer.Name != coupling.Layer.Name).Select(m => Follower.Member(net, m.Layer, m.Norm)) ?? []);
-        return new LayerGroups(coupling.Layer.Name, cab, true, coupling.Units, coupling.Norm is { } norm ? net.Norms[norm.Name] : null, weighted.bias,
+        return new LayerGroups(coupling.Layer.Name, weight, true, coupling.Units, coupling.Norm is { } norm ? net.Norms[norm.Name] : null, weighted.bias,
             followers.ToList(), coupling.Stream?.Members.Count ?? 1);
     }
 
@@ -72,14 +75,8 @@ internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? No
     public static Follower Member(EdpNet net, WeightLayer member, BatchNormLayer? norm)
     {
         var layer = net.Weighted[member.Name];
-        var rows = layer.weight switch
-        {
-            CompressedWeight cab => cab.coefficients,
-            PlainWeight plain => plain.weight,
-            _ => throw new InvalidOperationException($"Layer '{member.Name}' has a weight of an unknown kind."),
-        };
         long[] channels = GroupSelection.All(member.Outputs);
-        return new Follower(rows, layer.bias, norm is null ? null : net.Norms[norm.Name], channels, channels, channels.Length);
+        return new Follower(layer.weight.Rows, layer.bias, norm is null ? null : net.Norms[norm.Name], channels, channels, channels.Length);
     }
 
     /// <summary>The squared norm of each channel's part: the filter (unless <paramref name="affineOnly"/>, as the
@@ -102,7 +99,7 @@ internal sealed record Follower(Parameter Weight, Parameter? Bias, BatchNorm? No
     }
 
     /// <summary>Multiplies each channel's filter by <paramref name="rows"/>.</summary>
-    public void ScaleFilters(Tensor rows) => Weight.mul_(Factors(rows).view([-1, .. Enumerable.Repeat(1L, (int)Weight.dim() - 1)]));
+    public void ScaleFilters(Tensor rows) => GroupZeroing.ScaleRows(Weight, Factors(rows));
 
     /// <summary>Multiplies each channel's bias and BN gamma and beta by <paramref name="rows"/>.</summary>
     public void ScaleAffine(Tensor rows)

@@ -45,7 +45,7 @@ internal static class PruningPlanner
     private static (long[] Outputs, long[]? Rank) Selected(EdpNet net, ChannelCoupling coupling, PruningSettings settings, KeptGroups fixedGroups)
     {
         // A layer whose groups are all chosen needs no norms: the budget's selection plans dozens of times an update.
-        var (outputs, rank) = fixedGroups is { Outputs: { } o, Rank: { } r } ? (o, r)
+        var (outputs, rank) = fixedGroups is { Outputs: { } o } && (fixedGroups.Rank is not null || !coupling.Layer.IsBlock) ? (o, fixedGroups.Rank)
             : LayerGroups.Of(net, coupling) is { } groups
                 ? Select(groups, coupling.Layer.Outputs, settings)
                 : (GroupSelection.All(coupling.Layer.Outputs), null);
@@ -121,6 +121,6 @@ internal static class PruningPlanner
         var (rankNorms, channelNorms) = GroupNorms.Of(groups, settings.ChannelGroup);
         var outputs = channelNorms is null ? GroupSelection.All(outChannels)
             : GroupSelection.Keep(channelNorms, settings.Threshold, settings.Multiple, groups.Units);
-        return (outputs, GroupSelection.Keep(rankNorms, settings.Threshold, settings.Multiple));
+        return (outputs, rankNorms is null ? null : GroupSelection.Keep(rankNorms, settings.Threshold, settings.Multiple));
     }
 }

@@ -30,8 +30,10 @@ internal sealed class CompressedWeight : LayerWeight
         RegisterComponents();
     }
 
-    public long OutChannels => _shape[0];
-    public long Rank => basis.shape[0];
+    public override long OutChannels => _shape[0];
+    public override long Rank => basis.shape[0];
+    public override Parameter Rows => coefficients;
+    public override Parameter? Columns => coefficients;
 
     public override Tensor Compose() => coefficients.mm(basis.flatten(1)).view(_shape);
 

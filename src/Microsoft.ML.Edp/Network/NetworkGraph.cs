@@ -39,13 +39,21 @@ internal abstract record LayerNode(string Name, string[] Inputs)
 }
 
 /// <summary>A layer with a trained weight: a conv or a linear layer, what low-rank compression and channel pruning act
-/// on. <c>Compressed</c> makes it a compressed-aware block. <c>Weight</c> and <c>Bias</c> hold given values (imported,
+/// on. <c>Compressed</c> gives it groups to remove: as a compressed-aware block, or with <see cref="Factored"/> false as
+/// a plain layer whose output channels are its only groups. <c>Weight</c> and <c>Bias</c> hold given values (imported,
 /// or the final ones of an exported graph); without them it starts from PyTorch's default init.</summary>
 internal abstract record WeightLayer(string Name, string Input, bool Compressed, bool HasBias, DenseTensor? Weight, DenseTensor? Bias)
     : LayerNode(Name, [Input])
 {
     /// <summary>[out, in / groups, k, k] for a conv, [out, in] for a linear layer.</summary>
     public abstract long[] WeightShape { get; }
+
+    /// <summary>Whether a compressed layer trains as a compressed-aware block (a basis and its coefficients, with rank
+    /// and channel groups), rather than as a plain layer whose rows are its channel groups.</summary>
+    public bool Factored { get; init; } = true;
+
+    /// <summary>Whether the layer trains as a compressed-aware block.</summary>
+    public bool IsBlock => Compressed && Factored;
 
     /// <summary>Output channels or features: the weight's first dimension.</summary>
     public int Outputs => (int)WeightShape[0];

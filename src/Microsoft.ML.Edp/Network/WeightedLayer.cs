@@ -21,7 +21,7 @@ internal sealed class WeightedLayer : nn.Module<Tensor, Tensor>
             WeightLayer w => w,
             _ => throw new ArgumentException($"Layer '{node.Name}' is not a conv or linear layer.", nameof(node)),
         };
-        var (shape, compressed, given, givenBias) = (Node.WeightShape, Node.Compressed, Node.Weight, Node.Bias);
+        var (shape, compressed, given, givenBias) = (Node.WeightShape, Node.IsBlock, Node.Weight, Node.Bias);
         using var initial = given is null ? LayerWeight.InitialWeight(shape) : ToTensor(given, shape, node.Name);
         try
         {

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Edp.Training;
 /// budget controller ranks groups by it to choose which ones its penalty removes.</summary>
 /// <remarks>Group norms are a poor guide at that point: BN makes a channel's output blind to the scale of its row of
 /// A, and an identity-initialised A starts with every group at the same norm. The Taylor term measures what the loss
-/// sees. A rank group is a column of A; a channel group is a row of A with the channel's BN gamma and beta, the
+/// sees. A rank group is a column of A; a channel group is a row of A (of the weight, for a layer that trains plain) with the channel's BN gamma and beta, the
 /// layer's bias and the channel's part of the grouped convs that follow it, as in <see cref="LayerGroups"/>; channels
 /// tied in a unit share their unit's estimate.</remarks>
 internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
@@ -29,15 +29,16 @@ internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
         {
             using var scope = NewDisposeScope();
             var layer = layers[i];
-            var a = layer.Weight.coefficients;
-            if (a.grad is not { } gradient)
+            var rows = layer.Weight.Rows;
+            if (rows.grad is not { } gradient)
                 continue;
-            var products = a * gradient;
+            var products = rows * gradient;
             // dim: named, since a literal 0 would bind to sum's dtype overload.
-            Average(ref _rank[i], products.sum(dim: 0).Squared());
+            if (layer.Weight.Columns is not null)
+                Average(ref _rank[i], products.sum(dim: 0).Squared());
             if (!layer.HasChannelGroups)
                 continue;
-            var channel = products.sum(dim: 1);
+            var channel = products.flatten(1).sum(dim: 1);
             if (layer.Norm is { } bn && bn.weight!.grad is { } gamma && bn.bias!.grad is { } beta)
                 channel = channel + bn.weight * gamma + bn.bias * beta;
             if (layer.Bias is { } bias && bias.grad is { } biasGradient)
@@ -65,7 +66,7 @@ internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
         using var scope = NewDisposeScope();
         for (int i = 0; i < layers.Count; i++)
         {
-            var device = layers[i].Weight.coefficients.device;
+            var device = layers[i].Weight.Rows.device;
             _rank[i] = state.TryGetValue(RankPrefix + layers[i].Name, out var r) ? r.to(device).clone().DetachFromDisposeScope() : null;
             _channel[i] = state.TryGetValue(ChannelPrefix + layers[i].Name, out var c) ? c.to(device).clone().DetachFromDisposeScope() : null;
         }

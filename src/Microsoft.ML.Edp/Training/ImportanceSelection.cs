@@ -136,7 +136,7 @@ internal static class ImportanceSelection
             var outputs = layer.HasChannelGroups
                 ? Kept(layer.Units, Dropped(true), pruning.Multiple)
                 : GroupSelection.All(layer.Weight.OutChannels);
-            chosen[layer.Name] = new KeptGroups(outputs, Kept(ChannelUnits.Singles(layer.Weight.Rank), Dropped(false), pruning.Multiple));
+            chosen[layer.Name] = new KeptGroups(outputs, layer.Weight.Columns is null ? null : Kept(ChannelUnits.Singles(layer.Weight.Rank), Dropped(false), pruning.Multiple));
         }
         // A merged pair costs the same whatever its rank, so dropping its basis filters would only lose accuracy.
         var ranks = layers.ToDictionary(l => l.Name, l => l.Weight.Rank);

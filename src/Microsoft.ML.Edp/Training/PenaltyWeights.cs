@@ -36,8 +36,8 @@ internal static class PenaltyWeights
         {
             case EdpPenaltyWeighting.GroupSize:
                 return layers.Select(l => new ShrinkWeights(
-                    Fill(l.Weight.coefficients.shape[1], MathF.Sqrt(l.Weight.OutChannels)),
-                    Fill(l.Weight.OutChannels, MathF.Sqrt(l.Weight.Rank + 2)))).ToList();
+                    Fill(l.Weight.Rank, MathF.Sqrt(l.Weight.OutChannels)),
+                    Fill(l.Weight.OutChannels, MathF.Sqrt(l.Weight.Rows.numel() / l.Weight.OutChannels + 2)))).ToList();
             case EdpPenaltyWeighting.Cost:
                 var costs = CostModel.Macs.Groups(graph);
                 var compressed = layers.Select(l => costs[l.Name]).ToList();

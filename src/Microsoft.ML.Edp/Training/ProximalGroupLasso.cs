@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Edp.Training;
 
-/// <summary>The L2,1 proximal step on a CAB's coefficients A after each optimizer step: every group's L2 norm shrinks
+/// <summary>The L2,1 proximal step on a CAB's coefficients A (on the weight of a compressed layer that trains plain)
+/// after each optimizer step: every group's L2 norm shrinks
 /// by the step's shrink (times the group's weight), and a group whose norm is below it becomes exactly zero. A
 /// subgradient penalty in the loss never reaches exact zeros; this does. The groups are <see cref="LayerGroups"/>.</summary>
 /// <param name="layers">The layers' groups, in graph order.</param>
@@ -13,7 +14,7 @@ namespace Microsoft.ML.Edp.Training;
 internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpChannelGroup channelGroup = EdpChannelGroup.CoefficientsAndBatchNorm,
     IReadOnlyList<ShrinkWeights>? weights = null)
 {
-    private List<(Tensor Rows, Tensor Columns)>? _frozen;
+    private List<(Tensor Rows, Tensor? Columns)>? _frozen;
     private (Tensor? Rows, Tensor? Columns)[]? _targets;
 
     /// <summary>The layers and their groups, in graph order.</summary>
@@ -37,7 +38,6 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpC
         {
             using var scope = NewDisposeScope();
             var layer = layers[i];
-            var a = layer.Weight.coefficients;
             if (_frozen is { } masks)
             {
                 // Zero groups stay zero (momentum would otherwise revive them); live groups are no longer shrunk.
@@ -54,13 +54,13 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpC
                     GroupZeroing.ScaleAffine(layer, factor);
                     // A removed channel's rows go to zero everywhere, so that it emits zero even in a member of the
                     // layer's residual stream (or a follower) with no BN of its own.
-                    GroupZeroing.Scale(layer, factor.gt(0).to(a.dtype), null);
+                    GroupZeroing.Scale(layer, factor.gt(0).to(layer.Weight.Rows.dtype), null);
                 }
                 else
                     GroupZeroing.Scale(layer, factor, null);
             }
-            if (rankShrink > 0 && (_targets is null || targetColumns is not null))
-                GroupZeroing.Scale(layer, null, Shrink(GroupNorms.RankSquared(layer).sqrt(), rankShrink, weight?.Rank, targetColumns));
+            if (rankShrink > 0 && GroupNorms.RankSquared(layer) is { } rankSquared && (_targets is null || targetColumns is not null))
+                GroupZeroing.Scale(layer, null, Shrink(rankSquared.sqrt(), rankShrink, weight?.Rank, targetColumns));
         }
     }
 
@@ -75,8 +75,8 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpC
         _targets = layers.Select(layer =>
         {
             var k = kept.GetValueOrDefault(layer.Name);
-            var a = layer.Weight.coefficients;
-            return (Dropped(a.shape[0], k.Outputs, a.device), Dropped(a.shape[1], k.Rank, a.device));
+            var device = layer.Weight.Rows.device;
+            return (Dropped(layer.Weight.OutChannels, k.Outputs, device), Dropped(layer.Weight.Rank, k.Rank, device));
         }).ToArray();
     }
 
@@ -90,7 +90,7 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpC
         using var scope = NewDisposeScope();
         _targets = layers.Select(layer =>
         {
-            var device = layer.Weight.coefficients.device;
+            var device = layer.Weight.Rows.device;
             Tensor? Read(string name) => masks.TryGetValue(name, out var m) ? m.to(device).clone().DetachFromDisposeScope() : null;
             return (Read($"{layer.Name}.rows"), Read($"{layer.Name}.columns"));
         }).ToArray();
@@ -123,16 +123,16 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpC
         using var scope = NewDisposeScope();
         _frozen = layers.Select(layer =>
         {
-            var a = layer.Weight.coefficients;
-            var rows = GroupNorms.ChannelSquared(layer, EdpChannelGroup.CoefficientsAndBatchNorm).gt(0).to(a.dtype);
-            var columns = GroupNorms.RankSquared(layer).gt(0).to(a.dtype);
-            return (rows.DetachFromDisposeScope(), columns.DetachFromDisposeScope());
+            var dtype = layer.Weight.Rows.dtype;
+            var rows = GroupNorms.ChannelSquared(layer, EdpChannelGroup.CoefficientsAndBatchNorm).gt(0).to(dtype);
+            var columns = GroupNorms.RankSquared(layer)?.gt(0).to(dtype);
+            return (rows.DetachFromDisposeScope(), columns?.DetachFromDisposeScope());
         }).ToList();
     }
 
     /// <summary>The frozen masks by name (null before <see cref="Freeze"/>), for a checkpoint: recomputing them from
     /// the weights at resume time could differ from the pattern fixed at the freeze.</summary>
-    public IReadOnlyDictionary<string, Tensor>? FrozenMasks => _frozen is null ? null : ByName(_frozen.Select(m => ((Tensor?)m.Rows, (Tensor?)m.Columns)));
+    public IReadOnlyDictionary<string, Tensor>? FrozenMasks => _frozen is null ? null : ByName(_frozen.Select(m => ((Tensor?)m.Rows, m.Columns)));
 
     /// <summary>Per-layer row and column masks under the names a checkpoint stores them by (absent masks left out).</summary>
     private Dictionary<string, Tensor> ByName(IEnumerable<(Tensor? Rows, Tensor? Columns)> masks) => masks
@@ -144,8 +144,8 @@ internal sealed class ProximalGroupLasso(IReadOnlyList<LayerGroups> layers, EdpC
     {
         _frozen = layers.Select(layer =>
         {
-            var device = layer.Weight.coefficients.device;
-            return (Mask(masks, $"{layer.Name}.rows").to(device), Mask(masks, $"{layer.Name}.columns").to(device));
+            var device = layer.Weight.Rows.device;
+            return (Mask(masks, $"{layer.Name}.rows").to(device), layer.Weight.Columns is null ? null : Mask(masks, $"{layer.Name}.columns").to(device));
         }).ToList();
     }
 

@@ -110,7 +110,7 @@ internal sealed class TrainingCheckpoints
         => tensors.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(e => e.Key[prefix.Length..], e => e.Value);
 
     private static string Describe(LayerNode layer)
-        => layer is WeightLayer w ? $"{w.Name}:{w.Outputs}{(w.Compressed ? "c" : "")}" : layer.Name;
+        => layer is WeightLayer w ? $"{w.Name}:{w.Outputs}{(w.IsBlock ? "c" : w.Compressed ? "g" : "")}" : layer.Name;
 
     private static readonly JsonSerializerOptions FingerprintJson = new() { Converters = { new JsonStringEnumConverter() } };
 

@@ -44,7 +44,7 @@ internal sealed class LatencyCost(LatencyTable table, int batch) : CostModel
         {
             var s = sites[coupling.Layer.Name];
             double merged = Time(s.Name, s.InChannels, s.OutChannels, null);
-            double rank = s.Compressed
+            double rank = s.IsBlock
                 ? PerGroup(Math.Min(merged, Time(s.Name, s.InChannels, s.OutChannels, s.MaxRank)), Math.Min(merged, Time(s.Name, s.InChannels, s.OutChannels, 1)), s.MaxRank)
                 : Negligible;
             double Own(LayerSite m) => PerGroup(Time(m.Name, m.InChannels, m.OutChannels, null), Time(m.Name, m.InChannels, 1, null), m.OutChannels);

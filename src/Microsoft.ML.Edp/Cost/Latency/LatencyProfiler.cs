@@ -64,7 +64,7 @@ internal static class LatencyProfiler
             yield return (site.InChannels, n, null);
         foreach (int c in Grid(site.InChannels, block).Where(c => c != site.InChannels))
             yield return (c, site.OutChannels, null);
-        if (site.Compressed)
+        if (site.IsBlock)
             foreach (int r in Grid(site.MaxRank, block))
                 yield return (site.InChannels, site.OutChannels, r);
     }

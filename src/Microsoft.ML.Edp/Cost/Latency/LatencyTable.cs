@@ -98,7 +98,7 @@ internal sealed record LatencyTable(int Format, string Cpu, int ConvBlock, strin
             var points = entry.Points ?? [];
             if (!points.Any(p => p.Rank is null && p.InChannels == site.InChannels && p.OutChannels == site.OutChannels))
                 problems.Add($"layer '{site.Name}' has no time at its plain shape {site.InChannels}->{site.OutChannels}");
-            if (site.Compressed && !points.Any(p => p.Rank is not null))
+            if (site.IsBlock && !points.Any(p => p.Rank is not null))
                 problems.Add($"layer '{site.Name}' has no timed basis and coefficient pairs");
             foreach (var p in points)
                 if (p.Milliseconds is null || p.Milliseconds.Length != Batches.Length || p.Milliseconds.Any(t => !(t >= 0) || double.IsInfinity(t)))

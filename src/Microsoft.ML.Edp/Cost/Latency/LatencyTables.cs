@@ -64,7 +64,7 @@ internal static class LatencyTables
     /// <summary>One file per CPU, ONNX Runtime version, conv block and network (its input and layer sites).</summary>
     private static string CacheFileName(Hardware hardware, NetworkGraph graph, IReadOnlyList<LayerSite> sites)
     {
-        string key = $"{hardware}|{graph.InChannels}x{graph.Height}x{graph.Width}|{string.Join("|", sites.Select(s => s.Name + ":" + s.Signature + (s.Compressed ? ":c" : "")))}";
+        string key = $"{hardware}|{graph.InChannels}x{graph.Height}x{graph.Width}|{string.Join("|", sites.Select(s => s.Name + ":" + s.Signature + (s.IsBlock ? ":c" : "")))}";
         return $"table-{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..24].ToLowerInvariant()}.json";
     }
 }

@@ -4,8 +4,9 @@ namespace Microsoft.ML.Edp.Cost.Latency;
 
 /// <summary>Where a conv or linear layer sits, as far as its speed is concerned: its plain shape, the map it reads,
 /// and the ReLU and pool that follow it (ONNX Runtime fuses a ReLU into the conv before it, and a pool reads the
-/// conv's blocked layout). The latency table times each layer at its site. <c>Groups</c> is a conv's group count.</summary>
-internal sealed record LayerSite(string Name, bool IsConv, bool Compressed, int InChannels, int OutChannels, int Kernel, int Stride,
+/// conv's blocked layout). The latency table times each layer at its site, and the basis and coefficient pair where the
+/// layer trains as a compressed-aware block (<c>IsBlock</c>). <c>Groups</c> is a conv's group count.</summary>
+internal sealed record LayerSite(string Name, bool IsConv, bool IsBlock, int InChannels, int OutChannels, int Kernel, int Stride,
     int Padding, int Height, int Width, ReluLayer? Relu, PoolLayer? Pool, int Groups = 1)
 {
     /// <summary>A grouped conv whose groups read and write as many channels (depthwise convs, ResNeXt's and RegNet's 3x3
@@ -52,10 +53,10 @@ internal sealed record LayerSite(string Name, bool IsConv, bool Compressed, int 
             switch (layer)
             {
                 case ConvLayer c:
-                    sites.Add(new LayerSite(c.Name, true, c.Compressed, c.InChannels, c.OutChannels, c.Kernel, c.Stride, c.Padding, h, w, relu, pool, c.Groups));
+                    sites.Add(new LayerSite(c.Name, true, c.IsBlock, c.InChannels, c.OutChannels, c.Kernel, c.Stride, c.Padding, h, w, relu, pool, c.Groups));
                     break;
                 case LinearLayer l:
-                    sites.Add(new LayerSite(l.Name, false, l.Compressed, l.InFeatures, l.OutFeatures, 1, 1, 0, 1, 1, relu, null));
+                    sites.Add(new LayerSite(l.Name, false, l.IsBlock, l.InFeatures, l.OutFeatures, 1, 1, 0, 1, 1, relu, null));
                     break;
             }
         }
