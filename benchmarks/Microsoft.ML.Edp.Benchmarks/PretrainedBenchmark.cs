@@ -21,23 +21,27 @@ public static class PretrainedBenchmark
     /// <summary>One configuration: from the pretrained weights or from random ones, plain or compressed, and for the
     /// narrow net the factor on every width; <paramref name="RawImportance"/> ranks the budget's groups by their raw
     /// importance (<see cref="EdpCompressOptions.LayerNormalizedImportance"/> false); <paramref name="WholeStreams"/> keeps
-    /// every residual stream at its width (<see cref="EdpCompressOptions.PruneResidualStreams"/> false).</summary>
-    public sealed record Config(string Name, bool Pretrained, bool Compress, double Width = 1, bool RawImportance = false, bool WholeStreams = false)
+    /// every residual stream at its width (<see cref="EdpCompressOptions.PruneResidualStreams"/> false);
+    /// <paramref name="ChannelsOnly"/> trains the layers plain, pruning channels alone (<see cref="EdpCompressOptions.Decompose"/> false).</summary>
+    public sealed record Config(string Name, bool Pretrained, bool Compress, double Width = 1, bool RawImportance = false, bool WholeStreams = false,
+        bool ChannelsOnly = false)
     {
         public string Description => (Pretrained ? "pretrained ResNet18, fine-tuned" : Width == 1 ? "ResNet18 from random weights" : $"ResNet18 at {Width:0.0#}x widths from random weights")
-            + (Compress ? $", EDP defaults (half the MACs){(RawImportance ? ", groups ranked by raw importance," : "")}{(WholeStreams ? ", residual streams kept whole," : "")} in the same fit" : ", plain");
+            + (Compress ? $", EDP defaults (half the MACs){(RawImportance ? ", groups ranked by raw importance," : "")}{(WholeStreams ? ", residual streams kept whole," : "")}{(ChannelsOnly ? ", channels only (no decomposition)," : "")} in the same fit" : ", plain");
     }
 
     public static readonly Config PretrainedPlain = new("pretrained-plain", Pretrained: true, Compress: false);
 
     /// <summary>Every configuration. The random-weight ResNet18 compressed (scratch-edp), the raw-importance ranking
-    /// (pretrained-edp-raw) and the residual streams kept whole (pretrained-edp-whole-streams) run only when --only names them:
+    /// (pretrained-edp-raw), the residual streams kept whole (pretrained-edp-whole-streams) and channels only
+    /// (pretrained-edp-channels-only) run only when --only names them:
     /// on 2 shared cores the default set already takes the half hour the invocation is sized for.</summary>
     private static readonly Config[] All =
     [
         PretrainedPlain, new("pretrained-edp", true, true), new("scratch-plain", false, false),
         new("narrow-0.7x-scratch", false, false, Width: 0.7), new("scratch-edp", false, true),
         new("pretrained-edp-raw", true, true, RawImportance: true), new("pretrained-edp-whole-streams", true, true, WholeStreams: true),
+        new("pretrained-edp-channels-only", true, true, ChannelsOnly: true),
     ];
 
     public static Config[] Configs(BenchmarkArguments args)
@@ -163,6 +167,7 @@ public static class PretrainedBenchmark
             MeasureLatency = false,
             LayerNormalizedImportance = !config.RawImportance,
             PruneResidualStreams = !config.WholeStreams,
+            Decompose = !config.ChannelsOnly,
         };
         var clock = Stopwatch.StartNew();
         var fitted = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(options)).Fit(trainView);

@@ -36,10 +36,10 @@ internal sealed record LayerGroups(string Name, LayerWeight Weight, bool HasChan
     /// trains plain without channel groups of its own.</summary>
     public static LayerGroups? Of(EdpNet net, ChannelCoupling coupling)
     {
-        var weighted = net.Weighted[coupling.Layer.Name];
-        var weight = weighted.weight;
         if (!coupling.Layer.Compressed)
             return null;
+        var weighted = net.Weighted[coupling.Layer.Name];
+        var weight = weighted.weight;
         if (!coupling.Prunable || coupling.Stream is { } s && s.Owner != coupling.Layer.Name)
             return weight.Columns is null ? null : new LayerGroups(coupling.Layer.Name, weight, false, ChannelUnits.Singles(weight.OutChannels));
         var followers = coupling.Followers.Select(f => Follower.Of(net, f.Conv, f.Norm, f.Positions))

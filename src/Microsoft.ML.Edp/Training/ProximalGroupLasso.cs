@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Edp.Training;
 
 /// <summary>The L2,1 proximal step on a CAB's coefficients A (on the weight of a compressed layer that trains plain)
-/// after each optimizer step: every group's L2 norm shrinks
-/// by the step's shrink (times the group's weight), and a group whose norm is below it becomes exactly zero. A
-/// subgradient penalty in the loss never reaches exact zeros; this does. The groups are <see cref="LayerGroups"/>.</summary>
+/// after each optimizer step: every group's L2 norm shrinks by the step's shrink (times the group's weight), and a
+/// group whose norm is below it becomes exactly zero. A subgradient penalty in the loss never reaches exact zeros; this
+/// does. The groups are <see cref="LayerGroups"/>.</summary>
 /// <param name="layers">The layers' groups, in graph order.</param>
 /// <param name="channelGroup">What a channel group's norm is measured on.</param>
 /// <param name="weights">Per-group shrink weights, one entry per layer; null weighs every group 1.</param>
