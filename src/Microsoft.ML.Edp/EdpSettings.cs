@@ -44,14 +44,8 @@ internal sealed record EdpSettings(
     /// built-in architecture, its compressed layers factored as <see cref="NetworkSettings.Decompose"/> says and its
     /// residual streams prunable as <see cref="PruningSettings.ResidualStreams"/> says.</summary>
     public NetworkGraph Graph(int classes)
-    {
-        var graph = OnnxNetworkSource.IsGiven(Network) ? OnnxNetworkSource.Load(Network, classes) : Architectures.Build(Network, classes);
-        return graph with
-        {
-            Layers = Network.Decompose ? graph.Layers : [.. graph.Layers.Select(l => l is WeightLayer w ? w with { Factored = false } : l)],
-            PruneResidualStreams = Pruning.ResidualStreams,
-        };
-    }
+        => (OnnxNetworkSource.IsGiven(Network) ? OnnxNetworkSource.Load(Network, classes) : Architectures.Build(Network, classes))
+            .Decomposed(Network.Decompose) with { PruneResidualStreams = Pruning.ResidualStreams };
 
     /// <summary>These settings for images of <paramref name="image"/>, the shape the data resolved.</summary>
     public EdpSettings WithImage(InputImageShape image) => this with { Network = Network with { Image = image } };

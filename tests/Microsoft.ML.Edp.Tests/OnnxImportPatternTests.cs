@@ -52,11 +52,24 @@ public class OnnxImportPatternTests(ITestOutputHelper output)
         Assert.True(expected.Distinct().Count() > Images);
     }
 
-    [Theory]
-    [MemberData(nameof(Patterns))]
-    public void PrunedPatternKeepsItsOutputsExactlyAndExportsThem(string name)
+    /// <summary>Every pattern, its layers as compressed-aware blocks and as plain layers with channel groups
+    /// (<see cref="EdpCompressOptions.Decompose"/> false).</summary>
+    public static TheoryData<string, bool> PatternsBothForms()
     {
-        var graph = Imported(name);
+        var data = new TheoryData<string, bool>();
+        foreach (var name in OnnxPatternModels.Names)
+        {
+            data.Add(name, true);
+            data.Add(name, false);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PatternsBothForms))]
+    public void PrunedPatternKeepsItsOutputsExactlyAndExportsThem(string name, bool decompose)
+    {
+        var graph = Imported(name).Decomposed(decompose);
         using var scope = NewDisposeScope();
         using var net = new EdpNet(graph);
         net.eval();

@@ -287,6 +287,11 @@ internal sealed record NetworkGraph(int InChannels, int Height, int Width, IRead
     public long OutputPixels(string layer, IReadOnlyDictionary<string, long[]> shapes)
         => shapes[layer] is { Length: 3 } s ? s[1] * s[2] : 1;
 
+    /// <summary>This graph with its compressed layers trained as compressed-aware blocks, or with
+    /// <paramref name="decompose"/> false as plain layers with channel groups (<see cref="WeightLayer.Factored"/>).</summary>
+    public NetworkGraph Decomposed(bool decompose)
+        => decompose ? this : this with { Layers = [.. Layers.Select(l => l is WeightLayer w ? w with { Factored = false } : l)] };
+
     /// <summary>The layers that read <paramref name="value"/>.</summary>
     public IEnumerable<LayerNode> Consumers(string value) => Layers.Where(l => l.Inputs.Contains(value));
 
