@@ -187,9 +187,20 @@ public sealed class EdpCompressOptions
     /// milliseconds. Default null.</summary>
     public double? TargetLatencyMilliseconds = null;
 
-    /// <summary>Train with compressed-aware blocks and run Pruning &amp; Merging. False trains the same architecture with
-    /// plain layers and no PM, and ignores the budgets: the baseline every comparison is made against.</summary>
+    /// <summary>Train with group penalties (on compressed-aware blocks where <see cref="Decompose"/> says so) and run
+    /// Pruning &amp; Merging. False trains the same architecture with plain layers and no PM, and ignores the budgets:
+    /// the baseline every comparison is made against.</summary>
     public bool Compress = true;
+
+    /// <summary>Whether each compressed conv and linear layer trains as a compressed-aware block (EDP's basis layer and
+    /// coefficient layer, started from the SVD of given weights), so that it can end with a lower rank as well as fewer
+    /// channels; a rank is kept only where the budget's cost says the pair is cheaper than one layer. False trains them
+    /// as plain layers whose output channels are the groups, with the same penalties, budgets, importance ranking and
+    /// Pruning &amp; Merging, so the fit removes channels only, and each step costs less. Default null: true for a model
+    /// given by <see cref="OnnxModelPath"/> or <see cref="OnnxModel"/>, whose trained weights the blocks factor, and
+    /// false for a built-in architecture trained from scratch (docs/results.md compares the two). A value set here is
+    /// used as it is.</summary>
+    public bool? Decompose = null;
 
     /// <summary>Passes over the training data.</summary>
     public int Epochs = 5;
@@ -340,22 +351,13 @@ public sealed class EdpCompressOptions
     [EditorBrowsable(EditorBrowsableState.Advanced)]
     public EdpPenaltyWeighting PenaltyWeighting = EdpPenaltyWeighting.Uniform;
 
-    /// <summary>Advanced. How A and B start.</summary>
+    /// <summary>Advanced. How A and B of a compressed-aware block start (with <see cref="Decompose"/>).</summary>
     [EditorBrowsable(EditorBrowsableState.Advanced)]
     public EdpCoefficientInit CoefficientInit = EdpCoefficientInit.Identity;
 
-    /// <summary>Advanced. Keep the first conv and the classifier as plain layers.</summary>
+    /// <summary>Advanced. Keep the first conv and the classifier uncompressed: they lose no channels and no rank.</summary>
     [EditorBrowsable(EditorBrowsableState.Advanced)]
     public bool ExcludeFirstAndLast = false;
-
-    /// <summary>Advanced. Whether each compressed conv and linear layer trains as a compressed-aware block, a basis
-    /// layer and a coefficient layer, so that it can end with a lower rank as well as fewer channels. Default true. False
-    /// trains them as plain layers whose output channels are the only groups: channel pruning alone, with the same
-    /// penalties, budgets and Pruning &amp; Merging. The block's form can cost accuracy where no rank of a layer runs
-    /// cheaper than the layer (narrow networks, and latency budgets on CPUs whose kernels favour whole convs), and such
-    /// a layer ends merged back into one conv anyway (docs/results.md).</summary>
-    [EditorBrowsable(EditorBrowsableState.Advanced)]
-    public bool Decompose = true;
 
     /// <summary>Advanced. Whether the channels of a residual stream (the layers whose outputs meet in the same residual
     /// sums) may be removed, from every member of the stream at once. Default true. False keeps every stream at its

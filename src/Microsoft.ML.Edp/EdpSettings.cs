@@ -17,14 +17,16 @@ internal sealed record EdpSettings(
     DeviceSettings Device, CheckpointSettings Checkpoints, LatencySettings Latency)
 {
     /// <summary>The learning rate when none is set: for training a built-in architecture from scratch, and for
-    /// fine-tuning an imported model (<c>benchmarks/results/imported-learning-rate.md</c>).</summary>
+    /// fine-tuning an imported model (<c>benchmarks/results/imported-learning-rate.md</c>). Unset, an imported model
+    /// also trains as compressed-aware blocks and a built-in architecture as plain layers with channel groups.</summary>
     public const double ScratchLearningRate = 0.05, ImportedLearningRate = 0.005;
 
     public static EdpSettings From(EdpCompressOptions o)
     {
+        bool imported = o.OnnxModel is not null || o.OnnxModelPath is not null;
         var network = new NetworkSettings(InputImageShape.Given(o), o.Architecture, o.ConvWidths, o.ResNetWidths,
-            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.Decompose, o.OnnxModel, o.OnnxModelPath, o.ImportedNetworkRewrite);
-        double learningRate = o.LearningRate ?? (OnnxNetworkSource.IsGiven(network) ? ImportedLearningRate : ScratchLearningRate);
+            o.Compress, o.ExcludeFirstAndLast, o.CoefficientInit, o.Decompose ?? imported, o.OnnxModel, o.OnnxModelPath, o.ImportedNetworkRewrite);
+        double learningRate = o.LearningRate ?? (imported ? ImportedLearningRate : ScratchLearningRate);
         return new(network,
             new TrainingSettings(o.Epochs, o.BatchSize, o.Seed, o.ShuffleBufferSize, o.Momentum, o.WeightDecay, o.CoefficientWeightDecay,
                 o.RankPenalty, o.ChannelPenalty, o.PenaltyWeighting,

@@ -14,7 +14,7 @@ public class ResNetTests(TrainedNetFixture fixture, ITestOutputHelper output) : 
     {
         Architecture = architecture, Compress = compress, Epochs = 2, BatchSize = 32, NumberOfThreads = 2, Seed = 1,
         TargetMacsRatio = null, RankPenalty = 0.4, ChannelPenalty = 0.4, PenaltyHoldFraction = 0.7, PruneThreshold = 0, ChannelGroup = EdpChannelGroup.BatchNorm,
-        ResNetWidths = [8, 8, 16, 32],
+        ResNetWidths = [8, 8, 16, 32], Decompose = true,
     };
 
     [Theory]

@@ -2,11 +2,24 @@ using Xunit;
 
 namespace Microsoft.ML.Edp.Tests;
 
-/// <summary>An unset learning rate is chosen by where the weights come from: a built-in network trains from scratch at
-/// 0.05, an imported model fine-tunes at 0.005 (a BN-folded export diverges at 0.05); a rate the user sets always wins.</summary>
-public class LearningRateDefaultTests
+/// <summary>An unset learning rate and an unset <see cref="EdpCompressOptions.Decompose"/> are chosen by where the
+/// weights come from: a built-in network trains from scratch at 0.05 as plain layers with channel groups, an imported
+/// model fine-tunes at 0.005 (a BN-folded export diverges at 0.05) as compressed-aware blocks; a value the user sets
+/// always wins.</summary>
+public class SourceDefaultsTests
 {
     private static double Resolved(EdpCompressOptions options) => EdpSettings.From(options).Schedule.LearningRate;
+
+    [Fact]
+    public void ABuiltInNetworkPrunesChannelsAndAnImportedOneDecomposesUnlessTold()
+    {
+        static bool Decomposed(EdpCompressOptions options) => EdpSettings.From(options).Network.Decompose;
+        Assert.False(Decomposed(new EdpCompressOptions()));
+        Assert.True(Decomposed(new EdpCompressOptions { OnnxModelPath = "model.onnx" }));
+        Assert.True(Decomposed(new EdpCompressOptions { OnnxModel = [1, 2, 3] }));
+        Assert.True(Decomposed(new EdpCompressOptions { Decompose = true }));
+        Assert.False(Decomposed(new EdpCompressOptions { OnnxModelPath = "model.onnx", Decompose = false }));
+    }
 
     [Fact]
     public void ABuiltInNetworkTrainsAtTheFromScratchRate()
@@ -38,5 +51,6 @@ public class LearningRateDefaultTests
         var options = new EdpCompressOptions { OnnxModel = model.Bytes, Epochs = 1, BatchSize = 64, NumberOfThreads = 2, MeasureLatency = false, ChannelMultiple = 1 };
         using var edp = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CompressEdp(options)).Fit(train).LastTransformer;
         Assert.Contains(log, m => m.Contains("learning rate 0.005."));
+        Assert.Contains(log, m => m.Contains("(compressed-aware blocks)"));
     }
 }
