@@ -22,7 +22,8 @@ public sealed class EdpLayerReport
     public int KeptOutputChannels { get; init; }
     /// <summary>Input channels kept after the previous layer's pruning.</summary>
     public int KeptInputChannels { get; init; }
-    /// <summary>Whether the basis and coefficient layers were merged back into one layer.</summary>
+    /// <summary>Whether the basis and coefficient layers were merged back into one layer (false for a layer that trained
+    /// plain, which the markdown shows as <c>-</c>).</summary>
     public bool Merged { get; init; }
     /// <summary>Parameters of the plain layer.</summary>
     public long ParamsBefore { get; init; }
@@ -153,7 +154,7 @@ public sealed class EdpCompressionReport
         sb.AppendLine("| layer | original shape | kept rank | kept out | kept in | merged | params before | params after | MACs before | MACs after |");
         sb.AppendLine("|---|---|---|---|---|---|---:|---:|---:|---:|");
         foreach (var l in Layers)
-            sb.AppendLine(c, $"| {l.Name} | {string.Join("x", l.OriginalShape)} | {(l.KeptRank?.ToString(c) ?? "-")} | {l.KeptOutputChannels} | {l.KeptInputChannels} | {(l.Merged ? "yes" : "no")} | {l.ParamsBefore:N0} | {l.ParamsAfter:N0} | {l.MacsBefore:N0} | {l.MacsAfter:N0} |");
+            sb.AppendLine(c, $"| {l.Name} | {string.Join("x", l.OriginalShape)} | {(l.KeptRank?.ToString(c) ?? "-")} | {l.KeptOutputChannels} | {l.KeptInputChannels} | {(l.KeptRank is null ? "-" : l.Merged ? "yes" : "no")} | {l.ParamsBefore:N0} | {l.ParamsAfter:N0} | {l.MacsBefore:N0} | {l.MacsAfter:N0} |");
         sb.AppendLine(c, $"| **total** | | | | | | {ParamsBefore:N0} | {ParamsAfter:N0} ({ParamsRatio:P1}) | {MacsBefore:N0} | {MacsAfter:N0} ({MacsRatio:P1}) |");
         sb.AppendLine();
         if (TargetMacsRatio is { } macsTarget)
