@@ -12,7 +12,8 @@ namespace Microsoft.ML.Edp.Cli.Tests;
 public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassFixture<CompressedFolderFixture>
 {
     // Measured with this fixture (seed 1, 2 threads, 400 training and 150 validation images, 3 epochs, 39 steps): 64.7 %
-    // without compression, 44.0 % with the default budget (half the MACs); 10 classes, so chance is 10 %.
+    // without compression, 44.0 % with the default budget (half the MACs) when the default trained compressed-aware
+    // blocks; 10 classes, so chance is 10 %.
     private const double AccuracyFloor = 0.35;
 
     [Fact]
@@ -22,7 +23,8 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
         foreach (var file in new[] { "model.zip", "model.onnx", "report.json", "report.md" })
             Assert.True(new FileInfo(Path.Combine(run.OutputFolder, file)).Length > 0, file);
         var charts = Directory.GetFiles(run.OutputFolder, "chart-*.png").Select(f => Path.GetFileName(f)!).Order().ToArray();
-        Assert.Equal(["chart-accuracy.png", "chart-cost.png", "chart-layer-ranks.png", "chart-layer-widths.png", "chart-loss.png"], charts);
+        // The built-in network trains plain layers by default (Decompose unset), so it has no ranks to chart.
+        Assert.Equal(["chart-accuracy.png", "chart-cost.png", "chart-layer-widths.png", "chart-loss.png"], charts);
         foreach (var chart in charts)
         {
             using var codec = SKCodec.Create(Path.Combine(run.OutputFolder, chart));
@@ -38,7 +40,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
     {
         for (int epoch = 1; epoch <= CompressedFolderFixture.Epochs; epoch++)
             Assert.Matches($@"epoch {epoch}/{CompressedFolderFixture.Epochs}: loss \d+\.\d{{4}}, accuracy \d+\.\d %, live MACs [\d,]+, elapsed \d+:\d\d, ETA \d+:\d\d", run.Output);
-        Assert.Matches(@"rank/width conv1:\d+/16 conv2:\d+/16 conv3:\d+/32", run.Output);
+        Assert.Matches(@"rank/width conv1:-/16 conv2:-/16 conv3:-/\d+", run.Output);
     }
 
     [Fact]
@@ -119,7 +121,7 @@ public sealed partial class EndToEndTests(CompressedFolderFixture run) : IClassF
             var (code, output) = CliRunner.Run("report", copy);
             Assert.True(code == 0, output);
             Assert.Equal(original, File.ReadAllText(Path.Combine(copy, "report.md")));
-            Assert.Equal(5, Directory.GetFiles(copy, "chart-*.png").Length);
+            Assert.Equal(4, Directory.GetFiles(copy, "chart-*.png").Length);
 
             string fromModel = ImageFolders.NewTemp("report-model");
             File.Copy(run.ModelPath, Path.Combine(fromModel, "model.zip"));
