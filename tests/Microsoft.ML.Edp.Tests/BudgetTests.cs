@@ -25,9 +25,9 @@ public class BudgetTests(ITestOutputHelper output)
     }
 
     /// <remarks>Kept counts rounded to multiples of 8 move VGG-S's narrow layers in big steps, so such a budget may land
-    /// further under its target, never over it: on this subset, 0.5 landed at 47.7 % with compressed-aware blocks and at
-    /// 40.4 % with channels alone (the default), where groups chosen on the path to the budget died before the choice
-    /// moved on. Either way the fit warns and names the multiple.</remarks>
+    /// further under its target, never over it: 47.7 % for 0.5 on this subset. Before the path to the budget closed its
+    /// last gap as the budget does, channels alone landed at 40.4 % here: a block chosen on the path died before the
+    /// path moved on, though a smaller one would have met it.</remarks>
     [Theory]
     [InlineData(0.5, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant, 1)]
     [InlineData(0.3, EdpArchitecture.VggSmall, EdpBudgetPenalty.LeastImportant, 1)]
@@ -41,7 +41,7 @@ public class BudgetTests(ITestOutputHelper output)
         var report = model.Report;
         output.WriteLine(report.ToMarkdown());
         Assert.Equal(target, report.TargetMacsRatio);
-        Assert.InRange(report.MacsRatio, target - (multiple == 1 ? 0.03 : 0.12), target + (multiple == 1 ? 0.03 : 0));
+        Assert.InRange(report.MacsRatio, target - (multiple == 1 ? 0.03 : 0.06), target + (multiple == 1 ? 0.03 : 0));
         // A miss over 3% is logged, and with rounding it names the rounding as the reason.
         Assert.All(warnings, w => Assert.Contains("ChannelMultiple", w));
         if (multiple == 1)

@@ -10,9 +10,9 @@ namespace Microsoft.ML.Edp.Training;
 /// a residual stream's channel groups, the output channels of all its members, have as many shares as members),
 /// divided by the cost one group carries by the budget's measure (<see cref="Cost.CostModel.Groups"/>: predicted
 /// latency, MACs or parameters), and the shortest prefix of that ranking that meets the cost is taken. The prefix is
-/// found by bisection, since removing more never costs more. On the budget itself (not on the path to it), the last step
-/// is the one further block of any layer that meets the cost at the least importance lost, rather than the prefix's
-/// next group, which can take a whole block of a costly layer to close a small gap. Channels a grouped conv ties in a unit
+/// found by bisection, since removing more never costs more. With <c>closeLastGap</c> (as the budget asks, on its path
+/// and at its end) the last step is the one further block of any layer that meets the cost at the least importance
+/// lost, rather than the prefix's next group, which can take a whole block of a costly layer to close a small gap. Channels a grouped conv ties in a unit
 /// (<see cref="ChannelUnits"/>) are one group. Each layer keeps at least one group of each kind, and one channel of
 /// every part a Split or Slice takes, and kept counts are rounded up to <see cref="PruningSettings.Multiple"/> with the
 /// best of the dropped groups. Basis filters of a layer whose kept pair still merges back into one conv (by the merge rule's cost)
