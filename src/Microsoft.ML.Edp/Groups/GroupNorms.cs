@@ -9,9 +9,9 @@ internal static class GroupNorms
     /// <summary>Squared rank-group norms: the columns of A; null for a plain layer, which has no rank groups.</summary>
     public static Tensor? RankSquared(LayerGroups layer) => layer.Weight.Columns?.Squared().sum(dim: 0);
 
-    /// <summary>Squared channel-group norms: the rows of A (of the weight, for a plain layer) with BN gamma and beta, the bias and the followers' parts;
-    /// with <see cref="EdpChannelGroup.BatchNorm"/> (and a BN to measure), the affine part only. A channel tied in a unit
-    /// has its unit's norm.</summary>
+    /// <summary>Squared channel-group norms: the rows of A (of the weight, for a plain layer) with BN gamma and beta, the
+    /// bias and the followers' parts; with <see cref="EdpChannelGroup.BatchNorm"/> (and a BN to measure), the affine part
+    /// only. A channel tied in a unit has its unit's norm.</summary>
     public static Tensor ChannelSquared(LayerGroups layer, EdpChannelGroup group)
     {
         var rows = layer.Weight.Rows.Squared().flatten(1).sum(1);

@@ -9,9 +9,9 @@ namespace Microsoft.ML.Edp.Training;
 /// budget controller ranks groups by it to choose which ones its penalty removes.</summary>
 /// <remarks>Group norms are a poor guide at that point: BN makes a channel's output blind to the scale of its row of
 /// A, and an identity-initialised A starts with every group at the same norm. The Taylor term measures what the loss
-/// sees. A rank group is a column of A; a channel group is a row of A (of the weight, for a layer that trains plain) with the channel's BN gamma and beta, the
-/// layer's bias and the channel's part of the grouped convs that follow it, as in <see cref="LayerGroups"/>; channels
-/// tied in a unit share their unit's estimate.</remarks>
+/// sees. A rank group is a column of A; a channel group is a row of A (of the weight, for a layer that trains plain)
+/// with the channel's BN gamma and beta, the layer's bias and the channel's part of the grouped convs that follow it,
+/// as in <see cref="LayerGroups"/>; channels tied in a unit share their unit's estimate.</remarks>
 internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
 {
     /// <summary>Weight of the past in the moving average: about 50 steps are remembered, a tenth of an epoch of
@@ -33,8 +33,7 @@ internal sealed class GroupImportance(IReadOnlyList<LayerGroups> layers)
             if (rows.grad is not { } gradient)
                 continue;
             var products = rows * gradient;
-            // dim: named, since a literal 0 would bind to sum's dtype overload.
-            if (layer.Weight.Columns is not null)
+            if (layer.Weight.Columns is not null) // dim: named, since a literal 0 would bind to sum's dtype overload.
                 Average(ref _rank[i], products.sum(dim: 0).Squared());
             if (!layer.HasChannelGroups)
                 continue;
